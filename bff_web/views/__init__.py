@@ -1,0 +1,1 @@
+"""bff_web/views."""

@@ -1,0 +1,240 @@
+"""One error hierarchy for both gateways, and the one handler that renders it.
+
+Every error a client sees is ``application/problem+json`` (RFC 9457) with ``type``, ``title``,
+``status``, ``detail`` and ``traceId``. Nothing from a downstream body, no stack trace, token or
+internal host name is ever put into ``detail``: the text comes from the raise site, which is our
+own code.
+
+    GatewayError
+     ├── BadRequest              400
+     ├── Unauthenticated         401
+     ├── Forbidden               403
+     ├── NotFound                404
+     ├── PreconditionFailed      412
+     ├── UpgradeRequired         426
+     ├── TooManyRequests         429
+     ├── NotReady                503
+     └── CoreError               502   (raised by core_clients only)
+          ├── CoreBadResponse    502
+          ├── CoreRejected       502
+          ├── CoreNotFound       404
+          ├── CoreUnavailable    503
+          └── CoreTimeout        504
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import msgspec
+import structlog
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from opentelemetry import trace
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_TYPE_BASE = "/problems/"
+
+_logger = structlog.get_logger("bff.errors")
+
+
+class GatewayError(Exception):
+    """Base of every error the gateways raise on purpose."""
+
+    status: ClassVar[int] = 500
+    slug: ClassVar[str] = "internal-error"
+    title: ClassVar[str] = "Internal error"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.headers: dict[str, str] = dict(headers or {})
+        self.extra: dict[str, Any] = dict(extra or {})
+
+
+class BadRequest(GatewayError):
+    status = 400
+    slug = "bad-request"
+    title = "Bad request"
+
+
+class Unauthenticated(GatewayError):
+    status = 401
+    slug = "unauthenticated"
+    title = "Authentication required"
+
+
+class Forbidden(GatewayError):
+    status = 403
+    slug = "forbidden"
+    title = "Forbidden"
+
+
+class NotFound(GatewayError):
+    status = 404
+    slug = "not-found"
+    title = "Not found"
+
+
+class PreconditionFailed(GatewayError):
+    status = 412
+    slug = "precondition-failed"
+    title = "Precondition failed"
+
+
+class UpgradeRequired(GatewayError):
+    status = 426
+    slug = "upgrade-required"
+    title = "Upgrade required"
+
+
+class TooManyRequests(GatewayError):
+    status = 429
+    slug = "too-many-requests"
+    title = "Too many requests"
+
+
+class NotReady(GatewayError):
+    status = 503
+    slug = "not-ready"
+    title = "Service not ready"
+
+
+class CoreError(GatewayError):
+    """A core service call failed; ``service`` names which one (never its host)."""
+
+    status = 502
+    slug = "core-error"
+    title = "A core service failed"
+
+    def __init__(
+        self,
+        service: str,
+        detail: str | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail or f"{service}: {self.title.lower()}", headers=headers, extra=extra)
+        self.service = service
+
+
+class CoreBadResponse(CoreError):
+    status = 502
+    slug = "core-bad-response"
+    title = "A core service gave an answer that is not its contract"
+
+
+class CoreRejected(CoreError):
+    status = 502
+    slug = "core-rejected"
+    title = "A core service rejected the request"
+
+
+class CoreNotFound(CoreError):
+    status = 404
+    slug = "not-found"
+    title = "Not found"
+
+
+class CoreUnavailable(CoreError):
+    status = 503
+    slug = "core-unavailable"
+    title = "A core service is unavailable"
+
+
+class CoreTimeout(CoreError):
+    status = 504
+    slug = "core-timeout"
+    title = "A core service did not answer in time"
+
+
+_HTTP_TITLES = {
+    400: ("bad-request", "Bad request"),
+    401: ("unauthenticated", "Authentication required"),
+    403: ("forbidden", "Forbidden"),
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    406: ("not-acceptable", "Not acceptable"),
+    413: ("payload-too-large", "Payload too large"),
+    415: ("unsupported-media-type", "Unsupported media type"),
+    429: ("too-many-requests", "Too many requests"),
+}
+
+
+def current_trace_id() -> str:
+    """The trace id of the active span as 32 hex digits, or "" when there is none."""
+    ctx = trace.get_current_span().get_span_context()
+    return format(ctx.trace_id, "032x") if ctx.is_valid else ""
+
+
+def problem_response(
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> Response[bytes]:
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "traceId": current_trace_id(),
+    }
+    if extra:
+        body.update({k: v for k, v in extra.items() if k not in body})
+    return Response(
+        content=msgspec.json.encode(body),
+        status_code=status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=dict(headers or {}),
+    )
+
+
+def handle_gateway_error(_: Request[Any, Any, Any], exc: GatewayError) -> Response[bytes]:
+    return problem_response(
+        exc.status, exc.slug, exc.title, exc.detail, headers=exc.headers, extra=exc.extra
+    )
+
+
+def handle_http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
+    """Litestar's own errors (routing, validation, 405…) in the same problem format."""
+    status = exc.status_code
+    slug, title = _HTTP_TITLES.get(status, ("http-error", "HTTP error"))
+    if status >= 500:
+        # Litestar raises 5xx HTTPExceptions only for internal faults: never echo their text.
+        _logger.error("internal_http_exception", status=status, exc_info=exc)
+        return problem_response(500, "internal-error", "Internal error", "Internal error")
+    detail = exc.detail if isinstance(exc.detail, str) and status != 500 else title
+    extra: dict[str, Any] = {}
+    if isinstance(exc, ValidationException) and isinstance(exc.extra, list):
+        extra["errors"] = [
+            {"key": e.get("key"), "message": e.get("message")}
+            for e in exc.extra
+            if isinstance(e, dict)
+        ]
+        detail = "The request is not valid"
+    return problem_response(status, slug, title, detail, headers=exc.headers, extra=extra)
+
+
+def handle_unexpected(_: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    """Any bug becomes a bare 500 problem; the traceback goes to the log, once."""
+    _logger.error("unhandled_exception", exc_info=exc)
+    return problem_response(500, "internal-error", "Internal error", "Internal error")
+
+
+EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
+    GatewayError: handle_gateway_error,
+    HTTPException: handle_http_exception,
+    Exception: handle_unexpected,
+}
