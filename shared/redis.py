@@ -1,0 +1,44 @@
+"""One factory for the Redis client, whatever the topology (standalone, Sentinel, Cluster).
+
+Everything else in the gateways talks to ``RedisClient`` and keeps its multi-key operations
+inside one hash slot (``{...}`` hash tags), so the same code runs unchanged on a Cluster.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, TypeAlias
+from urllib.parse import urlsplit
+
+from redis.asyncio import Redis, RedisCluster
+from redis.asyncio.sentinel import Sentinel
+
+RedisMode = Literal["standalone", "cluster", "sentinel"]
+RedisClient: TypeAlias = "Redis | RedisCluster"
+
+_TIMEOUT_S = 2.0
+
+
+def create_redis_client(
+    url: str, mode: RedisMode = "standalone", sentinel_master: str = "mymaster"
+) -> RedisClient:
+    """Build (but do not connect) the client; the lifespan pings it and closes it."""
+    if mode == "cluster":
+        return RedisCluster.from_url(
+            url, socket_timeout=_TIMEOUT_S, socket_connect_timeout=_TIMEOUT_S
+        )
+    if mode == "sentinel":
+        parts = urlsplit(url)
+        hosts = [
+            (h.rsplit(":", 1)[0], int(h.rsplit(":", 1)[1]) if ":" in h else 26379)
+            for h in parts.netloc.rsplit("@", 1)[-1].split(",")
+        ]
+        service = parts.path.strip("/") or sentinel_master
+        sentinel = Sentinel(
+            hosts,
+            socket_timeout=_TIMEOUT_S,
+            socket_connect_timeout=_TIMEOUT_S,
+            password=parts.password,
+        )
+        client: Redis = sentinel.master_for(service, password=parts.password)
+        return client
+    return Redis.from_url(url, socket_timeout=_TIMEOUT_S, socket_connect_timeout=_TIMEOUT_S)
