@@ -33,7 +33,7 @@ def create_redis_client(
             for h in parts.netloc.rsplit("@", 1)[-1].split(",")
         ]
         service = parts.path.strip("/") or sentinel_master
-        sentinel = Sentinel(
+        sentinel = Sentinel(  # type: ignore[no-untyped-call]
             hosts,
             socket_timeout=_TIMEOUT_S,
             socket_connect_timeout=_TIMEOUT_S,

@@ -1,11 +1,11 @@
 """Test-session wiring: each fixture module owns one real part of the stack."""
 
+import pytest
+
 pytest_plugins = [
     "tests.fixtures.redis",
     "tests.fixtures.servers",
 ]
-
-import pytest
 
 
 @pytest.fixture
