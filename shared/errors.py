@@ -28,15 +28,16 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import msgspec
-import structlog
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from opentelemetry import trace
 
+from shared.logging import get_logger
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "/problems/"
 
-_logger = structlog.get_logger("bff.errors")
+_logger = get_logger("bff.errors")
 
 
 class GatewayError(Exception):

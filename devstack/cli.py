@@ -1,0 +1,362 @@
+"""The ``bff`` command: run the whole stack for development, or one gateway for production.
+
+bff dev                         IdP + core stubs + both gateways, until Ctrl-C / SIGTERM
+bff serve web|mobile            one gateway (multi-worker ASGI server), settings from env
+bff stubs [--latency-ms N]      the stand-in core services alone
+bff idp                         the development OpenID provider alone
+bff config check web|mobile     validate the environment, print the effective settings
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import FrameType
+
+import httpx
+
+from shared.settings import ConfigError, Gateway, Settings, load_settings
+
+EXIT_CONFIG_ERROR = 2
+DEV_TEST_USER = "alice"
+DEV_MOBILE_REDIRECT_URIS = "com.example.shop:/oauth/callback,http://127.0.0.1:8765/callback"
+_STARTUP_TIMEOUT_S = 60.0
+
+
+def _fail(message: str, code: int = EXIT_CONFIG_ERROR) -> int:
+    print(f"bff: {message}", file=sys.stderr)
+    return code
+
+
+def _load(gateway: Gateway) -> Settings | None:
+    try:
+        return load_settings(gateway)
+    except ConfigError as exc:
+        print(f"bff: configuration error: {exc}", file=sys.stderr)
+        return None
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+# --- bff config check ------------------------------------------------------------------------
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    settings = _load(args.gateway)
+    if settings is None:
+        return EXIT_CONFIG_ERROR
+    print(json.dumps(settings.redacted(), indent=2, default=list))
+    print(f"bff: configuration for the {args.gateway} gateway is valid", file=sys.stderr)
+    return 0
+
+
+# --- bff serve --------------------------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = _load(args.gateway)
+    if settings is None:
+        return EXIT_CONFIG_ERROR
+    workers = args.workers or settings.workers
+    if settings.is_prod and settings.redis_url is None and workers > 1:
+        return _fail(
+            "configuration error: BFF_REDIS_URL: is required when BFF_ENV=prod runs more than "
+            "one worker (in-memory sessions are not shared between processes)"
+        )
+    if not port_is_free(args.host, args.port):
+        return _fail(f"port {args.port} on {args.host} is already in use", 1)
+    import uvicorn
+
+    uvicorn.run(
+        f"bff_{args.gateway}.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+        server_header=False,
+        timeout_graceful_shutdown=10,
+    )
+    return 0
+
+
+# --- bff stubs / bff idp ----------------------------------------------------------------------
+
+
+def cmd_stubs(args: argparse.Namespace) -> int:
+    if not port_is_free(args.host, args.port):
+        return _fail(f"port {args.port} on {args.host} is already in use (core stubs)", 1)
+    import uvicorn
+
+    from devstack.core_stubs import create_stubs_app
+
+    app = create_stubs_app(seed=args.seed, latency_ms=args.latency_ms)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    return 0
+
+
+def cmd_idp(args: argparse.Namespace) -> int:
+    if not port_is_free(args.host, args.port):
+        return _fail(f"port {args.port} on {args.host} is already in use (dev IdP)", 1)
+    from devstack import idp
+
+    argv = ["--host", args.host, "--port", str(args.port)]
+    argv += ["--token-max-age", str(args.token_max_age)]
+    for uri in args.backchannel_logout_uri:
+        argv += ["--backchannel-logout-uri", uri]
+    return int(idp.main(argv))
+
+
+# --- bff dev ----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Child:
+    name: str
+    url: str
+    ready_path: str
+    process: subprocess.Popen[bytes] | None = None
+
+
+class _DevStack:
+    """Starts the four processes in order, waits until each is ready, and always cleans up."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        host = "127.0.0.1"
+        self.idp = _Child(
+            "dev IdP", f"http://{host}:{args.idp_port}", "/.well-known/openid-configuration"
+        )
+        self.stubs = _Child("core stubs", f"http://{host}:{args.stubs_port}", "/health")
+        self.web = _Child("web BFF", f"http://{host}:{args.web_port}", "/health/ready")
+        self.mobile = _Child("mobile BFF", f"http://{host}:{args.mobile_port}", "/health/ready")
+        self.children = [self.idp, self.stubs, self.web, self.mobile]
+        self.stopping = False
+
+    def gateway_env(self, gateway: Gateway, port: int) -> dict[str, str]:
+        env = dict(os.environ)
+        env.setdefault("BFF_LOG_FORMAT", "console")
+        env.update(
+            {
+                "BFF_PUBLIC_URL": f"http://127.0.0.1:{port}",
+                "BFF_OIDC_ISSUER": self.idp.url,
+                "BFF_OIDC_CLIENT_ID": f"bff-{gateway}",
+                "BFF_ALLOWED_ORIGINS": f"http://127.0.0.1:{port},http://localhost:{port}",
+            }
+        )
+        env.setdefault("BFF_MOBILE_REDIRECT_URIS", DEV_MOBILE_REDIRECT_URIS)
+        for service in ("accounts", "catalog", "orders", "recommendations"):
+            env[f"BFF_CORE_{service.upper()}_URL"] = f"{self.stubs.url}/{service}"
+        return env
+
+    def commands(self) -> list[tuple[_Child, list[str], dict[str, str]]]:
+        python = [sys.executable, "-m", "devstack.cli"]
+        web_bcl = f"bff-web={self.web.url}/bff/backchannel-logout"
+        mobile_bcl = f"bff-mobile={self.mobile.url}/auth/backchannel-logout"
+        args = self.args
+        return [
+            (
+                self.idp,
+                [
+                    *python,
+                    "idp",
+                    "--port",
+                    str(args.idp_port),
+                    "--token-max-age",
+                    str(args.token_max_age),
+                    "--backchannel-logout-uri",
+                    web_bcl,
+                    "--backchannel-logout-uri",
+                    mobile_bcl,
+                ],
+                dict(os.environ),
+            ),
+            (self.stubs, [*python, "stubs", "--port", str(args.stubs_port)], dict(os.environ)),
+            (
+                self.web,
+                [*python, "serve", "web", "--port", str(args.web_port), "--workers", "1"],
+                self.gateway_env("web", args.web_port),
+            ),
+            (
+                self.mobile,
+                [*python, "serve", "mobile", "--port", str(args.mobile_port), "--workers", "1"],
+                self.gateway_env("mobile", args.mobile_port),
+            ),
+        ]
+
+    def check_ports(self) -> str | None:
+        for child in self.children:
+            port = int(child.url.rsplit(":", 1)[1])
+            if not port_is_free("127.0.0.1", port):
+                return (
+                    f"port {port} ({child.name}) is already in use; stop whatever listens there "
+                    f"or pick another port with the matching --*-port option"
+                )
+        return None
+
+    def start(self) -> str | None:
+        for child, command, env in self.commands():
+            if self.stopping:
+                return "interrupted"
+            child.process = subprocess.Popen(command, env=env, start_new_session=True)
+            problem = self.wait_ready(child)
+            if problem:
+                return problem
+        return None
+
+    def wait_ready(self, child: _Child) -> str | None:
+        deadline = time.monotonic() + _STARTUP_TIMEOUT_S
+        assert child.process is not None
+        with httpx.Client(timeout=2.0) as client:
+            while time.monotonic() < deadline and not self.stopping:
+                if child.process.poll() is not None:
+                    return f"{child.name} exited during start-up (code {child.process.returncode})"
+                try:
+                    if client.get(child.url + child.ready_path).status_code == 200:
+                        return None
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.2)
+        return "interrupted" if self.stopping else f"{child.name} was not ready in time"
+
+    def stop(self) -> None:
+        self.stopping = True
+        running = [c.process for c in reversed(self.children) if c.process is not None]
+        for process in running:
+            if process.poll() is None:
+                _signal_group(process, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for process in running:
+            try:
+                process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                _signal_group(process, signal.SIGKILL)
+                process.wait(5)
+
+    def banner(self) -> str:
+        return "\n".join(
+            [
+                "",
+                "The BFF dev stack is up:",
+                f"  web BFF      {self.web.url}/        (demo SPA; API /api, auth /bff)",
+                f"  mobile BFF   {self.mobile.url}/m/v1/   (token handler under /auth)",
+                f"  core stubs   {self.stubs.url}/_stats  (fault injection: PUT /_chaos/<service>)",
+                f"  dev IdP      {self.idp.url}/.well-known/openid-configuration",
+                "",
+                f"Log in: open {self.web.url}/bff/login and enter the subject "
+                f"'{DEV_TEST_USER}' (any subject works) at the IdP's form.",
+                "Stop with Ctrl-C.",
+                "",
+            ]
+        )
+
+
+def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, sig)
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    stack = _DevStack(args)
+    problem = stack.check_ports()
+    if problem:
+        return _fail(problem, 1)
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        stack.stopping = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    try:
+        problem = stack.start()
+        if problem and problem != "interrupted":
+            return _fail(problem, 1)
+        if not stack.stopping:
+            print(stack.banner(), flush=True)
+        while not stack.stopping:
+            for child in stack.children:
+                if child.process is not None and child.process.poll() is not None:
+                    print(f"bff: {child.name} stopped unexpectedly; stopping all", file=sys.stderr)
+                    stack.stopping = True
+            time.sleep(0.2)
+        return 0
+    finally:
+        stack.stop()
+        print("bff: dev stack stopped", file=sys.stderr, flush=True)
+
+
+# --- argument parsing -------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bff", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    dev = commands.add_parser("dev", help="run IdP, core stubs and both gateways")
+    dev.add_argument("--web-port", type=int, default=8000)
+    dev.add_argument("--mobile-port", type=int, default=8001)
+    dev.add_argument("--stubs-port", type=int, default=8100)
+    dev.add_argument("--idp-port", type=int, default=9400)
+    dev.add_argument("--token-max-age", type=int, default=300, help="IdP access-token lifetime (s)")
+    dev.set_defaults(handler=cmd_dev)
+
+    serve = commands.add_parser("serve", help="run one gateway")
+    serve.add_argument("gateway", choices=("web", "mobile"))
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--workers", type=int, default=None)
+    serve.set_defaults(handler=cmd_serve)
+
+    stubs = commands.add_parser("stubs", help="run the stand-in core services")
+    stubs.add_argument("--host", default="127.0.0.1")
+    stubs.add_argument("--port", type=int, default=8100)
+    stubs.add_argument("--latency-ms", type=int, default=0)
+    stubs.add_argument("--seed", type=int, default=42)
+    stubs.set_defaults(handler=cmd_stubs)
+
+    idp = commands.add_parser("idp", help="run the development OpenID provider")
+    idp.add_argument("--host", default="127.0.0.1")
+    idp.add_argument("--port", type=int, default=9400)
+    idp.add_argument("--token-max-age", type=int, default=300)
+    idp.add_argument("--backchannel-logout-uri", action="append", default=[])
+    idp.set_defaults(handler=cmd_idp)
+
+    config = commands.add_parser("config", help="configuration tools")
+    config_commands = config.add_subparsers(dest="config_command", required=True)
+    check = config_commands.add_parser("check", help="validate the environment")
+    check.add_argument("gateway", choices=("web", "mobile"))
+    check.set_defaults(handler=cmd_config_check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "serve" and args.port is None:
+        args.port = 8000 if args.gateway == "web" else 8001
+    handler = args.handler
+    return int(handler(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

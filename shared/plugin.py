@@ -1,0 +1,160 @@
+"""``GatewayPlugin``: the wiring both gateways share, so each ``app.py`` stays a screenful.
+
+It owns the lifespan of the shared resources (the Redis client when configured, the HTTP client
+for the identity provider, and whatever extra resources a gateway registers, such as the core
+service clients), the problem+json error handlers, logging, tracing, the health endpoints and
+the OpenAPI document. Resources live on ``app.state`` and are closed in ``finally``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from typing import Any
+
+import httpx
+import msgspec
+from litestar import Litestar, Request, get
+from litestar.config.app import AppConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.plugins import InitPlugin
+
+from shared.errors import EXCEPTION_HANDLERS, NotReady
+from shared.logging import RequestContextMiddleware, configure_logging, get_logger
+from shared.redis import RedisClient, create_redis_client
+from shared.settings import Settings
+from shared.telemetry import configure_tracing, name_server_span, server_span_middleware
+
+ResourceFactory = Callable[[Litestar], AbstractAsyncContextManager[None]]
+
+_logger = get_logger("bff.plugin")
+_READY_CHECK_TIMEOUT_S = 2.0
+
+
+class HealthStatus(msgspec.Struct):
+    status: str
+    checks: dict[str, str] = {}
+
+
+@get("/health/live", include_in_schema=False, sync_to_thread=False)
+def live() -> HealthStatus:
+    """The process is up and serving; says nothing about its dependencies."""
+    return HealthStatus(status="ok")
+
+
+@get("/health/ready", include_in_schema=False)
+async def ready(state: State) -> HealthStatus:
+    """Ready means this instance can log users in and keep their sessions: Redis and the IdP."""
+    checks: dict[str, str] = {}
+    redis: RedisClient | None = state.redis
+    settings: Settings = state.settings
+    coroutines: dict[str, Any] = {"oidc": _check_discovery(state.idp_http, settings.oidc_issuer)}
+    if redis is not None:
+        coroutines["redis"] = _check_redis(redis)
+    results = await asyncio.gather(*coroutines.values())
+    checks = dict(zip(coroutines, results, strict=True))
+    failed = sorted(name for name, result in checks.items() if result != "ok")
+    if failed:
+        raise NotReady(
+            f"not ready: {', '.join(failed)}", extra={"failed": failed, "checks": checks}
+        )
+    return HealthStatus(status="ready", checks=checks)
+
+
+async def _check_redis(redis: RedisClient) -> str:
+    try:
+        async with asyncio.timeout(_READY_CHECK_TIMEOUT_S):
+            await redis.ping()
+    except Exception:  # any failure means "not ready"; the reason is logged, not returned
+        _logger.warning("ready_check_failed", check="redis")
+        return "unavailable"
+    return "ok"
+
+
+async def _check_discovery(client: httpx.AsyncClient, issuer: str) -> str:
+    try:
+        response = await client.get(
+            f"{issuer}/.well-known/openid-configuration", timeout=_READY_CHECK_TIMEOUT_S
+        )
+        document = msgspec.json.decode(response.content) if response.status_code == 200 else {}
+    except (httpx.HTTPError, msgspec.DecodeError):
+        document = {}
+    if not isinstance(document, dict) or "authorization_endpoint" not in document:
+        _logger.warning("ready_check_failed", check="oidc")
+        return "unavailable"
+    return "ok"
+
+
+class GatewayPlugin(InitPlugin):
+    """Shared wiring for a gateway; ``resources`` are extra lifespan context managers."""
+
+    def __init__(self, settings: Settings, resources: Sequence[ResourceFactory] = ()) -> None:
+        self.settings = settings
+        self.resources = tuple(resources)
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        configure_logging(self.settings.log_level, self.settings.log_format)
+        configure_tracing(self.settings.otel)
+        app_config.lifespan = [*app_config.lifespan, self._lifespan]
+        app_config.route_handlers = [*app_config.route_handlers, live, ready]
+        app_config.exception_handlers = {**EXCEPTION_HANDLERS, **app_config.exception_handlers}
+        app_config.dependencies = {
+            **app_config.dependencies,
+            "settings": Provide(self._provide_settings, sync_to_thread=False),
+        }
+        app_config.state = State({"settings": self.settings, "redis": None, "idp_http": None})
+        app_config.openapi_config = OpenAPIConfig(
+            title=f"BFF {self.settings.gateway}",
+            version="1.0.0",
+            path="/schema",
+        )
+        app_config.before_request = _name_span
+        return app_config
+
+    def _provide_settings(self) -> Settings:
+        return self.settings
+
+    @asynccontextmanager
+    async def _lifespan(self, app: Litestar) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            if self.settings.redis_url is not None:
+                redis = create_redis_client(self.settings.redis_url, self.settings.redis_mode)
+                stack.push_async_callback(redis.aclose)
+                app.state.redis = redis
+            idp_http = httpx.AsyncClient(timeout=httpx.Timeout(5.0, connect=2.0))
+            stack.push_async_callback(idp_http.aclose)
+            app.state.idp_http = idp_http
+            for resource in self.resources:
+                await stack.enter_async_context(resource(app))
+            _logger.info("gateway_started", gateway=self.settings.gateway)
+            yield
+        _logger.info("gateway_stopped", gateway=self.settings.gateway)
+
+
+def _name_span(request: Request[Any, Any, Any]) -> None:
+    name_server_span(request.scope)
+
+
+def build_gateway_app(
+    settings: Settings,
+    *,
+    route_handlers: Sequence[Any],
+    resources: Sequence[ResourceFactory] = (),
+    **litestar_options: Any,
+) -> Litestar:
+    """The one place a gateway's Litestar app is assembled.
+
+    Request-id, access-log and server-span middleware wrap the whole ASGI handler (not just the
+    matched routes) so unknown paths and Litestar's own errors are covered too.
+    """
+    app = Litestar(
+        route_handlers=list(route_handlers),
+        plugins=[GatewayPlugin(settings, resources)],
+        debug=False,
+        **litestar_options,
+    )
+    app.asgi_handler = server_span_middleware(RequestContextMiddleware(app.asgi_handler))
+    return app

@@ -1,0 +1,369 @@
+"""Typed, frozen settings, read once from the environment and passed into ``create_app``.
+
+Nothing reads ``os.environ`` at import time: ``load_settings`` is called by the CLI (or a test)
+with the mapping to read, and every bad value stops start-up with one ``ConfigError`` line that
+names the variable. Secrets may come from ``NAME_FILE`` (a mounted file) instead of ``NAME``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, cast
+from urllib.parse import urlsplit
+
+import msgspec
+
+Gateway = Literal["web", "mobile"]
+Environment = Literal["dev", "prod"]
+RedisMode = Literal["standalone", "cluster", "sentinel"]
+LogFormat = Literal["json", "console", "auto"]
+CORE_SERVICES = ("accounts", "catalog", "orders", "recommendations")
+SECRET_VARIABLES = frozenset(
+    {"BFF_OIDC_CLIENT_SECRET", "BFF_SECRET_KEY", "BFF_SECRET_KEY_PREVIOUS", "BFF_METRICS_TOKEN"}
+)
+MIN_SECRET_KEY_LENGTH = 32
+# The dev default; refused when BFF_ENV=prod.
+_DEV_SECRET_KEY = "dev-only-secret-key-never-use-in-production-0123456789"  # noqa: S105
+_DEV_PORTS: dict[Gateway, int] = {"web": 8000, "mobile": 8001}
+
+
+class ConfigError(Exception):
+    """A bad setting; ``str()`` is the one line shown to the operator."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+
+
+@dataclass(frozen=True, kw_only=True)
+class CoreServiceSettings:
+    """Where one core service lives and how patient the gateway is with it."""
+
+    name: str
+    url: str
+    connect_timeout_s: float = 0.5
+    timeout_s: float = 3.0
+    max_attempts: int = 3
+    breaker_failures: int = 5
+    breaker_open_s: float = 5.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class OtelSettings:
+    service_name: str
+    traces_exporter: str = "none"
+    metrics_exporter: str = "prometheus"
+    exporter_endpoint: str | None = None
+    exporter_protocol: str = "http/protobuf"
+    sampler: str = "parentbased_traceidratio"
+    sampler_ratio: float = 0.1
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    gateway: Gateway
+    env: Environment = "dev"
+    public_url: str
+    oidc_issuer: str
+    oidc_client_id: str
+    oidc_client_secret: str = field(default="", repr=False)
+    oidc_scopes: tuple[str, ...] = ("openid", "profile", "email", "offline_access")
+    post_logout_redirect_url: str
+    secret_key: str = field(repr=False)
+    secret_key_previous: str | None = field(default=None, repr=False)
+    redis_url: str | None = None
+    redis_mode: RedisMode = "standalone"
+    core: tuple[CoreServiceSettings, ...]
+    allowed_origins: tuple[str, ...] = ()
+    mobile_redirect_uris: tuple[str, ...] = ()
+    mobile_min_app_version: str = "0.0.0"
+    mobile_upgrade_url: str = ""
+    session_idle_timeout_s: int = 1800
+    session_absolute_timeout_s: int = 28800
+    token_refresh_skew_s: int = 60
+    screen_deadline_s: float = 2.5
+    workers: int = 1
+    log_format: LogFormat = "auto"
+    log_level: str = "INFO"
+    metrics_token: str | None = field(default=None, repr=False)
+    otel: OtelSettings
+
+    @property
+    def is_prod(self) -> bool:
+        return self.env == "prod"
+
+    def core_service(self, name: str) -> CoreServiceSettings:
+        return next(svc for svc in self.core if svc.name == name)
+
+    def redacted(self) -> dict[str, object]:
+        """Effective settings for ``bff config check``: every secret replaced by a marker."""
+        data: dict[str, Any] = msgspec.to_builtins(self)
+        for name in ("oidc_client_secret", "secret_key", "secret_key_previous", "metrics_token"):
+            if data.get(name):
+                data[name] = "<redacted>"
+        if data.get("redis_url"):
+            data["redis_url"] = _redact_url_password(data["redis_url"])
+        return dict(data)
+
+
+def _redact_url_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":<redacted>@")
+    return parts._replace(netloc=netloc).geturl()
+
+
+class _Reader:
+    """Reads and validates one variable at a time, so each error can name its variable."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = environ
+
+    def raw(self, name: str) -> str | None:
+        value = self.environ.get(name)
+        file_name = self.environ.get(f"{name}_FILE") if name in SECRET_VARIABLES else None
+        if value is not None and file_name is not None:
+            raise ConfigError(name, f"set either {name} or {name}_FILE, not both")
+        if file_name is not None:
+            try:
+                return Path(file_name).read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(
+                    f"{name}_FILE", f"cannot read {file_name!r} ({exc.strerror})"
+                ) from None
+        if value is None:
+            return None
+        value = value.strip()
+        return value or None
+
+    def text(self, name: str, default: str) -> str:
+        return self.raw(name) or default
+
+    def choice(self, name: str, default: str, allowed: tuple[str, ...]) -> str:
+        value = self.text(name, default).lower()
+        if value not in allowed:
+            raise ConfigError(name, f"must be one of {', '.join(allowed)}, got {value!r}")
+        return value
+
+    def number(self, name: str, default: float, *, minimum: float, maximum: float) -> float:
+        value = self.raw(name)
+        if value is None:
+            return default
+        try:
+            number = float(value)
+        except ValueError:
+            raise ConfigError(name, f"must be a number, got {value!r}") from None
+        if not minimum <= number <= maximum:
+            raise ConfigError(name, f"must be between {minimum:g} and {maximum:g}, got {value}")
+        return number
+
+    def integer(self, name: str, default: int, *, minimum: int, maximum: int) -> int:
+        value = self.raw(name)
+        if value is None:
+            return default
+        try:
+            number = int(value)
+        except ValueError:
+            raise ConfigError(name, f"must be a whole number, got {value!r}") from None
+        if not minimum <= number <= maximum:
+            raise ConfigError(name, f"must be between {minimum} and {maximum}, got {value}")
+        return number
+
+    def url(self, name: str, default: str, *, schemes: tuple[str, ...] = ("http", "https")) -> str:
+        value = self.text(name, default)
+        parts = urlsplit(value)
+        if parts.scheme not in schemes or not parts.hostname:
+            raise ConfigError(name, f"must be an absolute {'/'.join(schemes)} URL, got {value!r}")
+        return value.rstrip("/")
+
+    def url_list(self, name: str, *, schemes: tuple[str, ...] | None = None) -> tuple[str, ...]:
+        value = self.raw(name)
+        if value is None:
+            return ()
+        items = tuple(item.strip() for item in value.split(",") if item.strip())
+        for item in items:
+            parts = urlsplit(item)
+            if not parts.scheme or (schemes is not None and parts.scheme not in schemes):
+                raise ConfigError(name, f"{item!r} is not an allowed absolute URL")
+            if parts.scheme in ("http", "https") and not parts.hostname:
+                raise ConfigError(name, f"{item!r} has no host")
+        return items
+
+
+def _parse_version(name: str, value: str) -> str:
+    parts = value.split(".")
+    if not 1 <= len(parts) <= 3 or not all(p.isdigit() for p in parts):
+        raise ConfigError(name, f"must be a version like 2.3.0, got {value!r}")
+    return value
+
+
+def _origin_list(reader: _Reader, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    origins = reader.url_list(name, schemes=("http", "https")) or default
+    for origin in origins:
+        parts = urlsplit(origin)
+        if parts.path not in ("", "/") or parts.query or parts.fragment:
+            raise ConfigError(name, f"{origin!r} must be an origin (scheme://host[:port]) only")
+    return tuple(o.rstrip("/") for o in origins)
+
+
+def _core_settings(reader: _Reader) -> tuple[CoreServiceSettings, ...]:
+    services = []
+    for service in CORE_SERVICES:
+        prefix = f"BFF_CORE_{service.upper()}"
+        services.append(
+            CoreServiceSettings(
+                name=service,
+                url=reader.url(f"{prefix}_URL", f"http://127.0.0.1:8100/{service}"),
+                connect_timeout_s=reader.number(
+                    f"{prefix}_CONNECT_TIMEOUT", 0.5, minimum=0.01, maximum=60
+                ),
+                timeout_s=reader.number(f"{prefix}_TIMEOUT", 3.0, minimum=0.01, maximum=120),
+                max_attempts=reader.integer(f"{prefix}_MAX_ATTEMPTS", 3, minimum=1, maximum=10),
+                breaker_failures=reader.integer(
+                    f"{prefix}_BREAKER_FAILURES", 5, minimum=1, maximum=1000
+                ),
+                breaker_open_s=reader.number(
+                    f"{prefix}_BREAKER_OPEN_SECONDS", 5.0, minimum=0.1, maximum=3600
+                ),
+            )
+        )
+    return tuple(services)
+
+
+def _otel_settings(reader: _Reader, gateway: Gateway) -> OtelSettings:
+    exporters = ("none", "otlp", "console")
+    sampler = reader.choice(
+        "OTEL_TRACES_SAMPLER",
+        "parentbased_traceidratio",
+        (
+            "always_on",
+            "always_off",
+            "traceidratio",
+            "parentbased_always_on",
+            "parentbased_always_off",
+            "parentbased_traceidratio",
+        ),
+    )
+    return OtelSettings(
+        service_name=reader.text("OTEL_SERVICE_NAME", f"bff-{gateway}"),
+        traces_exporter=reader.choice("OTEL_TRACES_EXPORTER", "none", exporters),
+        metrics_exporter=reader.choice(
+            "OTEL_METRICS_EXPORTER", "prometheus", ("none", "otlp", "prometheus", "console")
+        ),
+        exporter_endpoint=(
+            reader.url("OTEL_EXPORTER_OTLP_ENDPOINT", "")
+            if reader.raw("OTEL_EXPORTER_OTLP_ENDPOINT")
+            else None
+        ),
+        exporter_protocol=reader.choice(
+            "OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf", ("http/protobuf", "grpc")
+        ),
+        sampler=sampler,
+        sampler_ratio=reader.number("OTEL_TRACES_SAMPLER_ARG", 0.1, minimum=0.0, maximum=1.0),
+    )
+
+
+def load_settings(gateway: Gateway, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read every setting of one gateway; raises ``ConfigError`` on the first bad value."""
+    reader = _Reader(os.environ if environ is None else environ)
+    env = cast(Environment, reader.choice("BFF_ENV", "dev", ("dev", "prod")))
+    public_url = reader.url("BFF_PUBLIC_URL", f"http://127.0.0.1:{_DEV_PORTS[gateway]}")
+
+    secret_key = reader.raw("BFF_SECRET_KEY")
+    if secret_key is None:
+        if env == "prod":
+            raise ConfigError("BFF_SECRET_KEY", "is required when BFF_ENV=prod")
+        secret_key = _DEV_SECRET_KEY
+    if len(secret_key) < MIN_SECRET_KEY_LENGTH:
+        raise ConfigError("BFF_SECRET_KEY", f"must be at least {MIN_SECRET_KEY_LENGTH} characters")
+    previous_key = reader.raw("BFF_SECRET_KEY_PREVIOUS")
+    if previous_key is not None and len(previous_key) < MIN_SECRET_KEY_LENGTH:
+        raise ConfigError(
+            "BFF_SECRET_KEY_PREVIOUS", f"must be at least {MIN_SECRET_KEY_LENGTH} characters"
+        )
+
+    client_secret = reader.raw("BFF_OIDC_CLIENT_SECRET")
+    if client_secret is None:
+        if env == "prod":
+            raise ConfigError("BFF_OIDC_CLIENT_SECRET", "is required when BFF_ENV=prod")
+        client_secret = f"dev-secret-bff-{gateway}"
+
+    scopes = tuple(reader.text("BFF_OIDC_SCOPES", "openid profile email offline_access").split())
+    if "openid" not in scopes:
+        raise ConfigError("BFF_OIDC_SCOPES", "must include 'openid'")
+
+    redis_url = reader.raw("BFF_REDIS_URL")
+    if redis_url is not None:
+        redis_url = reader.url("BFF_REDIS_URL", "", schemes=("redis", "rediss"))
+    redis_mode = reader.choice(
+        "BFF_REDIS_MODE", "standalone", ("standalone", "cluster", "sentinel")
+    )
+
+    idle = reader.integer("BFF_SESSION_IDLE_TIMEOUT", 1800, minimum=60, maximum=86400 * 30)
+    absolute = reader.integer("BFF_SESSION_ABSOLUTE_TIMEOUT", 28800, minimum=60, maximum=86400 * 90)
+    if absolute < idle:
+        raise ConfigError(
+            "BFF_SESSION_ABSOLUTE_TIMEOUT", "must not be shorter than BFF_SESSION_IDLE_TIMEOUT"
+        )
+    workers = reader.integer("BFF_WORKERS", 1, minimum=1, maximum=64)
+    log_format = reader.choice("BFF_LOG_FORMAT", "auto", ("json", "console", "auto"))
+    log_level = reader.choice(
+        "BFF_LOG_LEVEL", "info", ("debug", "info", "warning", "error", "critical")
+    ).upper()
+
+    settings = Settings(
+        gateway=gateway,
+        env=env,
+        public_url=public_url,
+        oidc_issuer=reader.url("BFF_OIDC_ISSUER", "http://127.0.0.1:9400"),
+        oidc_client_id=reader.text("BFF_OIDC_CLIENT_ID", f"bff-{gateway}"),
+        oidc_client_secret=client_secret,
+        oidc_scopes=scopes,
+        post_logout_redirect_url=reader.url("BFF_POST_LOGOUT_REDIRECT_URL", f"{public_url}/"),
+        secret_key=secret_key,
+        secret_key_previous=previous_key,
+        redis_url=redis_url,
+        redis_mode=cast(RedisMode, redis_mode),
+        core=_core_settings(reader),
+        allowed_origins=_origin_list(reader, "BFF_ALLOWED_ORIGINS", (public_url,)),
+        mobile_redirect_uris=reader.url_list("BFF_MOBILE_REDIRECT_URIS"),
+        mobile_min_app_version=_parse_version(
+            "BFF_MOBILE_MIN_APP_VERSION", reader.text("BFF_MOBILE_MIN_APP_VERSION", "0.0.0")
+        ),
+        mobile_upgrade_url=reader.text("BFF_MOBILE_UPGRADE_URL", "https://example.com/app"),
+        session_idle_timeout_s=idle,
+        session_absolute_timeout_s=absolute,
+        token_refresh_skew_s=reader.integer("BFF_TOKEN_REFRESH_SKEW", 60, minimum=0, maximum=3600),
+        screen_deadline_s=reader.number("BFF_SCREEN_DEADLINE", 2.5, minimum=0.05, maximum=60),
+        workers=workers,
+        log_format=cast(LogFormat, log_format),
+        log_level=log_level,
+        metrics_token=reader.raw("BFF_METRICS_TOKEN"),
+        otel=_otel_settings(reader, gateway),
+    )
+    if env == "prod":
+        _refuse_unsafe_production(settings, reader)
+    return settings
+
+
+def _refuse_unsafe_production(settings: Settings, reader: _Reader) -> None:
+    """Production refuses set-ups that are only safe on a developer's machine."""
+    if urlsplit(settings.public_url).scheme != "https":
+        raise ConfigError("BFF_PUBLIC_URL", "must be https when BFF_ENV=prod")
+    if reader.raw("BFF_SECRET_KEY") == _DEV_SECRET_KEY:
+        raise ConfigError("BFF_SECRET_KEY", "is the development key; set a real secret")
+    if urlsplit(settings.oidc_issuer).scheme != "https":
+        raise ConfigError("BFF_OIDC_ISSUER", "must be https when BFF_ENV=prod")
+    if settings.redis_url is None and settings.workers > 1:
+        raise ConfigError(
+            "BFF_REDIS_URL",
+            "is required when BFF_ENV=prod runs more than one worker "
+            "(in-memory sessions are not shared between processes)",
+        )
+    for origin in settings.allowed_origins:
+        if urlsplit(origin).scheme != "https":
+            raise ConfigError("BFF_ALLOWED_ORIGINS", f"{origin!r} must be https when BFF_ENV=prod")
