@@ -55,9 +55,21 @@ _SECRET_VALUE_PATTERNS = (
 )
 
 
+class _NamedPrintLogger(structlog.PrintLogger):
+    """A print logger that knows its name, so ``add_logger_name`` can put it on each line."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(sys.stdout)
+        self.name = name
+
+
+def _named_print_logger_factory(*args: Any) -> _NamedPrintLogger:
+    return _NamedPrintLogger(str(args[0]) if args else "bff")
+
+
 def get_logger(name: str) -> Any:
-    """A structlog logger whose lines carry ``logger=name`` (the print logger has no names)."""
-    return structlog.get_logger().bind(logger=name)
+    """A lazily configured structlog logger (tests' ``capture_logs`` sees it too)."""
+    return structlog.get_logger(name)
 
 
 _access_logger = get_logger("bff.access")
@@ -110,6 +122,7 @@ def add_trace_context(
 def shared_processors() -> list[Any]:
     return [
         structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_logger_name,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         add_trace_context,
@@ -130,14 +143,15 @@ def configure_logging(level: str = "INFO", log_format: str = "auto") -> None:
     structlog.configure(
         processors=[*shared_processors(), renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric_level),
-        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
-        cache_logger_on_first_use=True,
+        logger_factory=_named_print_logger_factory,
+        # Not cached, so structlog.testing.capture_logs() sees every logger in tests.
+        cache_logger_on_first_use=False,
     )
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
-            foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared_processors()],
+            foreign_pre_chain=shared_processors(),
         )
     )
     root = logging.getLogger()
@@ -193,6 +207,7 @@ class RequestContextMiddleware:
             _access_logger.info(
                 "request",
                 method=scope.get("method"),
+                request_id=request_id,
                 route=route,
                 status=status,
                 duration_ms=round((time.perf_counter() - started) * 1000, 2),

@@ -74,7 +74,7 @@ class Settings:
     post_logout_redirect_url: str
     secret_key: str = field(repr=False)
     secret_key_previous: str | None = field(default=None, repr=False)
-    redis_url: str | None = None
+    redis_url: str | None = field(default=None, repr=False)  # may carry a password
     redis_mode: RedisMode = "standalone"
     core: tuple[CoreServiceSettings, ...]
     allowed_origins: tuple[str, ...] = ()

@@ -3,8 +3,8 @@
 import pytest
 
 pytest_plugins = [
-    "tests.fixtures.redis",
     "tests.fixtures.servers",
+    "tests.fixtures.redis",
 ]
 
 

@@ -1,0 +1,49 @@
+# The two commands a new machine needs: `make run` (whole stack) and `make test` (every test).
+# Everything else is installed from this repository's own files: uv into .tools/, the locked
+# environment into .venv/.
+
+PYTHON ?= python3
+TOOLS  := .tools
+UV     := $(TOOLS)/bin/uv
+RUN    := $(UV) run --frozen
+
+.PHONY: run test install lint typecheck pytest bench redis-check browser clean
+
+run: install
+	$(RUN) bff dev
+
+test: install redis-check lint typecheck pytest
+
+install: .venv/.installed
+
+$(TOOLS)/bin/uv:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "Python 3.11+ is required (found $$($(PYTHON) --version))"; exit 1; }
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check uv
+
+.venv/.installed: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen
+	@touch $@
+
+redis-check:
+	@command -v redis-server >/dev/null || { \
+		echo "redis-server is needed by the tests (each test session starts its own on a free port)."; \
+		echo "Install Redis 7: Debian/Ubuntu 'apt-get install redis-server', macOS 'brew install redis'."; \
+		exit 1; }
+
+lint: install
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+
+typecheck: install
+	$(RUN) mypy
+
+pytest: install
+	$(RUN) pytest
+
+bench: install
+	$(RUN) python -m bench
+
+clean:
+	rm -rf .venv $(TOOLS) .mypy_cache .ruff_cache .pytest_cache

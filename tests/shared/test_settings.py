@@ -1,0 +1,179 @@
+"""Settings: every variable parsed, secrets from files, one clear line for each bad value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from shared.settings import ConfigError, load_settings
+
+PROD_BASE = {
+    "BFF_ENV": "prod",
+    "BFF_PUBLIC_URL": "https://shop.example.com",
+    "BFF_OIDC_ISSUER": "https://id.example.com",
+    "BFF_OIDC_CLIENT_SECRET": "s3cret-client",
+    "BFF_SECRET_KEY": "k" * 40,
+    "BFF_REDIS_URL": "redis://redis.internal:6379/0",
+    "BFF_ALLOWED_ORIGINS": "https://shop.example.com",
+}
+
+
+def test_dev_defaults_need_no_environment() -> None:
+    """With nothing set, a developer gets a working local configuration."""
+    settings = load_settings("web", {})
+    assert settings.env == "dev"
+    assert settings.public_url == "http://127.0.0.1:8000"
+    assert settings.oidc_issuer == "http://127.0.0.1:9400"
+    assert settings.redis_url is None
+    assert settings.core_service("catalog").url == "http://127.0.0.1:8100/catalog"
+    assert settings.otel.service_name == "bff-web"
+    assert load_settings("mobile", {}).otel.service_name == "bff-mobile"
+
+
+def test_every_variable_is_parsed(tmp_path: Path) -> None:
+    """Each documented variable lands in its typed field."""
+    environ = {
+        **PROD_BASE,
+        "BFF_OIDC_CLIENT_ID": "web-client",
+        "BFF_OIDC_SCOPES": "openid email",
+        "BFF_SECRET_KEY_PREVIOUS": "p" * 40,
+        "BFF_REDIS_MODE": "cluster",
+        "BFF_CORE_ACCOUNTS_URL": "https://accounts.internal/",
+        "BFF_CORE_CATALOG_URL": "https://catalog.internal",
+        "BFF_CORE_ORDERS_URL": "https://orders.internal",
+        "BFF_CORE_RECOMMENDATIONS_URL": "https://recs.internal",
+        "BFF_CORE_CATALOG_TIMEOUT": "1.5",
+        "BFF_CORE_CATALOG_BREAKER_FAILURES": "7",
+        "BFF_ALLOWED_ORIGINS": "https://shop.example.com, https://www.example.com",
+        "BFF_MOBILE_REDIRECT_URIS": "com.example.app:/cb,https://app.example.com/cb",
+        "BFF_MOBILE_MIN_APP_VERSION": "2.3.0",
+        "BFF_SESSION_IDLE_TIMEOUT": "600",
+        "BFF_SESSION_ABSOLUTE_TIMEOUT": "3600",
+        "BFF_TOKEN_REFRESH_SKEW": "30",
+        "BFF_LOG_FORMAT": "json",
+        "BFF_LOG_LEVEL": "debug",
+        "BFF_WORKERS": "4",
+        "OTEL_SERVICE_NAME": "web-eu",
+        "OTEL_TRACES_EXPORTER": "otlp",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318",
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+        "OTEL_TRACES_SAMPLER": "always_on",
+        "OTEL_TRACES_SAMPLER_ARG": "0.5",
+    }
+    s = load_settings("web", environ)
+    assert s.is_prod
+    assert s.oidc_client_id == "web-client"
+    assert s.oidc_scopes == ("openid", "email")
+    assert s.secret_key_previous == "p" * 40
+    assert s.redis_mode == "cluster"
+    assert s.core_service("accounts").url == "https://accounts.internal"
+    assert s.core_service("catalog").timeout_s == 1.5
+    assert s.core_service("catalog").breaker_failures == 7
+    assert s.allowed_origins == ("https://shop.example.com", "https://www.example.com")
+    assert s.mobile_redirect_uris == ("com.example.app:/cb", "https://app.example.com/cb")
+    assert s.mobile_min_app_version == "2.3.0"
+    assert (s.session_idle_timeout_s, s.session_absolute_timeout_s) == (600, 3600)
+    assert s.token_refresh_skew_s == 30
+    assert (s.log_format, s.log_level, s.workers) == ("json", "DEBUG", 4)
+    assert s.otel.service_name == "web-eu"
+    assert s.otel.traces_exporter == "otlp"
+    assert s.otel.exporter_protocol == "grpc"
+    assert (s.otel.sampler, s.otel.sampler_ratio) == ("always_on", 0.5)
+
+
+def test_secrets_are_read_from_files(tmp_path: Path) -> None:
+    """NAME_FILE supplies a secret (Docker/Kubernetes secrets), trailing newline stripped."""
+    key_file = tmp_path / "key"
+    key_file.write_text("f" * 48 + "\n")
+    client_file = tmp_path / "client"
+    client_file.write_text("from-file\n")
+    environ = {k: v for k, v in PROD_BASE.items() if k not in ("BFF_SECRET_KEY",)}
+    environ.pop("BFF_OIDC_CLIENT_SECRET")
+    environ |= {
+        "BFF_SECRET_KEY_FILE": str(key_file),
+        "BFF_OIDC_CLIENT_SECRET_FILE": str(client_file),
+    }
+    s = load_settings("mobile", environ)
+    assert s.secret_key == "f" * 48
+    assert s.oidc_client_secret == "from-file"
+
+
+def test_secrets_never_show_in_repr_or_redacted_view() -> None:
+    s = load_settings("web", {**PROD_BASE, "BFF_REDIS_URL": "redis://:pw123@redis:6379/0"})
+    text = repr(s) + str(s.redacted())
+    assert "s3cret-client" not in text
+    assert "k" * 40 not in text
+    assert "pw123" not in text
+
+
+@pytest.mark.parametrize(
+    ("environ", "variable"),
+    [
+        ({"BFF_ENV": "staging"}, "BFF_ENV"),
+        ({"BFF_PUBLIC_URL": "not a url"}, "BFF_PUBLIC_URL"),
+        ({"BFF_OIDC_ISSUER": "ftp://id"}, "BFF_OIDC_ISSUER"),
+        ({"BFF_SECRET_KEY": "short"}, "BFF_SECRET_KEY"),
+        ({"BFF_SECRET_KEY_PREVIOUS": "short"}, "BFF_SECRET_KEY_PREVIOUS"),
+        ({"BFF_OIDC_SCOPES": "profile email"}, "BFF_OIDC_SCOPES"),
+        ({"BFF_REDIS_URL": "http://redis"}, "BFF_REDIS_URL"),
+        ({"BFF_REDIS_MODE": "ring"}, "BFF_REDIS_MODE"),
+        ({"BFF_CORE_ORDERS_URL": "orders"}, "BFF_CORE_ORDERS_URL"),
+        ({"BFF_CORE_ORDERS_TIMEOUT": "-1"}, "BFF_CORE_ORDERS_TIMEOUT"),
+        ({"BFF_CORE_ORDERS_MAX_ATTEMPTS": "two"}, "BFF_CORE_ORDERS_MAX_ATTEMPTS"),
+        ({"BFF_ALLOWED_ORIGINS": "https://a.example/path"}, "BFF_ALLOWED_ORIGINS"),
+        ({"BFF_MOBILE_REDIRECT_URIS": "no-scheme"}, "BFF_MOBILE_REDIRECT_URIS"),
+        ({"BFF_MOBILE_MIN_APP_VERSION": "v2"}, "BFF_MOBILE_MIN_APP_VERSION"),
+        ({"BFF_SESSION_IDLE_TIMEOUT": "abc"}, "BFF_SESSION_IDLE_TIMEOUT"),
+        (
+            {"BFF_SESSION_IDLE_TIMEOUT": "600", "BFF_SESSION_ABSOLUTE_TIMEOUT": "300"},
+            "BFF_SESSION_ABSOLUTE_TIMEOUT",
+        ),
+        ({"BFF_TOKEN_REFRESH_SKEW": "-5"}, "BFF_TOKEN_REFRESH_SKEW"),
+        ({"BFF_LOG_FORMAT": "xml"}, "BFF_LOG_FORMAT"),
+        ({"BFF_LOG_LEVEL": "loud"}, "BFF_LOG_LEVEL"),
+        ({"BFF_WORKERS": "0"}, "BFF_WORKERS"),
+        ({"OTEL_TRACES_EXPORTER": "zipkin"}, "OTEL_TRACES_EXPORTER"),
+        ({"OTEL_TRACES_SAMPLER_ARG": "2"}, "OTEL_TRACES_SAMPLER_ARG"),
+        ({"BFF_SECRET_KEY_FILE": "/nonexistent/key"}, "BFF_SECRET_KEY_FILE"),
+        ({"BFF_SECRET_KEY": "x" * 40, "BFF_SECRET_KEY_FILE": "/nonexistent/k"}, "BFF_SECRET_KEY"),
+    ],
+)
+def test_each_bad_value_names_its_variable(environ: dict[str, str], variable: str) -> None:
+    """A bad value gives one line that starts with the variable's name."""
+    with pytest.raises(ConfigError) as info:
+        load_settings("web", environ)
+    message = str(info.value)
+    assert message.startswith(f"{variable}: ")
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("override", "variable"),
+    [
+        ({"BFF_SECRET_KEY": None}, "BFF_SECRET_KEY"),
+        ({"BFF_OIDC_CLIENT_SECRET": None}, "BFF_OIDC_CLIENT_SECRET"),
+        ({"BFF_PUBLIC_URL": "http://shop.example.com"}, "BFF_PUBLIC_URL"),
+        ({"BFF_OIDC_ISSUER": "http://id.example.com"}, "BFF_OIDC_ISSUER"),
+        ({"BFF_REDIS_URL": None, "BFF_WORKERS": "4"}, "BFF_REDIS_URL"),
+        ({"BFF_ALLOWED_ORIGINS": "http://shop.example.com"}, "BFF_ALLOWED_ORIGINS"),
+        (
+            {"BFF_SECRET_KEY": "dev-only-secret-key-never-use-in-production-0123456789"},
+            "BFF_SECRET_KEY",
+        ),
+    ],
+)
+def test_production_refuses_unsafe_setups(override: dict[str, str | None], variable: str) -> None:
+    environ = dict(PROD_BASE)
+    for key, value in override.items():
+        if value is None:
+            environ.pop(key, None)
+        else:
+            environ[key] = value
+    with pytest.raises(ConfigError) as info:
+        load_settings("web", environ)
+    assert info.value.variable == variable
+
+
+def test_production_accepts_a_safe_setup() -> None:
+    assert load_settings("web", PROD_BASE).is_prod
