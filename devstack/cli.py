@@ -112,7 +112,14 @@ def cmd_stubs(args: argparse.Namespace) -> int:
     from devstack.core_stubs import create_stubs_app
 
     app = create_stubs_app(seed=args.seed, latency_ms=args.latency_ms)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=2,
+    )
     return 0
 
 
