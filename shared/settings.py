@@ -194,6 +194,13 @@ class _Reader:
         return items
 
 
+def _check_secret_key(name: str, value: str) -> None:
+    if len(value) < MIN_SECRET_KEY_LENGTH:
+        raise ConfigError(name, f"must be at least {MIN_SECRET_KEY_LENGTH} characters")
+    if len(set(value)) < 8:
+        raise ConfigError(name, "must be a random string, not a repeated pattern")
+
+
 def _parse_version(name: str, value: str) -> str:
     parts = value.split(".")
     if not 1 <= len(parts) <= 3 or not all(p.isdigit() for p in parts):
@@ -278,13 +285,10 @@ def load_settings(gateway: Gateway, environ: Mapping[str, str] | None = None) ->
         if env == "prod":
             raise ConfigError("BFF_SECRET_KEY", "is required when BFF_ENV=prod")
         secret_key = _DEV_SECRET_KEY
-    if len(secret_key) < MIN_SECRET_KEY_LENGTH:
-        raise ConfigError("BFF_SECRET_KEY", f"must be at least {MIN_SECRET_KEY_LENGTH} characters")
+    _check_secret_key("BFF_SECRET_KEY", secret_key)
     previous_key = reader.raw("BFF_SECRET_KEY_PREVIOUS")
-    if previous_key is not None and len(previous_key) < MIN_SECRET_KEY_LENGTH:
-        raise ConfigError(
-            "BFF_SECRET_KEY_PREVIOUS", f"must be at least {MIN_SECRET_KEY_LENGTH} characters"
-        )
+    if previous_key is not None:
+        _check_secret_key("BFF_SECRET_KEY_PREVIOUS", previous_key)
 
     client_secret = reader.raw("BFF_OIDC_CLIENT_SECRET")
     if client_secret is None:

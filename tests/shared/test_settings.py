@@ -8,12 +8,14 @@ import pytest
 
 from shared.settings import ConfigError, load_settings
 
+PROD_KEY = "Zq3v9XkP2mW7rT5yB8nL4cF6hJ1dG0sA"
+PREVIOUS_KEY = "Hn5Kp8Rt2Wv6Yz9Bc3Df7Gj1Lm4Nq0Sx"
 PROD_BASE = {
     "BFF_ENV": "prod",
     "BFF_PUBLIC_URL": "https://shop.example.com",
     "BFF_OIDC_ISSUER": "https://id.example.com",
     "BFF_OIDC_CLIENT_SECRET": "s3cret-client",
-    "BFF_SECRET_KEY": "k" * 40,
+    "BFF_SECRET_KEY": PROD_KEY,
     "BFF_REDIS_URL": "redis://redis.internal:6379/0",
     "BFF_ALLOWED_ORIGINS": "https://shop.example.com",
 }
@@ -37,7 +39,7 @@ def test_every_variable_is_parsed(tmp_path: Path) -> None:
         **PROD_BASE,
         "BFF_OIDC_CLIENT_ID": "web-client",
         "BFF_OIDC_SCOPES": "openid email",
-        "BFF_SECRET_KEY_PREVIOUS": "p" * 40,
+        "BFF_SECRET_KEY_PREVIOUS": PREVIOUS_KEY,
         "BFF_REDIS_MODE": "cluster",
         "BFF_CORE_ACCOUNTS_URL": "https://accounts.internal/",
         "BFF_CORE_CATALOG_URL": "https://catalog.internal",
@@ -65,7 +67,7 @@ def test_every_variable_is_parsed(tmp_path: Path) -> None:
     assert s.is_prod
     assert s.oidc_client_id == "web-client"
     assert s.oidc_scopes == ("openid", "email")
-    assert s.secret_key_previous == "p" * 40
+    assert s.secret_key_previous == PREVIOUS_KEY
     assert s.redis_mode == "cluster"
     assert s.core_service("accounts").url == "https://accounts.internal"
     assert s.core_service("catalog").timeout_s == 1.5
@@ -85,7 +87,7 @@ def test_every_variable_is_parsed(tmp_path: Path) -> None:
 def test_secrets_are_read_from_files(tmp_path: Path) -> None:
     """NAME_FILE supplies a secret (Docker/Kubernetes secrets), trailing newline stripped."""
     key_file = tmp_path / "key"
-    key_file.write_text("f" * 48 + "\n")
+    key_file.write_text(PREVIOUS_KEY + "\n")
     client_file = tmp_path / "client"
     client_file.write_text("from-file\n")
     environ = {k: v for k, v in PROD_BASE.items() if k not in ("BFF_SECRET_KEY",)}
@@ -95,7 +97,7 @@ def test_secrets_are_read_from_files(tmp_path: Path) -> None:
         "BFF_OIDC_CLIENT_SECRET_FILE": str(client_file),
     }
     s = load_settings("mobile", environ)
-    assert s.secret_key == "f" * 48
+    assert s.secret_key == PREVIOUS_KEY
     assert s.oidc_client_secret == "from-file"
 
 
@@ -103,7 +105,7 @@ def test_secrets_never_show_in_repr_or_redacted_view() -> None:
     s = load_settings("web", {**PROD_BASE, "BFF_REDIS_URL": "redis://:pw123@redis:6379/0"})
     text = repr(s) + str(s.redacted())
     assert "s3cret-client" not in text
-    assert "k" * 40 not in text
+    assert PROD_KEY not in text
     assert "pw123" not in text
 
 
@@ -114,6 +116,7 @@ def test_secrets_never_show_in_repr_or_redacted_view() -> None:
         ({"BFF_PUBLIC_URL": "not a url"}, "BFF_PUBLIC_URL"),
         ({"BFF_OIDC_ISSUER": "ftp://id"}, "BFF_OIDC_ISSUER"),
         ({"BFF_SECRET_KEY": "short"}, "BFF_SECRET_KEY"),
+        ({"BFF_SECRET_KEY": "ab" * 20}, "BFF_SECRET_KEY"),
         ({"BFF_SECRET_KEY_PREVIOUS": "short"}, "BFF_SECRET_KEY_PREVIOUS"),
         ({"BFF_OIDC_SCOPES": "profile email"}, "BFF_OIDC_SCOPES"),
         ({"BFF_REDIS_URL": "http://redis"}, "BFF_REDIS_URL"),
@@ -136,7 +139,7 @@ def test_secrets_never_show_in_repr_or_redacted_view() -> None:
         ({"OTEL_TRACES_EXPORTER": "zipkin"}, "OTEL_TRACES_EXPORTER"),
         ({"OTEL_TRACES_SAMPLER_ARG": "2"}, "OTEL_TRACES_SAMPLER_ARG"),
         ({"BFF_SECRET_KEY_FILE": "/nonexistent/key"}, "BFF_SECRET_KEY_FILE"),
-        ({"BFF_SECRET_KEY": "x" * 40, "BFF_SECRET_KEY_FILE": "/nonexistent/k"}, "BFF_SECRET_KEY"),
+        ({"BFF_SECRET_KEY": PROD_KEY, "BFF_SECRET_KEY_FILE": "/nonexistent/k"}, "BFF_SECRET_KEY"),
     ],
 )
 def test_each_bad_value_names_its_variable(environ: dict[str, str], variable: str) -> None:
