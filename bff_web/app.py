@@ -3,11 +3,30 @@
 from __future__ import annotations
 
 from litestar import Litestar
+from litestar.config.cors import CORSConfig
 
+from bff_web.auth import ROUTES as AUTH_ROUTES
+from bff_web.security import security_headers_hook
+from bff_web.spa_routes import ROUTES as SPA_ROUTES
+from shared.identity import identity_resource
 from shared.plugin import build_gateway_app
 from shared.settings import Settings, load_settings
+
+CALLBACK_PATH = "/bff/callback"
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or load_settings("web")
-    return build_gateway_app(settings, route_handlers=[])
+    return build_gateway_app(
+        settings,
+        route_handlers=[*AUTH_ROUTES, *SPA_ROUTES],
+        resources=[identity_resource(CALLBACK_PATH)],
+        before_send=[security_headers_hook(settings)],
+        cors_config=CORSConfig(
+            allow_origins=list(settings.allowed_origins),
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["X-CSRF", "Content-Type", "Idempotency-Key"],
+            expose_headers=["X-Request-Id", "X-BFF-Degraded", "traceresponse"],
+        ),
+    )

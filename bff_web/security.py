@@ -1,0 +1,113 @@
+"""Browser-facing defences of the web gateway: CSRF guard, local-only return URLs, headers.
+
+* CSRF: every JSON endpoint needs ``X-CSRF: 1`` (a custom header a cross-site form or image
+  cannot send, and that a cross-origin ``fetch`` can only send after a CORS preflight we do not
+  grant), and an ``Origin``, when the browser sends one, from ``BFF_ALLOWED_ORIGINS``. The
+  session cookie is also ``SameSite=Strict``.
+* Open redirects: ``returnUrl`` must be a local path, checked on every decoding of it.
+* Headers: a CSP that allows only this origin's scripts and no framing, nosniff, no referrer,
+  and ``Cache-Control: no-store`` on ``/bff/*``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+from litestar.types import Message, Scope
+
+from shared.errors import BadRequest, Forbidden
+from shared.settings import Settings
+
+CSRF_HEADER = "x-csrf"
+MAX_RETURN_URL_LENGTH = 2048
+_CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]")
+
+
+def csrf_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Litestar guard for JSON endpoints: the anti-forgery header and an allowed Origin."""
+    settings: Settings = connection.app.state.settings
+    check_origin(connection.headers.get("origin"), settings)
+    if connection.headers.get(CSRF_HEADER) != "1":
+        raise Forbidden("The X-CSRF: 1 header is required")
+
+
+def check_origin(origin: str | None, settings: Settings) -> None:
+    if origin is not None and origin.rstrip("/") not in settings.allowed_origins:
+        raise Forbidden("This origin is not allowed")
+
+
+def validate_return_url(value: str | None) -> str:
+    """A local path to go back to after login, or 400: never a way off this site."""
+    if value is None or value == "":
+        return "/"
+    if len(value) > MAX_RETURN_URL_LENGTH:
+        raise BadRequest("returnUrl is too long")
+    once = unquote(value)
+    if unquote(once) != once:
+        raise BadRequest("returnUrl must not be encoded more than once")
+    for candidate in (value, once):
+        parts = urlsplit(candidate)
+        if (
+            not candidate.startswith("/")
+            or candidate.startswith("//")
+            or "\\" in candidate
+            or _CONTROL_OR_SPACE.search(candidate)
+            or parts.scheme
+            or parts.netloc
+        ):
+            raise BadRequest("returnUrl must be a local path such as /orders")
+    return value
+
+
+def content_security_policy(settings: Settings) -> str:
+    issuer = urlsplit(settings.oidc_issuer)
+    issuer_origin = f"{issuer.scheme}://{issuer.netloc}"
+    return "; ".join(
+        [
+            "default-src 'none'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' https: data:",
+            "connect-src 'self'",
+            "font-src 'self'",
+            "manifest-src 'self'",
+            "base-uri 'none'",
+            f"form-action 'self' {issuer_origin}",
+            "frame-ancestors 'none'",
+        ]
+    )
+
+
+def security_headers_hook(settings: Settings) -> Any:
+    """A ``before_send`` hook adding the security headers to every response, errors included."""
+    common = [
+        (b"content-security-policy", content_security_policy(settings).encode()),
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"no-referrer"),
+        (b"x-frame-options", b"DENY"),
+        (b"cross-origin-opener-policy", b"same-origin"),
+    ]
+    if settings.is_prod:
+        common.append((b"strict-transport-security", b"max-age=63072000; includeSubDomains"))
+
+    async def add_headers(message: Message, scope: Scope) -> None:
+        if message["type"] != "http.response.start":
+            return
+        headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"cache-control"]
+        original_cache = [
+            (k, v) for k, v in message.get("headers", []) if k.lower() == b"cache-control"
+        ]
+        headers.extend(common)
+        path = str(scope.get("path", ""))
+        if path.startswith(("/bff/", "/api/")):
+            headers.append((b"cache-control", b"no-store"))
+            headers.append((b"pragma", b"no-cache"))
+        else:
+            headers.extend(original_cache)
+        message["headers"] = headers
+
+    return add_headers

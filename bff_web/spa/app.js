@@ -1,0 +1,89 @@
+"use strict";
+// The SPA never sees a token: it calls its own origin with the HttpOnly session cookie and the
+// anti-forgery header, and renders the display-ready view models the BFF returns.
+
+const CSRF = { "X-CSRF": "1" };
+
+async function api(path, options = {}) {
+  const response = await fetch(path, {
+    credentials: "same-origin",
+    ...options,
+    headers: { ...CSRF, ...(options.headers || {}) },
+  });
+  if (response.status === 401) return { unauthenticated: true };
+  const body = response.status === 204 ? null : await response.json();
+  return { ok: response.ok, status: response.status, body, response };
+}
+
+function show(id, visible = true) { document.getElementById(id).hidden = !visible; }
+function text(id, value) { document.getElementById(id).textContent = value; }
+
+function listItem(content) {
+  const li = document.createElement("li");
+  li.textContent = content;
+  return li;
+}
+
+async function renderHome() {
+  const result = await api("/api/home");
+  if (!result.ok) return;
+  const home = result.body;
+  text("greeting", home.greeting);
+  const degraded = home.degraded || [];
+  show("degraded", degraded.length > 0);
+  text("degraded", degraded.length ? `Some sections are unavailable right now: ${degraded.join(", ")}` : "");
+  const orders = document.getElementById("orders");
+  orders.replaceChildren(...(home.recentOrders || []).map(
+    (o) => listItem(`${o.placedAtLabel} · ${o.statusLabel} · ${o.totalLabel}`)));
+  const recs = document.getElementById("recommendations");
+  recs.replaceChildren(...(home.recommendations || []).map((p) => {
+    const li = document.createElement("li");
+    const img = document.createElement("img");
+    img.src = p.imageUrl; img.alt = p.title;
+    const title = document.createElement("div");
+    title.textContent = `${p.title} — ${p.priceLabel}`;
+    li.append(img, title);
+    return li;
+  }));
+  show("home");
+}
+
+async function renderSessions() {
+  const result = await api("/bff/sessions");
+  if (!result.ok) return;
+  const list = document.getElementById("sessions");
+  list.replaceChildren(...result.body.map((s) => {
+    const li = listItem(`${s.kind} · ${s.userAgent || "unknown device"}${s.current ? " (this one)" : ""} `);
+    if (!s.current) {
+      const end = document.createElement("button");
+      end.textContent = "End";
+      end.addEventListener("click", async () => {
+        await api(`/bff/sessions/${encodeURIComponent(s.id)}`, { method: "DELETE" });
+        renderSessions();
+      });
+      li.append(end);
+    }
+    return li;
+  }));
+  show("sessions-section");
+}
+
+async function main() {
+  const result = await api("/bff/user");
+  if (result.unauthenticated) {
+    text("status", "You are not logged in.");
+    show("login");
+    return;
+  }
+  const user = result.body;
+  const name = user.claims.name || user.claims.email || user.claims.sub;
+  text("user-name", name);
+  show("user-name");
+  const logout = document.getElementById("logout");
+  logout.href = user.logoutUrl;
+  show("logout");
+  text("status", `Logged in as ${name}.`);
+  await Promise.all([renderHome(), renderSessions()]);
+}
+
+main().catch(() => text("status", "Something went wrong. Please reload."));

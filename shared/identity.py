@@ -1,0 +1,131 @@
+"""Who the user is, for both gateways: the session store, the OIDC client and the token service.
+
+They are built once in the lifespan (after Redis) and reached through ``app.state.identity``.
+Each gateway is its own confidential client at the IdP, with its own callback path.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from litestar import Litestar
+
+from shared.crypto import DecryptionError, TokenCipher
+from shared.errors import BadRequest, NotReady
+from shared.logging import get_logger
+from shared.oidc import (
+    CLOCK_LEEWAY_S,
+    LOGOUT_TOKEN_MAX_AGE_S,
+    IdpUnavailable,
+    OidcError,
+    OidcRelyingParty,
+)
+from shared.sessions import MemorySessionStore, RedisSessionStore, SessionRecord, SessionStore
+from shared.settings import Settings
+from shared.tokens import TokenService
+
+_logger = get_logger("bff.identity")
+
+
+@dataclass(frozen=True)
+class Identity:
+    settings: Settings
+    cipher: TokenCipher
+    sessions: SessionStore
+    oidc: OidcRelyingParty
+    tokens: TokenService
+
+    async def live_session(
+        self, session_id: str | None, *, slide: bool = True
+    ) -> SessionRecord | None:
+        """The session behind an id, if it is live; slides the idle timeout unless told not to."""
+        if not session_id or len(session_id) > 128:
+            return None
+        record = await self.sessions.get(session_id)
+        if record is None:
+            return None
+        if slide:
+            await self.sessions.touch(record.id, time.time(), self.settings.session_idle_timeout_s)
+        return record
+
+    async def end_session(self, record: SessionRecord) -> str | None:
+        """End one session here (every instance sees it at once) and revoke its refresh token
+        at the IdP; returns the ID token, for the end-session redirect's ``id_token_hint``."""
+        try:
+            tokens = self.sessions.open_tokens(record)
+        except DecryptionError:
+            tokens = None
+        await self.sessions.delete(record.id)
+        if tokens is not None and tokens.refresh_token:
+            try:
+                await self.oidc.revoke_refresh_token(tokens.refresh_token)
+            except IdpUnavailable:
+                _logger.warning("token_revocation_skipped")
+        return tokens.id_token if tokens else None
+
+    async def backchannel_logout(self, logout_token: str) -> int:
+        """OIDC Back-Channel Logout: verify, refuse a replayed ``jti``, end the sessions (web
+        and mobile alike, since they share the store). Returns how many ended."""
+        if not logout_token or len(logout_token) > 16384:
+            raise BadRequest("logout_token is required")
+        try:
+            claims = await self.oidc.validate_logout_token(logout_token)
+        except IdpUnavailable:
+            raise NotReady("The identity provider is unavailable") from None
+        except OidcError as exc:
+            _logger.info("backchannel_logout_rejected", reason=exc.reason)
+            raise BadRequest(f"The logout token was rejected: {exc.reason}") from None
+        jti_key = "logout-jti:" + hashlib.sha256(str(claims["jti"]).encode()).hexdigest()
+        if not await self.sessions.remember_once(
+            jti_key, LOGOUT_TOKEN_MAX_AGE_S + 2 * CLOCK_LEEWAY_S
+        ):
+            raise BadRequest("The logout token was already used")
+        if claims.get("sid"):
+            ended = await self.sessions.end_by_idp_sid(str(claims["sid"]))
+        else:
+            ended = await self.sessions.end_all_for_user(str(claims["sub"]))
+        _logger.info("backchannel_logout", sessions_ended=ended)
+        return ended
+
+
+def public_session_id(session_id: str) -> str:
+    """The id a client may see and send back (sessions list, logout link).
+
+    Never the session id itself, which is the cookie's or the bearer's secret: a one-way hash of
+    it (the id has 256 random bits, so the hash cannot be inverted or guessed).
+    """
+    digest = hashlib.sha256(b"bff public session id\x00" + session_id.encode()).digest()
+    return base64.urlsafe_b64encode(digest[:18]).decode().rstrip("=")
+
+
+def identity_resource(callback_path: str):  # type: ignore[no-untyped-def]
+    """A lifespan resource building the gateway's ``Identity`` with its callback URL."""
+
+    @asynccontextmanager
+    async def resource(app: Litestar) -> AsyncIterator[None]:
+        settings: Settings = app.state.settings
+        cipher = TokenCipher(settings.secret_key, settings.secret_key_previous)
+        redis = app.state.redis
+        sessions: SessionStore = (
+            RedisSessionStore(redis, cipher) if redis is not None else MemorySessionStore(cipher)
+        )
+        oidc = OidcRelyingParty(
+            issuer=settings.oidc_issuer,
+            client_id=settings.oidc_client_id,
+            client_secret=settings.oidc_client_secret,
+            redirect_uri=settings.public_url + callback_path,
+            scopes=settings.oidc_scopes,
+        )
+        tokens = TokenService(sessions, oidc, redis, skew_s=settings.token_refresh_skew_s)
+        app.state.identity = Identity(settings, cipher, sessions, oidc, tokens)
+        try:
+            yield
+        finally:
+            await oidc.aclose()
+
+    return resource

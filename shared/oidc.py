@@ -1,0 +1,339 @@
+"""The OpenID Connect relying party both gateways use, built on authlib and joserfc.
+
+authlib speaks the protocol (authorization URL with PKCE S256, code exchange, refresh, RFC 7009
+revocation, client authentication); joserfc verifies every JWT (ID tokens, logout tokens)
+against the provider's JWKS. Nothing here hand-writes JOSE.
+
+The discovery document and the JWKS are cached and refreshed: the metadata after
+``METADATA_TTL_S``, the JWKS also at once (rate-limited) when a token names an unknown ``kid``,
+which is how a provider's key rotation reaches us.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import msgspec
+from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+from joserfc.jwt import ClaimsOption
+
+from shared.logging import get_logger
+
+METADATA_TTL_S = 3600.0
+JWKS_MIN_REFRESH_INTERVAL_S = 30.0
+CLOCK_LEEWAY_S = 60
+LOGOUT_TOKEN_MAX_AGE_S = 300
+BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+SIGNING_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384")
+
+_logger = get_logger("bff.oidc")
+
+
+class OidcError(Exception):
+    """A protocol step failed; ``reason`` is safe to show (never a token or an IdP body)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class IdpUnavailable(OidcError):
+    """The provider could not be reached or answered with a server error."""
+
+
+class InvalidGrant(OidcError):
+    """The provider refused a code or refresh token: the session cannot continue."""
+
+
+class TokenResponse(msgspec.Struct, frozen=True):
+    access_token: str
+    expires_at: float
+    refresh_token: str | None = None
+    id_token: str | None = None
+    scope: str | None = None
+
+
+class ProviderMetadata(msgspec.Struct, frozen=True):
+    issuer: str
+    authorization_endpoint: str
+    token_endpoint: str
+    jwks_uri: str
+    end_session_endpoint: str | None = None
+    revocation_endpoint: str | None = None
+    userinfo_endpoint: str | None = None
+    authorization_response_iss_parameter_supported: bool = False
+    id_token_signing_alg_values_supported: list[str] = []
+
+
+class OidcRelyingParty:
+    """One confidential client at one provider, with one redirect URI."""
+
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        client_id: str,
+        client_secret: str,
+        redirect_uri: str,
+        scopes: tuple[str, ...],
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout_s: float = 10.0,
+    ) -> None:
+        self.issuer = issuer.rstrip("/")
+        self.client_id = client_id
+        self._client_secret = client_secret
+        self.redirect_uri = redirect_uri
+        self.scopes = scopes
+        self._transport = transport or httpx.AsyncHTTPTransport(retries=1)
+        self._timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, 3.0))
+        self._metadata: ProviderMetadata | None = None
+        self._metadata_at = 0.0
+        self._jwks: KeySet | None = None
+        self._jwks_at = 0.0
+        self._refresh_lock = asyncio.Lock()
+
+    # --- plumbing ------------------------------------------------------------------------------
+
+    def _oauth_client(self) -> AsyncOAuth2Client:
+        """A short-lived authlib client per protocol step (authlib clients keep token state),
+        sharing one connection pool (the transport)."""
+        return AsyncOAuth2Client(
+            client_id=self.client_id,
+            client_secret=self._client_secret,
+            scope=" ".join(self.scopes),
+            redirect_uri=self.redirect_uri,
+            code_challenge_method="S256",
+            token_endpoint_auth_method="client_secret_basic",  # noqa: S106 - a method name
+            transport=self._transport,
+            timeout=self._timeout,
+        )
+
+    async def aclose(self) -> None:
+        await self._transport.aclose()
+
+    async def _get_json(self, url: str) -> Any:
+        async with httpx.AsyncClient(transport=self._transport, timeout=self._timeout) as client:
+            try:
+                response = await client.get(url)
+            except httpx.HTTPError as exc:
+                raise IdpUnavailable("the identity provider is unreachable") from exc
+        if response.status_code != 200:
+            raise IdpUnavailable(f"the identity provider answered {response.status_code}")
+        try:
+            return msgspec.json.decode(response.content)
+        except msgspec.DecodeError as exc:
+            raise IdpUnavailable("the identity provider sent an unreadable document") from exc
+
+    # --- metadata and keys ----------------------------------------------------------------------
+
+    async def metadata(self, *, force: bool = False) -> ProviderMetadata:
+        now = time.monotonic()
+        if not force and self._metadata and now - self._metadata_at < METADATA_TTL_S:
+            return self._metadata
+        async with self._refresh_lock:
+            if (
+                not force
+                and self._metadata
+                and time.monotonic() - self._metadata_at < METADATA_TTL_S
+            ):
+                return self._metadata
+            document = await self._get_json(f"{self.issuer}/.well-known/openid-configuration")
+            try:
+                metadata = msgspec.convert(document, ProviderMetadata)
+            except msgspec.ValidationError as exc:
+                raise IdpUnavailable("the discovery document is not valid") from exc
+            if metadata.issuer.rstrip("/") != self.issuer:
+                raise IdpUnavailable("the discovery document names another issuer")
+            self._metadata, self._metadata_at = metadata, time.monotonic()
+            return metadata
+
+    async def _key_set(self, *, refresh: bool = False) -> KeySet:
+        now = time.monotonic()
+        stale = now - self._jwks_at > METADATA_TTL_S
+        may_refresh = now - self._jwks_at > JWKS_MIN_REFRESH_INTERVAL_S
+        if self._jwks is not None and not stale and not (refresh and may_refresh):
+            return self._jwks
+        metadata = await self.metadata()
+        document = await self._get_json(metadata.jwks_uri)
+        try:
+            self._jwks = KeySet.import_key_set(document)
+        except (JoseError, ValueError, TypeError) as exc:
+            raise IdpUnavailable("the provider's key set is not valid") from exc
+        self._jwks_at = time.monotonic()
+        return self._jwks
+
+    async def _verify_jwt(self, token: str) -> jwt.Token:
+        """Signature check with the provider's keys; one JWKS refresh on an unknown key."""
+        metadata = await self.metadata()
+        algorithms = [
+            alg
+            for alg in (metadata.id_token_signing_alg_values_supported or ["RS256"])
+            if alg in SIGNING_ALGORITHMS
+        ]
+        for attempt in range(2):
+            keys = await self._key_set(refresh=attempt > 0)
+            try:
+                return jwt.decode(token, keys, algorithms=algorithms)
+            except (JoseError, ValueError) as exc:
+                if attempt == 1:
+                    raise OidcError("the token's signature is not valid") from exc
+        raise AssertionError("unreachable")
+
+    # --- login ----------------------------------------------------------------------------------
+
+    async def authorization_url(self, *, state: str, nonce: str, code_verifier: str) -> str:
+        metadata = await self.metadata()
+        url, _ = self._oauth_client().create_authorization_url(
+            metadata.authorization_endpoint,
+            state=state,
+            nonce=nonce,
+            code_verifier=code_verifier,
+        )
+        return str(url)
+
+    async def check_authorization_response_issuer(self, iss: str | None) -> None:
+        """RFC 9207: the ``iss`` of the authorization response must be our provider's."""
+        metadata = await self.metadata()
+        if iss is None:
+            if metadata.authorization_response_iss_parameter_supported:
+                raise OidcError("the authorization response has no issuer")
+            return
+        if iss.rstrip("/") != self.issuer:
+            raise OidcError("the authorization response comes from another issuer")
+
+    async def exchange_code(self, *, code: str, code_verifier: str) -> TokenResponse:
+        metadata = await self.metadata()
+        return await self._token_call(
+            metadata.token_endpoint,
+            "fetch_token",
+            grant_type="authorization_code",
+            code=code,
+            code_verifier=code_verifier,
+            redirect_uri=self.redirect_uri,
+        )
+
+    async def validate_id_token(self, id_token: str, *, nonce: str | None) -> dict[str, Any]:
+        """OIDC Core 3.1.3.7: signature, iss, aud (and azp), exp, iat, nonce."""
+        token = await self._verify_jwt(id_token)
+        claims = dict(token.claims)
+        options: dict[str, ClaimsOption] = {
+            "iss": {"essential": True, "value": self.issuer},
+            "aud": {"essential": True, "value": self.client_id},
+            "sub": {"essential": True},
+            "exp": {"essential": True},
+            "iat": {"essential": True},
+        }
+        if nonce is not None:
+            options["nonce"] = {"essential": True, "value": nonce}
+        registry = jwt.JWTClaimsRegistry(None, CLOCK_LEEWAY_S, **options)
+        try:
+            registry.validate(claims)
+        except JoseError as exc:
+            raise OidcError(f"the ID token is not valid ({exc.error})") from exc
+        audience = claims["aud"]
+        if isinstance(audience, list) and len(audience) > 1 and claims.get("azp") != self.client_id:
+            raise OidcError("the ID token is not valid (azp)")
+        return claims
+
+    # --- tokens ---------------------------------------------------------------------------------
+
+    async def refresh(self, refresh_token: str) -> TokenResponse:
+        metadata = await self.metadata()
+        return await self._token_call(
+            metadata.token_endpoint, "refresh_token", refresh_token=refresh_token
+        )
+
+    async def _token_call(self, url: str, method: str, **params: str) -> TokenResponse:
+        client = self._oauth_client()
+        try:
+            token: Mapping[str, Any] = await getattr(client, method)(url, **params)
+        except OAuthError as exc:
+            if exc.error in ("invalid_grant", "invalid_token", "unauthorized_client"):
+                raise InvalidGrant(
+                    f"the identity provider refused the grant ({exc.error})"
+                ) from exc
+            raise OidcError(f"the token request failed ({exc.error})") from exc
+        except httpx.HTTPError as exc:
+            raise IdpUnavailable("the identity provider is unreachable") from exc
+        except ValueError as exc:  # authlib raises it for a body that is not a token response
+            raise IdpUnavailable("the identity provider sent an unreadable token response") from exc
+        if "access_token" not in token:
+            raise IdpUnavailable("the token response has no access token")
+        expires_in = float(token.get("expires_in") or 300)
+        return TokenResponse(
+            access_token=str(token["access_token"]),
+            expires_at=time.time() + expires_in,
+            refresh_token=token.get("refresh_token"),
+            id_token=token.get("id_token"),
+            scope=token.get("scope"),
+        )
+
+    async def revoke_refresh_token(self, refresh_token: str) -> bool:
+        """RFC 7009, best effort: logout must not fail because revocation did."""
+        metadata = await self.metadata()
+        if not metadata.revocation_endpoint:
+            return False
+        try:
+            response = await self._oauth_client().revoke_token(
+                metadata.revocation_endpoint,
+                token=refresh_token,
+                token_type_hint="refresh_token",  # noqa: S106 - a hint name, not a secret
+            )
+        except (httpx.HTTPError, OAuthError):
+            _logger.warning("token_revocation_failed")
+            return False
+        return bool(response.status_code == 200)
+
+    async def end_session_url(
+        self, *, id_token_hint: str | None, post_logout_redirect_uri: str
+    ) -> str | None:
+        metadata = await self.metadata()
+        if not metadata.end_session_endpoint:
+            return None
+        params = {"post_logout_redirect_uri": post_logout_redirect_uri, "client_id": self.client_id}
+        if id_token_hint:
+            params["id_token_hint"] = id_token_hint
+        separator = "&" if "?" in metadata.end_session_endpoint else "?"
+        return f"{metadata.end_session_endpoint}{separator}{urlencode(params)}"
+
+    # --- back-channel logout ----------------------------------------------------------------------
+
+    async def validate_logout_token(self, logout_token: str) -> dict[str, Any]:
+        """OIDC Back-Channel Logout 1.0, section 2.6 (replay of ``jti`` is the caller's check)."""
+        token = await self._verify_jwt(logout_token)
+        typ = str(token.header.get("typ", "logout+jwt")).lower()
+        if typ not in ("logout+jwt", "application/logout+jwt", "jwt"):
+            raise OidcError("the logout token has the wrong type")
+        claims = dict(token.claims)
+        now = int(time.time())
+        registry = jwt.JWTClaimsRegistry(
+            leeway=CLOCK_LEEWAY_S,
+            iss={"essential": True, "value": self.issuer},
+            aud={"essential": True, "value": self.client_id},
+            iat={"essential": True},
+            jti={"essential": True},
+        )
+        try:
+            registry.validate(claims)
+        except JoseError as exc:
+            raise OidcError(f"the logout token is not valid ({exc.error})") from exc
+        if now - int(claims["iat"]) > LOGOUT_TOKEN_MAX_AGE_S + CLOCK_LEEWAY_S:
+            raise OidcError("the logout token is stale")
+        events = claims.get("events")
+        if not isinstance(events, dict) or not isinstance(
+            events.get(BACKCHANNEL_LOGOUT_EVENT), dict
+        ):
+            raise OidcError("the logout token has no back-channel logout event")
+        if "nonce" in claims:
+            raise OidcError("a logout token must not carry a nonce")
+        if not claims.get("sub") and not claims.get("sid"):
+            raise OidcError("the logout token names neither sub nor sid")
+        return claims
