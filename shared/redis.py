@@ -9,13 +9,14 @@ from __future__ import annotations
 from typing import Literal, TypeAlias
 from urllib.parse import urlsplit
 
-from redis.asyncio import Redis, RedisCluster
+from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
 from redis.asyncio.sentinel import Sentinel
 
 RedisMode = Literal["standalone", "cluster", "sentinel"]
 RedisClient: TypeAlias = "Redis | RedisCluster"
 
 _TIMEOUT_S = 2.0
+_MAX_CONNECTIONS = 512
 
 
 def create_redis_client(
@@ -24,7 +25,10 @@ def create_redis_client(
     """Build (but do not connect) the client; the lifespan pings it and closes it."""
     if mode == "cluster":
         return RedisCluster.from_url(
-            url, socket_timeout=_TIMEOUT_S, socket_connect_timeout=_TIMEOUT_S
+            url,
+            socket_timeout=_TIMEOUT_S,
+            socket_connect_timeout=_TIMEOUT_S,
+            max_connections=_MAX_CONNECTIONS,
         )
     if mode == "sentinel":
         parts = urlsplit(url)
@@ -41,4 +45,12 @@ def create_redis_client(
         )
         client: Redis = sentinel.master_for(service, password=parts.password)
         return client
-    return Redis.from_url(url, socket_timeout=_TIMEOUT_S, socket_connect_timeout=_TIMEOUT_S)
+    # A blocking pool: a burst waits briefly for a connection instead of failing at once.
+    pool = BlockingConnectionPool.from_url(
+        url,
+        max_connections=_MAX_CONNECTIONS,
+        timeout=_TIMEOUT_S,
+        socket_timeout=_TIMEOUT_S,
+        socket_connect_timeout=_TIMEOUT_S,
+    )
+    return Redis.from_pool(pool)  # the client owns the pool and closes it in aclose()

@@ -6,6 +6,7 @@ pytest_plugins = [
     "tests.fixtures.servers",
     "tests.fixtures.redis",
     "tests.fixtures.stubs",
+    "tests.fixtures.idp",
 ]
 
 
