@@ -157,6 +157,7 @@ def configure_logging(level: str = "INFO", log_format: str = "auto") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(max(numeric_level, logging.WARNING))
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def request_id_from(headers: list[tuple[bytes, bytes]]) -> str:

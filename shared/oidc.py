@@ -13,13 +13,19 @@ from __future__ import annotations
 
 import asyncio
 import time
+import warnings
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 import msgspec
-from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
+
+with warnings.catch_warnings():
+    # authlib 1.9 prefers the httpx2 package and warns when it falls back to httpx, which it
+    # fully supports; the gateways use httpx on purpose.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet

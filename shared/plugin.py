@@ -154,6 +154,7 @@ def build_gateway_app(
         route_handlers=list(route_handlers),
         plugins=[GatewayPlugin(settings, resources)],
         debug=False,
+        logging_config=None,  # structlog (configure_logging) owns logging, not Litestar's default
         **litestar_options,
     )
     app.asgi_handler = server_span_middleware(RequestContextMiddleware(app.asgi_handler))

@@ -1,0 +1,104 @@
+"""Run a screen's core calls concurrently under the request's one deadline.
+
+Each ``Part`` is required or optional::
+
+    gather_parts(parts, deadline=...)
+     ├── all done in time             -> GatherResult(values, degraded=[failed optional parts])
+     ├── a required part raises       -> the rest are cancelled at once, its error propagates
+     │                                   (CoreError subclasses carry their 404/502/503/504)
+     └── the deadline passes          -> stragglers are cancelled; optional ones are degraded,
+                                         a required one raises CoreTimeout (504)
+
+An optional part's failure never fails the screen: the caller answers 200 with that section empty
+and lists it in ``degraded``. Only ``Exception``s are absorbed; cancellation is not a failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from shared.deadline import Deadline, deadline_scope
+from shared.errors import CoreTimeout
+
+__all__ = ["GatherResult", "Part", "gather_parts"]
+
+_log = structlog.get_logger("bff.gather")
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One section of a screen: ``call`` is a coroutine function (preferred) or an awaitable."""
+
+    name: str
+    call: Callable[[], Awaitable[Any]] | Awaitable[Any]
+    required: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class GatherResult:
+    values: dict[str, Any]
+    """Results of the parts that succeeded, by name."""
+    degraded: list[str]
+    """Optional parts that failed or ran out of time, in the order the parts were given."""
+
+
+async def gather_parts(parts: Sequence[Part], *, deadline: Deadline) -> GatherResult:
+    """Run ``parts`` concurrently; core calls inside see ``deadline`` as the current one."""
+    names = [part.name for part in parts]
+    if len(set(names)) != len(names):
+        raise ValueError(f"part names must be unique: {names}")
+    values: dict[str, Any] = {}
+    failures: dict[str, Exception] = {}
+    try:
+        with deadline_scope(deadline) as effective:
+            if effective.expired:
+                _discard(parts)  # start nothing: no time is no time, even for a quick part
+                raise TimeoutError
+            async with asyncio.timeout(effective.remaining()), asyncio.TaskGroup() as group:
+                for part in parts:
+                    group.create_task(_run(part, values, failures), name=f"part:{part.name}")
+    except TimeoutError:
+        pass  # the TaskGroup has cancelled and awaited every straggler
+    except BaseExceptionGroup:
+        failed = next((part for part in parts if part.required and part.name in failures), None)
+        if failed is None:
+            raise
+        error = failures[failed.name]
+        if isinstance(error, TimeoutError):
+            raise CoreTimeout(failed.name, f"{failed.name} did not answer in time") from error
+        raise error from error.__cause__  # CoreErrors keep their status; anything else is a bug
+
+    degraded: list[str] = []
+    for part in parts:
+        if part.name in values:
+            continue
+        if part.required:
+            raise CoreTimeout(part.name, f"{part.name} did not finish before the deadline")
+        if part.name not in failures:
+            _log.warning("part_degraded", part=part.name, error="DeadlineExceeded")
+        degraded.append(part.name)
+    return GatherResult(values=values, degraded=degraded)
+
+
+async def _run(part: Part, values: dict[str, Any], failures: dict[str, Exception]) -> None:
+    try:
+        call = part.call
+        values[part.name] = await (call() if callable(call) else call)
+    except Exception as exc:
+        failures[part.name] = exc
+        if part.required:
+            raise  # the TaskGroup cancels the other parts
+        _log.warning("part_degraded", part=part.name, error=type(exc).__name__)
+
+
+def _discard(parts: Sequence[Part]) -> None:
+    """Close parts given as coroutine objects that will never run, as a cancelled task would."""
+    for part in parts:
+        if inspect.iscoroutine(part.call):
+            part.call.close()

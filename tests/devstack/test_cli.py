@@ -1,0 +1,170 @@
+"""The `bff` command over real processes and sockets."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.fixtures.servers import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+BFF = [sys.executable, "-m", "devstack.cli"]
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BFF_", "OTEL_"))}
+    env.update(extra)
+    return env
+
+
+def _processes_mentioning(marker: str) -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if marker in cmdline and int(entry.name) != os.getpid():
+            found.add(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().split()[2]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_bff_dev_starts_everything_and_leaves_nothing_behind_on_sigterm() -> None:
+    """`bff dev` brings up IdP, stubs and both gateways; SIGTERM stops every child."""
+    ports = {name: free_port() for name in ("web", "mobile", "stubs", "idp")}
+    process = subprocess.Popen(
+        [
+            *BFF,
+            "dev",
+            "--web-port",
+            str(ports["web"]),
+            "--mobile-port",
+            str(ports["mobile"]),
+            "--stubs-port",
+            str(ports["stubs"]),
+            "--idp-port",
+            str(ports["idp"]),
+        ],
+        cwd=ROOT,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    output: list[str] = []
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line and process.poll() is not None:
+                break
+            output.append(line)
+            if "Stop with Ctrl-C" in line:
+                break
+        banner = "".join(output)
+        assert "The BFF dev stack is up" in banner, banner[-3000:]
+        assert "alice" in banner
+        children = _processes_mentioning(f"--port {ports['web']}") | _processes_mentioning(
+            f"--port {ports['idp']}"
+        )
+        children |= _processes_mentioning(f"--port {ports['stubs']}")
+        children |= _processes_mentioning(f"--port {ports['mobile']}")
+        assert len(children) >= 4
+
+        with httpx.Client(timeout=5) as client:
+            for gateway in ("web", "mobile"):
+                ready = client.get(f"http://127.0.0.1:{ports[gateway]}/health/ready")
+                assert ready.status_code == 200, ready.text
+            discovery = client.get(
+                f"http://127.0.0.1:{ports['idp']}/.well-known/openid-configuration"
+            ).json()
+            assert discovery["issuer"] == f"http://127.0.0.1:{ports['idp']}"
+            stubs = client.get(f"http://127.0.0.1:{ports['stubs']}/health")
+            assert stubs.status_code == 200
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=30)
+    assert process.returncode == 0
+    time.sleep(0.5)
+    assert [pid for pid in children if _alive(pid)] == []
+
+
+def test_bff_dev_reports_a_taken_port_by_name() -> None:
+    import socket
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        taken = holder.getsockname()[1]
+        result = subprocess.run(
+            [
+                *BFF,
+                "dev",
+                "--web-port",
+                str(taken),
+                "--mobile-port",
+                str(free_port()),
+                "--stubs-port",
+                str(free_port()),
+                "--idp-port",
+                str(free_port()),
+            ],
+            cwd=ROOT,
+            env=_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 1
+    assert f"port {taken} (web BFF) is already in use" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_config_check_prints_redacted_settings() -> None:
+    result = subprocess.run(
+        [*BFF, "config", "check", "web"],
+        cwd=ROOT,
+        env=_env(BFF_OIDC_CLIENT_SECRET="very-secret-client-value"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0
+    assert '"oidc_client_secret": "<redacted>"' in result.stdout
+    assert "very-secret-client-value" not in result.stdout + result.stderr
+
+
+def test_bad_configuration_stops_start_up_with_one_line() -> None:
+    """Both `config check` and `serve` refuse a bad value with one line naming the variable."""
+    for command in (["config", "check", "mobile"], ["serve", "mobile", "--port", str(free_port())]):
+        result = subprocess.run(
+            [*BFF, *command],
+            cwd=ROOT,
+            env=_env(BFF_ENV="prod", BFF_PUBLIC_URL="https://m.example.com"),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 2, command
+        lines = result.stderr.strip().splitlines()
+        assert lines == ["bff: configuration error: BFF_SECRET_KEY: is required when BFF_ENV=prod"]
