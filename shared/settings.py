@@ -173,12 +173,19 @@ class _Reader:
             raise ConfigError(name, f"must be between {minimum} and {maximum}, got {value}")
         return number
 
-    def url(self, name: str, default: str, *, schemes: tuple[str, ...] = ("http", "https")) -> str:
+    def url(
+        self,
+        name: str,
+        default: str,
+        *,
+        schemes: tuple[str, ...] = ("http", "https"),
+        strip_slash: bool = True,
+    ) -> str:
         value = self.text(name, default)
         parts = urlsplit(value)
         if parts.scheme not in schemes or not parts.hostname:
             raise ConfigError(name, f"must be an absolute {'/'.join(schemes)} URL, got {value!r}")
-        return value.rstrip("/")
+        return value.rstrip("/") if strip_slash else value
 
     def url_list(self, name: str, *, schemes: tuple[str, ...] | None = None) -> tuple[str, ...]:
         value = self.raw(name)
@@ -327,7 +334,9 @@ def load_settings(gateway: Gateway, environ: Mapping[str, str] | None = None) ->
         oidc_client_id=reader.text("BFF_OIDC_CLIENT_ID", f"bff-{gateway}"),
         oidc_client_secret=client_secret,
         oidc_scopes=scopes,
-        post_logout_redirect_url=reader.url("BFF_POST_LOGOUT_REDIRECT_URL", f"{public_url}/"),
+        post_logout_redirect_url=reader.url(
+            "BFF_POST_LOGOUT_REDIRECT_URL", f"{public_url}/", strip_slash=False
+        ),
         secret_key=secret_key,
         secret_key_previous=previous_key,
         redis_url=redis_url,

@@ -7,6 +7,7 @@ pytest_plugins = [
     "tests.fixtures.redis",
     "tests.fixtures.stubs",
     "tests.fixtures.idp",
+    "tests.fixtures.gateways",
 ]
 
 

@@ -1,0 +1,200 @@
+"""A screen's parts run concurrently under one deadline; optional parts degrade, required fail."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+from structlog.testing import capture_logs
+
+from shared.deadline import Deadline, current_deadline
+from shared.errors import (
+    CoreBadResponse,
+    CoreError,
+    CoreNotFound,
+    CoreRejected,
+    CoreTimeout,
+    CoreUnavailable,
+)
+from shared.gather import Part, gather_parts
+
+pytestmark = pytest.mark.anyio
+
+
+def value(result: Any, delay: float = 0.0) -> Any:
+    async def produce() -> Any:
+        await asyncio.sleep(delay)
+        return result
+
+    return produce
+
+
+def failing(error: Exception, delay: float = 0.0) -> Any:
+    async def fail() -> Any:
+        await asyncio.sleep(delay)
+        raise error
+
+    return fail
+
+
+class Straggler:
+    """A part that would take far too long, and records whether it was cancelled."""
+
+    def __init__(self) -> None:
+        self.cancelled = False
+
+    async def __call__(self) -> Any:
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            self.cancelled = True
+            raise
+        return "too late"
+
+
+async def test_all_parts_succeed_concurrently() -> None:
+    parts = [Part("account", value("a", 0.1)), Part("orders", value("o", 0.1), required=False)]
+    started = time.monotonic()
+    result = await gather_parts(parts, deadline=Deadline.after(2))
+    assert time.monotonic() - started < 0.19, "parts run side by side, not one after another"
+    assert result.values == {"account": "a", "orders": "o"}
+    assert result.degraded == []
+
+
+async def test_optional_failure_is_degraded_and_logged_without_the_message() -> None:
+    """If recommendations are down, the screen still answers, without them."""
+    parts = [
+        Part("account", value("a")),
+        Part("recommendations", failing(CoreUnavailable("recommendations", "token=abc")), False),
+    ]
+    with capture_logs() as logs:
+        result = await gather_parts(parts, deadline=Deadline.after(2))
+    assert result.values == {"account": "a"}
+    assert result.degraded == ["recommendations"]
+    assert logs == [
+        {
+            "event": "part_degraded",
+            "part": "recommendations",
+            "error": "CoreUnavailable",
+            "log_level": "warning",
+        }
+    ]
+
+
+async def test_any_exception_of_an_optional_part_degrades() -> None:
+    parts = [Part("a", value(1)), Part("b", failing(KeyError("bug")), required=False)]
+    result = await gather_parts(parts, deadline=Deadline.after(2))
+    assert result.degraded == ["b"]
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (CoreBadResponse("catalog"), 502),
+        (CoreRejected("orders"), 502),
+        (CoreUnavailable("accounts"), 503),
+        (CoreTimeout("accounts"), 504),
+        (CoreNotFound("catalog"), 404),
+    ],
+)
+async def test_required_failure_fails_the_screen_with_its_status(
+    error: CoreError, status: int
+) -> None:
+    parts = [Part("main", failing(error)), Part("side", value("s"), required=False)]
+    with pytest.raises(CoreError) as caught:
+        await gather_parts(parts, deadline=Deadline.after(2))
+    assert caught.value is error
+    assert caught.value.status == status
+
+
+async def test_bare_timeout_in_a_required_part_is_a_504() -> None:
+    parts = [Part("main", failing(TimeoutError()))]
+    with pytest.raises(CoreTimeout) as caught:
+        await gather_parts(parts, deadline=Deadline.after(2))
+    assert caught.value.status == 504
+
+
+async def test_a_bug_in_a_required_part_is_not_disguised() -> None:
+    parts = [Part("main", failing(ZeroDivisionError()))]
+    with pytest.raises(ZeroDivisionError):
+        await gather_parts(parts, deadline=Deadline.after(2))
+
+
+async def test_required_failure_cancels_the_other_parts_at_once() -> None:
+    straggler = Straggler()
+    parts = [
+        Part("slow", straggler, required=False),
+        Part("main", failing(CoreUnavailable("accounts"), delay=0.01)),
+    ]
+    started = time.monotonic()
+    with pytest.raises(CoreUnavailable):
+        await gather_parts(parts, deadline=Deadline.after(10))
+    assert time.monotonic() - started < 2.0
+    assert straggler.cancelled
+
+
+async def test_optional_straggler_is_cancelled_at_the_deadline_and_degraded() -> None:
+    straggler = Straggler()
+    parts = [Part("account", value("a")), Part("recommendations", straggler, required=False)]
+    started = time.monotonic()
+    with capture_logs() as logs:
+        result = await gather_parts(parts, deadline=Deadline.after(0.2))
+    assert time.monotonic() - started < 2.0
+    assert straggler.cancelled
+    assert result.values == {"account": "a"}
+    assert result.degraded == ["recommendations"]
+    assert logs[0]["part"] == "recommendations"
+
+
+async def test_required_straggler_is_a_504_at_the_deadline() -> None:
+    straggler = Straggler()
+    parts = [Part("account", straggler), Part("orders", value("o"), required=False)]
+    with pytest.raises(CoreTimeout) as caught:
+        await gather_parts(parts, deadline=Deadline.after(0.2))
+    assert straggler.cancelled
+    assert caught.value.service == "account"
+
+
+async def test_degraded_lists_parts_in_the_order_given() -> None:
+    parts = [
+        Part("late", failing(CoreUnavailable("x"), delay=0.05), required=False),
+        Part("ok", value(1)),
+        Part("timed_out", Straggler(), required=False),
+        Part("early", failing(CoreBadResponse("y")), required=False),
+    ]
+    result = await gather_parts(parts, deadline=Deadline.after(0.2))
+    assert result.degraded == ["late", "timed_out", "early"]
+    assert result.values == {"ok": 1}
+
+
+async def test_parts_see_the_deadline_and_may_be_plain_awaitables() -> None:
+    deadline = Deadline.after(2)
+
+    async def seen() -> Deadline | None:
+        return current_deadline()
+
+    result = await gather_parts([Part("d", seen), Part("c", seen())], deadline=deadline)
+    assert result.values == {"d": deadline, "c": deadline}
+
+
+async def test_part_names_must_be_unique() -> None:
+    with pytest.raises(ValueError, match="unique"):
+        await gather_parts([Part("a", value(1)), Part("a", value(2))], deadline=Deadline.after(1))
+
+
+async def test_already_expired_deadline_degrades_optional_parts_without_running_them() -> None:
+    ran = False
+
+    async def part() -> int:
+        nonlocal ran
+        ran = True
+        return 1
+
+    result = await gather_parts(
+        [Part("f", part, required=False), Part("c", part(), required=False)],
+        deadline=Deadline.after(-1),
+    )
+    assert result.degraded == ["f", "c"]
+    assert not ran
