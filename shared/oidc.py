@@ -18,13 +18,14 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
+import authlib.deprecate  # installs authlib's own "always" filter first, so ours can win
 import httpx
 import msgspec
 
 with warnings.catch_warnings():
     # authlib 1.9 prefers the httpx2 package and warns when it falls back to httpx, which it
     # fully supports; the gateways use httpx on purpose.
-    warnings.simplefilter("ignore", DeprecationWarning)
+    warnings.simplefilter("ignore", authlib.deprecate.AuthlibDeprecationWarning)
     from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
 from joserfc import jwt
 from joserfc.errors import JoseError
