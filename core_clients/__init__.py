@@ -1,1 +1,52 @@
-"""core_clients."""
+"""Typed async clients for the four core services (contract: ``docs/core-services.md``).
+
+One ``httpx.AsyncClient`` per service (``build_http_client``), opened and closed by the gateway
+lifespan; one client object per service wrapping it. Every method takes ``ctx=CallContext(...)``
+and raises only ``shared.errors.CoreError`` subclasses.
+"""
+
+from core_clients.accounts import Account, AccountsClient
+from core_clients.base import (
+    BreakerOpen,
+    BreakerState,
+    BreakerTransitionHook,
+    CallContext,
+    CircuitBreaker,
+    CoreClient,
+    Money,
+    ServicePolicy,
+    UpstreamRejected,
+    build_http_client,
+    default_transport,
+)
+from core_clients.catalog import CatalogClient, Image, Inventory, Product, Rating
+from core_clients.orders import NewOrderLine, Order, OrderLine, OrderPage, OrdersClient
+from core_clients.recommendations import Recommendations, RecommendationsClient
+
+__all__ = [
+    "Account",
+    "AccountsClient",
+    "BreakerOpen",
+    "BreakerState",
+    "BreakerTransitionHook",
+    "CallContext",
+    "CatalogClient",
+    "CircuitBreaker",
+    "CoreClient",
+    "Image",
+    "Inventory",
+    "Money",
+    "NewOrderLine",
+    "Order",
+    "OrderLine",
+    "OrderPage",
+    "OrdersClient",
+    "Product",
+    "Rating",
+    "Recommendations",
+    "RecommendationsClient",
+    "ServicePolicy",
+    "UpstreamRejected",
+    "build_http_client",
+    "default_transport",
+]

@@ -33,7 +33,10 @@ _log = structlog.get_logger("bff.gather")
 
 @dataclass(frozen=True, slots=True)
 class Part:
-    """One section of a screen: ``call`` is a coroutine function (preferred) or an awaitable."""
+    """One section of a screen: ``call`` is a coroutine function (preferred) or an awaitable.
+
+    Parts are required unless they say otherwise: hiding a failure has to be a decision.
+    """
 
     name: str
     call: Callable[[], Awaitable[Any]] | Awaitable[Any]

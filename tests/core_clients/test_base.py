@@ -20,7 +20,7 @@ from core_clients import (
     UpstreamRejected,
     build_http_client,
 )
-from core_clients.base import full_jitter_backoff
+from core_clients.base import CircuitBreaker, RetryBudget, full_jitter_backoff
 from shared.deadline import Deadline, deadline_scope
 from shared.errors import (
     CoreBadResponse,
@@ -51,7 +51,7 @@ async def test_every_call_carries_bearer_request_id_and_time_left() -> None:
     assert headers["authorization"] == "Bearer user-token-123"
     assert headers["x-request-id"] == "req-0001"
     assert headers["accept"] == "application/json"
-    assert 1000 < int(headers["x-deadline-ms"]) <= 1500
+    assert 500 < int(headers["x-deadline-ms"]) <= 1500
 
 
 async def test_without_deadline_the_policy_total_timeout_is_sent() -> None:
@@ -61,7 +61,7 @@ async def test_without_deadline_the_policy_total_timeout_is_sent() -> None:
     headers = sent.requests[0].headers
     assert "authorization" not in headers
     assert "x-request-id" not in headers
-    assert 2500 < int(headers["x-deadline-ms"]) <= 3000
+    assert 2000 < int(headers["x-deadline-ms"]) <= 3000
 
 
 async def test_traceparent_goes_out_when_a_span_is_active() -> None:
@@ -478,3 +478,69 @@ async def test_reset_connection_is_unavailable_and_retried() -> None:
     # aiohttp itself resends an idempotent request once on a dropped connection (RFC 9112
     # section 9.3.1, the stale keep-alive race), so each of our 3 attempts may be 2 connections.
     assert 3 <= accepted <= 6
+
+
+# --- the pieces on their own, on a fake clock --------------------------------------------------
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_retry_budget_floor_refills_over_time() -> None:
+    clock = FakeClock()
+    budget = RetryBudget(ratio=0.2, min_per_s=2, clock=clock)
+    assert [budget.try_spend() for _ in range(3)] == [True, True, False]
+    clock.now += 0.5
+    assert [budget.try_spend() for _ in range(2)] == [True, False]
+
+
+def test_retry_budget_earns_a_retry_per_five_calls() -> None:
+    budget = RetryBudget(ratio=0.2, min_per_s=0, clock=FakeClock())
+    assert not budget.try_spend()
+    for _ in range(5):
+        budget.deposit()
+    assert budget.try_spend()
+    assert not budget.try_spend()
+
+
+def test_breaker_forgets_failures_older_than_the_window() -> None:
+    clock = FakeClock()
+    policy = ServicePolicy(breaker_failure_threshold=3, breaker_window_s=10)
+    breaker = CircuitBreaker("catalog", policy, clock=clock)
+    for _ in range(2):
+        permit = breaker.acquire()
+        assert permit is not None
+        breaker.record_failure(permit)
+    clock.now += 11
+    permit = breaker.acquire()
+    assert permit is not None
+    breaker.record_failure(permit)
+    assert breaker.state == "closed"
+
+
+def test_a_failing_transition_hook_does_not_break_calls(caplog: pytest.LogCaptureFixture) -> None:
+    def broken(_service: str, _old: str, _new: str) -> None:
+        raise RuntimeError("metrics down")
+
+    breaker = CircuitBreaker(
+        "catalog", ServicePolicy(breaker_failure_threshold=1), on_transition=broken
+    )
+    permit = breaker.acquire()
+    assert permit is not None
+    breaker.record_failure(permit)
+    assert breaker.state == "open"
+    assert "transition hook failed" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"max_attempts": 0}, {"total_timeout": 0}, {"backoff_cap": -1}, {"retry_budget_ratio": -0.1}],
+)
+def test_policy_refuses_nonsense(bad: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match="ServicePolicy"):
+        ServicePolicy(**bad)  # type: ignore[arg-type]

@@ -1,0 +1,601 @@
+"""What every core service client shares: policy, transport, retries, circuit breaker, errors.
+
+One call through ``CoreClient._request``::
+
+    deadline: min(request deadline, policy.total_timeout)   -- nothing outlives it
+     └── attempt 1..max_attempts
+          ├── breaker.acquire()         open -> BreakerOpen, no network I/O
+          ├── send                      bearer, X-Request-Id, X-Deadline-Ms, traceparent
+          ├── map status / decode       into a msgspec Struct
+          └── transient failure?        connect error, reset, timeout, 502/503/504: if the call is
+                                        idempotent, the budget allows and time is left, sleep
+                                        (full jitter) and try again
+
+This module is the one translator at the boundary: whatever httpx, the transport or msgspec
+raise leaves as a ``CoreError`` (``raise ... from exc``)::
+
+    CoreError
+     ├── CoreBadResponse     not the contract: garbage body, wrong content type, 1xx/3xx
+     ├── CoreRejected        4xx other than 404
+     │    └── UpstreamRejected   .upstream_status holds the 4xx
+     ├── CoreNotFound        404
+     ├── CoreUnavailable     connect error, reset, 5xx
+     │    └── BreakerOpen    failed fast, nothing was sent
+     └── CoreTimeout         a timeout, or the deadline ran out
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
+from urllib.parse import quote
+
+import httpx
+import msgspec
+from httpx_aiohttp import AiohttpTransport
+from opentelemetry import propagate, trace
+
+from shared.deadline import Deadline, current_deadline
+from shared.errors import (
+    CoreBadResponse,
+    CoreError,
+    CoreNotFound,
+    CoreRejected,
+    CoreTimeout,
+    CoreUnavailable,
+)
+
+__all__ = [
+    "BreakerOpen",
+    "BreakerState",
+    "BreakerTransitionHook",
+    "CallContext",
+    "CircuitBreaker",
+    "CoreClient",
+    "Money",
+    "RetryBudget",
+    "ServicePolicy",
+    "UpstreamRejected",
+    "WireStruct",
+    "build_http_client",
+    "default_transport",
+    "full_jitter_backoff",
+    "path_segment",
+]
+
+T = TypeVar("T")
+
+_log = logging.getLogger(__name__)
+
+_RETRYABLE_STATUSES = frozenset({502, 503, 504})
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_BUDGET_BANK_CAP = 10.0
+"""Most retry tokens traffic can bank: a long healthy spell cannot fund a burst of retries."""
+
+
+class ServicePolicy(msgspec.Struct, frozen=True, kw_only=True):
+    """How hard to try one core service. Settings builds one per service; times in seconds."""
+
+    connect_timeout: float = 0.5
+    read_timeout: float = 2.0
+    total_timeout: float = 3.0
+    """Bound on one client call: every attempt and backoff sleep, even without a deadline."""
+    max_attempts: int = 3
+    backoff_base: float = 0.05
+    backoff_cap: float = 0.5
+    retry_budget_ratio: float = 0.2
+    retry_budget_min_per_s: float = 5.0
+    breaker_failure_threshold: int = 5
+    breaker_window_s: float = 10.0
+    breaker_open_s: float = 5.0
+    breaker_half_open_probes: int = 2
+    max_connections: int = 100
+    """Pool size for the service's one HTTP client (open and keep-alive alike)."""
+
+    def __post_init__(self) -> None:
+        positive = {
+            "connect_timeout": self.connect_timeout,
+            "read_timeout": self.read_timeout,
+            "total_timeout": self.total_timeout,
+            "max_attempts": self.max_attempts,
+            "breaker_failure_threshold": self.breaker_failure_threshold,
+            "breaker_window_s": self.breaker_window_s,
+            "breaker_half_open_probes": self.breaker_half_open_probes,
+            "max_connections": self.max_connections,
+        }
+        for name, number in positive.items():
+            if number <= 0:
+                raise ValueError(f"ServicePolicy.{name} must be positive, not {number}")
+        if min(self.backoff_base, self.backoff_cap, self.breaker_open_s) < 0:
+            raise ValueError("ServicePolicy backoff and open times must not be negative")
+        if self.retry_budget_ratio < 0 or self.retry_budget_min_per_s < 0:
+            raise ValueError("ServicePolicy retry budget must not be negative")
+
+
+class CallContext(msgspec.Struct, frozen=True, kw_only=True):
+    """Who a call is made for: the user's access token and the request it serves."""
+
+    access_token: str | None = None
+    request_id: str | None = None
+
+
+class WireStruct(msgspec.Struct, rename="camel", frozen=True):
+    """Base of the wire models: camelCase on the wire, unknown fields ignored, immutable.
+
+    Immutable because decoded products are cached and shared between requests. Subclasses repeat
+    ``frozen=True``: msgspec inherits it anyway, mypy only believes what it reads on the class.
+    """
+
+
+class Money(WireStruct, frozen=True):
+    amount_minor: int
+    currency: str
+
+
+class UpstreamRejected(CoreRejected):
+    """A 4xx (other than 404) from a core service; callers may branch on ``upstream_status``."""
+
+    def __init__(self, service: str, upstream_status: int, detail: str | None = None) -> None:
+        super().__init__(service, detail or f"{service} rejected the request")
+        self.upstream_status = upstream_status
+
+
+class BreakerOpen(CoreUnavailable):
+    """The service's circuit breaker is open: the call failed fast and sent nothing."""
+
+
+def path_segment(value: str) -> str:
+    """``value`` as one URL path segment: ``/``, ``?``, ``#`` and ``@`` are escaped.
+
+    ``.`` and ``..`` are escaped too, or URL normalisation would climb out of the route.
+    """
+    if not value:
+        raise ValueError("a path segment must not be empty")
+    if value.strip(".") == "":
+        return "%2E" * len(value)
+    return quote(value, safe="")
+
+
+def full_jitter_backoff(retry: int, policy: ServicePolicy) -> float:
+    """Seconds to wait before retry number ``retry`` (1-based): uniform in [0, min(cap, base*2^n)).
+
+    Full jitter spreads the retries of many callers that failed together.
+    """
+    ceiling = min(policy.backoff_cap, policy.backoff_base * (2 ** (retry - 1)))
+    return random.uniform(0.0, ceiling)
+
+
+class RetryBudget:
+    """Token bucket that keeps retries to ``ratio`` of the traffic under sustained failure.
+
+    Every call deposits ``ratio`` tokens (banked up to a small cap); every retry spends one. A
+    separate floor of ``min_per_s`` tokens a second lets a quiet service still retry a little.
+    """
+
+    def __init__(
+        self, ratio: float, min_per_s: float, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._ratio = ratio
+        self._min_per_s = min_per_s
+        # Up to one second's worth (at least one token, so a fraction per second still adds up).
+        self._floor_cap = max(1.0, min_per_s) if min_per_s > 0 else 0.0
+        self._clock = clock
+        self._banked = 0.0
+        self._floor = self._floor_cap
+        self._floor_at = clock()
+
+    @classmethod
+    def for_policy(cls, policy: ServicePolicy) -> RetryBudget:
+        return cls(policy.retry_budget_ratio, policy.retry_budget_min_per_s)
+
+    def deposit(self) -> None:
+        self._banked = min(_BUDGET_BANK_CAP, self._banked + self._ratio)
+
+    def try_spend(self) -> bool:
+        """Take one retry token if there is one."""
+        now = self._clock()
+        self._floor = min(self._floor_cap, self._floor + (now - self._floor_at) * self._min_per_s)
+        self._floor_at = now
+        if self._banked >= 1.0:
+            self._banked -= 1.0
+            return True
+        if self._floor >= 1.0:
+            self._floor -= 1.0
+            return True
+        return False
+
+
+class BreakerState(enum.StrEnum):
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+BreakerTransitionHook = Callable[[str, BreakerState, BreakerState], None]
+"""Called as ``hook(service, old_state, new_state)``; telemetry hangs its counters here."""
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerPermit:
+    """Leave to send one request; ``generation`` ties its outcome to the state that allowed it."""
+
+    generation: int
+    probe: bool
+
+
+class CircuitBreaker:
+    """Per-service breaker: closed -> open -> half-open -> closed (or open again).
+
+    * closed: ``failure_threshold`` failures within ``window_s`` (no success in between) open it.
+    * open: every call fails fast for ``open_s``.
+    * half-open: up to ``half_open_probes`` calls at a time go through; once that many have
+      succeeded it closes, and any failure opens it again.
+
+    A failure is the service not answering usefully (transport error, timeout, 5xx, not the
+    contract); a 404 or other 4xx is an answer, so it counts as a success. Outcomes of calls let
+    through under an earlier state are ignored, so a slow straggler cannot close a fresh breaker.
+    """
+
+    def __init__(
+        self,
+        service: str,
+        policy: ServicePolicy,
+        *,
+        on_transition: BreakerTransitionHook | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.service = service
+        self.on_transition = on_transition
+        self._threshold = policy.breaker_failure_threshold
+        self._window_s = policy.breaker_window_s
+        self._open_s = policy.breaker_open_s
+        self._probes = policy.breaker_half_open_probes
+        self._clock = clock
+        self._state = BreakerState.CLOSED
+        self._generation = 0
+        self._failures: deque[float] = deque()
+        self._opened_at = 0.0
+        self._probes_in_flight = 0
+        self._probe_successes = 0
+
+    @property
+    def state(self) -> BreakerState:
+        self._half_open_if_due()
+        return self._state
+
+    def acquire(self) -> BreakerPermit | None:
+        """A permit to send, or ``None`` when the call must fail fast."""
+        self._half_open_if_due()
+        if self._state is BreakerState.CLOSED:
+            return BreakerPermit(self._generation, probe=False)
+        if self._state is BreakerState.HALF_OPEN and self._probes_in_flight < self._probes:
+            self._probes_in_flight += 1
+            return BreakerPermit(self._generation, probe=True)
+        return None
+
+    def record_success(self, permit: BreakerPermit) -> None:
+        if permit.generation != self._generation:
+            return
+        if not permit.probe:
+            self._failures.clear()
+            return
+        self._probes_in_flight -= 1
+        self._probe_successes += 1
+        if self._probe_successes >= self._probes:
+            self._move(BreakerState.CLOSED)
+
+    def record_failure(self, permit: BreakerPermit) -> None:
+        if permit.generation != self._generation:
+            return
+        if permit.probe:
+            self._move(BreakerState.OPEN)
+            return
+        now = self._clock()
+        self._failures.append(now)
+        while self._failures and self._failures[0] <= now - self._window_s:
+            self._failures.popleft()
+        if len(self._failures) >= self._threshold:
+            self._move(BreakerState.OPEN)
+
+    def release(self, permit: BreakerPermit) -> None:
+        """The call ended without an outcome (cancelled): free its probe slot, judge nothing."""
+        if permit.generation == self._generation and permit.probe:
+            self._probes_in_flight -= 1
+
+    def _half_open_if_due(self) -> None:
+        if self._state is BreakerState.OPEN and self._clock() - self._opened_at >= self._open_s:
+            self._move(BreakerState.HALF_OPEN)
+
+    def _move(self, new: BreakerState) -> None:
+        old = self._state
+        self._state = new
+        self._generation += 1
+        self._failures.clear()
+        self._probes_in_flight = 0
+        self._probe_successes = 0
+        if new is BreakerState.OPEN:
+            self._opened_at = self._clock()
+        if self.on_transition is not None:
+            try:
+                self.on_transition(self.service, old, new)
+            except Exception:
+                # A telemetry bug must not turn into a failed core call.
+                _log.exception("breaker transition hook failed")
+
+
+def default_transport(policy: ServicePolicy) -> httpx.AsyncBaseTransport:
+    """httpx-aiohttp: about 4x the throughput of httpx's own pool at 64 concurrent calls on
+    loopback (``docs/transport.md``). Public so telemetry can wrap it rather than rebuild it."""
+    limits = httpx.Limits(
+        max_connections=policy.max_connections,
+        max_keepalive_connections=policy.max_connections,
+    )
+    return AiohttpTransport(limits=limits)
+
+
+def build_http_client(
+    base_url: str, policy: ServicePolicy, *, transport: httpx.AsyncBaseTransport | None = None
+) -> httpx.AsyncClient:
+    """The one long-lived ``httpx.AsyncClient`` for a core service; the lifespan closes it.
+
+    ``transport`` defaults to ``default_transport(policy)``; tests pass an ``httpx.MockTransport``.
+    ``trust_env=False``: core services are internal, a stray ``HTTP_PROXY`` must not reroute them.
+    """
+    return httpx.AsyncClient(
+        base_url=base_url,
+        transport=transport if transport is not None else default_transport(policy),
+        timeout=httpx.Timeout(
+            policy.read_timeout, connect=policy.connect_timeout, pool=policy.total_timeout
+        ),
+        headers={"Accept": "application/json"},
+        follow_redirects=False,
+        trust_env=False,
+    )
+
+
+class _Outcome(enum.Enum):
+    SUCCESS = enum.auto()
+    FAILURE = enum.auto()
+    NONE = enum.auto()
+
+
+class _Transient(Exception):
+    """Internal: this attempt failed in a way a new attempt might not; carries the error."""
+
+    def __init__(self, error: CoreError) -> None:
+        super().__init__(error.detail)
+        self.error = error
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    method: str
+    path: str
+    ctx: CallContext
+    params: dict[str, str | int] | None
+    content: bytes | None
+    headers: Mapping[str, str] | None
+    deadline: Deadline
+
+
+class CoreClient:
+    """Base of the per-service clients. Subclasses set ``service`` and add typed methods."""
+
+    service: ClassVar[str] = "core"
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        policy: ServicePolicy | None = None,
+        *,
+        on_breaker_transition: BreakerTransitionHook | None = None,
+    ) -> None:
+        self.http = http
+        self.policy = policy or ServicePolicy()
+        self.breaker = CircuitBreaker(
+            self.service, self.policy, on_transition=on_breaker_transition
+        )
+        self.retry_budget = RetryBudget.for_policy(self.policy)
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        ctx: CallContext,
+        params: Mapping[str, str | int | None] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool,
+        decode_as: type[T],
+    ) -> T:
+        """One logical call: attempts, backoff and breaker, all inside the time the call has.
+
+        ``idempotent=True`` allows retries. A GET is; a POST only when it carries an
+        ``Idempotency-Key`` (the service then answers a repeat with the first result), which is
+        checked here so a careless caller cannot turn a retry into a second order.
+        """
+        method = method.upper()
+        if idempotent and method not in _SAFE_METHODS and not _has_idempotency_key(headers):
+            raise ValueError(f"{method} {path} is retried only with an Idempotency-Key header")
+        seconds = self.policy.total_timeout
+        request_deadline = current_deadline()
+        if request_deadline is not None:
+            seconds = min(seconds, request_deadline.remaining())
+        if seconds <= 0:
+            raise CoreTimeout(self.service, f"{self.service}: no time left before the deadline")
+        call = _Call(
+            method=method,
+            path=path,
+            ctx=ctx,
+            params=None if params is None else {k: v for k, v in params.items() if v is not None},
+            content=None if json is None else msgspec.json.encode(json),
+            headers=headers,
+            deadline=Deadline.after(seconds),
+        )
+        self.retry_budget.deposit()
+        scope = asyncio.timeout(seconds)
+        try:
+            async with scope:
+                return await self._attempts(call, idempotent, scope, decode_as)
+        except TimeoutError as exc:
+            if not scope.expired():
+                raise  # not ours; everything below is mapped, so this is a bug
+            raise CoreTimeout(self.service, f"{self.service} did not answer in time") from exc
+
+    async def _attempts(
+        self, call: _Call, idempotent: bool, scope: asyncio.Timeout, decode_as: type[T]
+    ) -> T:
+        for attempt in range(1, self.policy.max_attempts + 1):
+            try:
+                return await self._attempt(call, scope, decode_as)
+            except _Transient as failure:
+                error, cause = failure.error, failure.__cause__
+            delay = full_jitter_backoff(attempt, self.policy)
+            if (
+                not idempotent
+                or attempt >= self.policy.max_attempts
+                or delay >= call.deadline.remaining()
+                or not self.retry_budget.try_spend()
+            ):
+                raise error from cause
+            trace.get_current_span().add_event(
+                "core.retry",
+                {
+                    "core.service": self.service,
+                    "core.attempt": attempt + 1,
+                    "core.error": _name(error),
+                },
+            )
+            await asyncio.sleep(delay)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def _attempt(self, call: _Call, scope: asyncio.Timeout, decode_as: type[T]) -> T:
+        request = self._build(call)
+        permit = self.breaker.acquire()
+        if permit is None:
+            trace.get_current_span().add_event("core.breaker_open", {"core.service": self.service})
+            raise BreakerOpen(self.service, f"{self.service} is unavailable (circuit open)")
+        outcome = _Outcome.NONE
+        try:
+            try:
+                response = await self.http.send(request)
+            except asyncio.CancelledError:
+                if scope.expired():
+                    outcome = _Outcome.FAILURE  # the service used up all the time the call had
+                raise
+            except Exception as exc:
+                # Whatever the transport raises, httpx or not, stops at this boundary.
+                outcome = _Outcome.FAILURE
+                error, transient = self._transport_error(exc)
+                if transient:
+                    raise _Transient(error) from exc
+                raise error from exc
+            try:
+                result = self._read(response, decode_as)
+            except _Transient:
+                outcome = _Outcome.FAILURE
+                raise
+            except CoreError as error:
+                outcome = _Outcome.SUCCESS if _is_answer(error) else _Outcome.FAILURE
+                raise
+            outcome = _Outcome.SUCCESS
+            return result
+        finally:
+            if outcome is _Outcome.SUCCESS:
+                self.breaker.record_success(permit)
+            elif outcome is _Outcome.FAILURE:
+                self.breaker.record_failure(permit)
+            else:
+                self.breaker.release(permit)
+
+    def _build(self, call: _Call) -> httpx.Request:
+        remaining = call.deadline.remaining()
+        headers: dict[str, str] = dict(call.headers or {})
+        if call.ctx.access_token:
+            headers["Authorization"] = f"Bearer {call.ctx.access_token}"
+        if call.ctx.request_id:
+            headers["X-Request-Id"] = call.ctx.request_id
+        headers["X-Deadline-Ms"] = str(int(remaining * 1000))
+        if call.content is not None:
+            headers["Content-Type"] = "application/json"
+        propagate.inject(headers)
+        timeout = httpx.Timeout(
+            min(self.policy.read_timeout, remaining),
+            connect=min(self.policy.connect_timeout, remaining),
+            pool=remaining,
+        )
+        return self.http.build_request(
+            call.method,
+            call.path,
+            params=call.params,
+            content=call.content,
+            headers=headers,
+            timeout=timeout,
+        )
+
+    def _transport_error(self, exc: Exception) -> tuple[CoreError, bool]:
+        """Map a transport-level failure to (error, worth another attempt)."""
+        service = self.service
+        if isinstance(exc, httpx.TimeoutException) and not _is_disguised_disconnect(exc):
+            return CoreTimeout(service, f"{service} did not answer in time"), True
+        if isinstance(exc, httpx.DecodingError):
+            return CoreBadResponse(service, f"{service} sent a body that cannot be decoded"), False
+        transient = isinstance(
+            exc, httpx.NetworkError | httpx.RemoteProtocolError | httpx.TimeoutException
+        )
+        return CoreUnavailable(service, f"{service} is unavailable"), transient
+
+    def _read(self, response: httpx.Response, decode_as: type[T]) -> T:
+        """Status and body to a value, or the matching ``CoreError``."""
+        service, status = self.service, response.status_code
+        if status >= 500:
+            error = CoreUnavailable(service, f"{service} is unavailable")
+            if status in _RETRYABLE_STATUSES:
+                raise _Transient(error)
+            raise error
+        if status == 404:
+            raise CoreNotFound(service, f"{service}: not found")
+        if status >= 400:
+            raise UpstreamRejected(service, status)
+        if status < 200 or status >= 300:
+            raise CoreBadResponse(service, f"{service} answered outside its contract")
+        content_type = response.headers.get("content-type", "application/json")
+        media_type = content_type.split(";", 1)[0].strip().lower()
+        if media_type != "application/json" and not media_type.endswith("+json"):
+            raise CoreBadResponse(service, f"{service} did not answer with JSON")
+        try:
+            return msgspec.json.decode(response.content, type=decode_as)
+        except msgspec.DecodeError as exc:  # ValidationError is a DecodeError too
+            raise CoreBadResponse(service, f"{service} answered outside its contract") from exc
+
+
+def _is_answer(error: CoreError) -> bool:
+    """A 404 or other 4xx means the service is up and talking: not a breaker failure."""
+    return isinstance(error, CoreNotFound | CoreRejected)
+
+
+def _is_disguised_disconnect(exc: httpx.TimeoutException) -> bool:
+    """httpx-aiohttp maps every aiohttp connection error (refused, reset, server disconnected) to
+    ``httpx.ConnectTimeout``; only a real timeout underneath makes it a timeout for us."""
+    cause = exc.__cause__
+    return (
+        cause is not None
+        and type(cause).__module__.startswith("aiohttp")
+        and not isinstance(cause, TimeoutError)
+    )
+
+
+def _has_idempotency_key(headers: Mapping[str, str] | None) -> bool:
+    return any(k.lower() == "idempotency-key" and v for k, v in (headers or {}).items())
+
+
+def _name(error: BaseException) -> str:
+    return type(error).__name__
