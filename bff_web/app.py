@@ -8,6 +8,10 @@ from litestar.config.cors import CORSConfig
 from bff_web.auth import ROUTES as AUTH_ROUTES
 from bff_web.security import security_headers_hook
 from bff_web.spa_routes import ROUTES as SPA_ROUTES
+from bff_web.views.home import home
+from bff_web.views.orders import ROUTES as ORDER_ROUTES
+from bff_web.views.products import product_page
+from core_clients.wiring import core_data_resource
 from shared.identity import identity_resource
 from shared.plugin import build_gateway_app
 from shared.settings import Settings, load_settings
@@ -19,8 +23,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or load_settings("web")
     return build_gateway_app(
         settings,
-        route_handlers=[*AUTH_ROUTES, *SPA_ROUTES],
-        resources=[identity_resource(CALLBACK_PATH)],
+        route_handlers=[*AUTH_ROUTES, *SPA_ROUTES, home, product_page, *ORDER_ROUTES],
+        resources=[identity_resource(CALLBACK_PATH), core_data_resource],
         before_send=[security_headers_hook(settings)],
         cors_config=CORSConfig(
             allow_origins=list(settings.allowed_origins),

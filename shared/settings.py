@@ -85,6 +85,8 @@ class Settings:
     session_absolute_timeout_s: int = 28800
     token_refresh_skew_s: int = 60
     screen_deadline_s: float = 2.5
+    cache_product_ttl_s: float = 60.0
+    cache_product_stale_s: float = 600.0
     workers: int = 1
     log_format: LogFormat = "auto"
     log_level: str = "INFO"
@@ -352,6 +354,12 @@ def load_settings(gateway: Gateway, environ: Mapping[str, str] | None = None) ->
         session_absolute_timeout_s=absolute,
         token_refresh_skew_s=reader.integer("BFF_TOKEN_REFRESH_SKEW", 60, minimum=0, maximum=3600),
         screen_deadline_s=reader.number("BFF_SCREEN_DEADLINE", 2.5, minimum=0.05, maximum=60),
+        cache_product_ttl_s=reader.number(
+            "BFF_CACHE_PRODUCT_TTL", 60.0, minimum=0.1, maximum=86400
+        ),
+        cache_product_stale_s=reader.number(
+            "BFF_CACHE_PRODUCT_STALE", 600.0, minimum=0.0, maximum=86400
+        ),
         workers=workers,
         log_format=cast(LogFormat, log_format),
         log_level=log_level,

@@ -1,0 +1,66 @@
+"""``GET /api/home``: greeting (required), last three orders, recommendations (optional)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, get
+
+from bff_web.schemas import HomeView, UserSummary
+from bff_web.security import csrf_guard
+from bff_web.views.common import (
+    Screen,
+    locale_for,
+    open_screen,
+    order_summary,
+    product_card,
+    product_ids_of,
+    screen_deadline,
+    screen_response,
+)
+from core_clients.catalog import Product
+from core_clients.orders import Order
+from shared.gather import Part, gather_parts
+
+RECENT_ORDERS = 3
+RECOMMENDED = 8
+
+
+async def _recent_orders(screen: Screen) -> tuple[list[Order], dict[str, Product]]:
+    page = await screen.core.orders_page(screen.sub, screen.ctx, cursor=None, limit=RECENT_ORDERS)
+    products = await screen.core.products(product_ids_of(page.items), screen.ctx)
+    return page.items, {product.id: product for product in products}
+
+
+async def _recommended(screen: Screen) -> list[Product]:
+    recommendations = await screen.core.recommended(screen.sub, screen.ctx, limit=RECOMMENDED)
+    return await screen.core.products(recommendations.product_ids, screen.ctx)
+
+
+@get("/api/home", guards=[csrf_guard], summary="The home screen")
+async def home(request: Request[Any, Any, Any]) -> Response[HomeView]:
+    screen = await open_screen(request)
+    with screen_deadline(screen):
+        result = await gather_parts(
+            [
+                Part("account", lambda: screen.core.account(screen.sub, screen.ctx)),
+                Part("orders", lambda: _recent_orders(screen), required=False),
+                Part("recommendations", lambda: _recommended(screen), required=False),
+            ],
+            deadline=screen.deadline,
+        )
+    account = result.values["account"]
+    locale = locale_for(account)
+    orders, order_products = result.values.get("orders", ([], {}))
+    view = HomeView(
+        greeting=f"Welcome back, {account.display_name}",
+        user=UserSummary(
+            display_name=account.display_name, avatar_url=account.avatar_url, tier=account.tier
+        ),
+        recent_orders=[order_summary(order, order_products, locale) for order in orders],
+        recommendations=[
+            product_card(product, locale) for product in result.values.get("recommendations", [])
+        ],
+        degraded=result.degraded,
+    )
+    return screen_response(view, result.degraded)

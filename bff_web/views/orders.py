@@ -1,0 +1,97 @@
+"""``GET /api/orders`` (order history, one batch catalog call per page) and ``POST /api/orders``."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from litestar import Request, Response, get, post
+from litestar.params import HeaderParameter, JSONBody, QueryParameter
+
+from bff_web.schemas import NewOrderIn, OrdersPage, OrderView
+from bff_web.security import csrf_guard
+from bff_web.views.common import (
+    locale_for,
+    open_screen,
+    order_view,
+    product_ids_of,
+    screen_deadline,
+    screen_response,
+)
+from core_clients.orders import NewOrderLine, OrderPage
+from shared.errors import BadRequest
+from shared.gather import Part, gather_parts
+
+IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,128}$")
+
+
+def _degraded(*names: list[str]) -> list[str]:
+    """What the user sees as missing; the account only changes the locale, so it is not named."""
+    return [name for group in names for name in group if name != "account"]
+
+
+@get("/api/orders", guards=[csrf_guard], summary="The user's order history")
+async def list_orders(
+    request: Request[Any, Any, Any],
+    cursor: Annotated[str | None, QueryParameter(max_length=512)] = None,
+    limit: Annotated[int, QueryParameter(ge=1, le=50)] = 10,
+) -> Response[OrdersPage]:
+    screen = await open_screen(request)
+    with screen_deadline(screen):
+        first = await gather_parts(
+            [
+                Part(
+                    "orders",
+                    lambda: screen.core.orders_page(
+                        screen.sub, screen.ctx, cursor=cursor, limit=limit
+                    ),
+                ),
+                screen.account_part(),
+            ],
+            deadline=screen.deadline,
+        )
+        page: OrderPage = first.values["orders"]
+        details = await gather_parts(
+            [screen.products_part(product_ids_of(page.items))], deadline=screen.deadline
+        )
+    products = {p.id: p for p in details.values.get("products", [])}
+    locale = locale_for(first.values.get("account"))
+    degraded = _degraded(first.degraded, details.degraded)
+    view = OrdersPage(
+        items=[order_view(order, products, locale) for order in page.items],
+        next_cursor=page.next_cursor,
+        degraded=degraded,
+    )
+    return screen_response(view, degraded)
+
+
+@post("/api/orders", guards=[csrf_guard], summary="Place an order")
+async def place_order(
+    request: Request[Any, Any, Any],
+    data: JSONBody[NewOrderIn],
+    idempotency_key: Annotated[
+        str | None, HeaderParameter(name="Idempotency-Key", required=False)
+    ] = None,
+) -> Response[OrderView]:
+    if not idempotency_key:
+        raise BadRequest("The Idempotency-Key header is required")
+    if not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
+        raise BadRequest("The Idempotency-Key header must be 8 to 128 URL-safe characters")
+    screen = await open_screen(request)
+    lines = [
+        NewOrderLine(product_id=line.product_id, quantity=line.quantity) for line in data.lines
+    ]
+    with screen_deadline(screen):
+        order = await screen.core.place_order(
+            screen.sub, lines, idempotency_key=idempotency_key, ctx=screen.ctx
+        )
+        details = await gather_parts(
+            [screen.products_part(product_ids_of([order])), screen.account_part()],
+            deadline=screen.deadline,
+        )
+    products = {p.id: p for p in details.values.get("products", [])}
+    view = order_view(order, products, locale_for(details.values.get("account")))
+    return screen_response(view, _degraded(details.degraded), status_code=201)
+
+
+ROUTES = [list_orders, place_order]

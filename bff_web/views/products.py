@@ -1,0 +1,90 @@
+"""``GET /api/products/{product_id}``: the product (required), its availability and related
+products (optional). "Related" are the user's recommendations without this product: the core
+services have no related-products call, and this keeps the screen to one batch catalog call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, get
+from litestar.params import FromPath
+
+from bff_web.formatting import availability_label, money_label
+from bff_web.schemas import Availability, ImageView, ProductView
+from bff_web.security import csrf_guard
+from bff_web.views.common import (
+    Screen,
+    locale_for,
+    money_view,
+    open_screen,
+    product_card,
+    screen_deadline,
+    screen_response,
+)
+from core_clients.catalog import Product
+from shared.errors import BadRequest
+from shared.gather import Part, gather_parts
+
+RELATED = 4
+
+
+async def _related(screen: Screen, product_id: str) -> list[Product]:
+    recommendations = await screen.core.recommended(screen.sub, screen.ctx, limit=RELATED + 1)
+    ids = [pid for pid in recommendations.product_ids if pid != product_id][:RELATED]
+    return await screen.core.products(ids, screen.ctx)
+
+
+@get("/api/products/{product_id:str}", guards=[csrf_guard], summary="A product's page")
+async def product_page(
+    request: Request[Any, Any, Any], product_id: FromPath[str]
+) -> Response[ProductView]:
+    if not product_id.replace("-", "").replace("_", "").isalnum() or len(product_id) > 64:
+        raise BadRequest("Not a product id")
+    screen = await open_screen(request)
+    with screen_deadline(screen):
+        result = await gather_parts(
+            [
+                Part("product", lambda: screen.core.product(product_id, screen.ctx)),
+                Part(
+                    "availability",
+                    lambda: screen.core.inventory(product_id, screen.ctx),
+                    required=False,
+                ),
+                Part("related", lambda: _related(screen, product_id), required=False),
+                Part(
+                    "account", lambda: screen.core.account(screen.sub, screen.ctx), required=False
+                ),
+            ],
+            deadline=screen.deadline,
+        )
+    cached = result.values["product"]
+    product: Product = cached.value
+    locale = locale_for(result.values.get("account"))
+    inventory = result.values.get("availability")
+    degraded = [name for name in result.degraded if name != "account"]
+    view = ProductView(
+        id=product.id,
+        title=product.title,
+        description=product.description,
+        price=money_view(product.price),
+        price_label=money_label(product.price, locale),
+        images=[ImageView(url=i.url, width=i.width, height=i.height) for i in product.images],
+        category=product.category,
+        rating=product.rating.average,
+        rating_count=product.rating.count,
+        attributes=product.attributes,
+        availability=Availability(
+            in_stock=inventory.in_stock,
+            label=availability_label(
+                inventory.in_stock, inventory.quantity, inventory.restock_date, locale
+            ),
+        )
+        if inventory
+        else None,
+        related=[product_card(p, locale) for p in result.values.get("related", [])],
+        degraded=degraded,
+    )
+    response = screen_response(view, degraded)
+    if cached.status in ("stale", "stale_error"):
+        response.headers["X-BFF-Cache"] = cached.status
+    return response

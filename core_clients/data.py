@@ -1,0 +1,145 @@
+"""Cached access to the core services, the one data layer both gateways' screens read through.
+
+Shared data (products, inventory) lives under global cache keys; everything about a user lives
+under keys built with ``CacheKey.for_user``, so a cached answer can only ever reach the user it
+was loaded for. Writes invalidate what they change: placing an order drops the user's order
+pages and home entries on every instance.
+
+| data | key | fresh | served stale | not-found remembered |
+| --- | --- | --- | --- | --- |
+| product | shared `product/<id>` | 60 s* | 10 min* | 30 s |
+| product batch | shared `products/<ids>` | 60 s* | 10 min* | |
+| inventory | shared `inventory/<id>` | 5 s | 60 s | 30 s |
+| account | user `account` | 60 s | 10 min | |
+| order page | user `orders/<cursor>/<limit>` | 30 s | 5 min | |
+| recommendations | user `reco/<limit>` | 5 min | 30 min | |
+
+(*) ``BFF_CACHE_PRODUCT_TTL`` and ``BFF_CACHE_PRODUCT_STALE``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from core_clients.accounts import Account, AccountsClient
+from core_clients.base import CallContext
+from core_clients.catalog import CatalogClient, Inventory, Product
+from core_clients.orders import NewOrderLine, Order, OrderPage, OrdersClient
+from core_clients.recommendations import Recommendations, RecommendationsClient
+from shared.cache import Cache, CacheKey, CacheResult
+from shared.errors import CoreNotFound
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class CorePolicy:
+    ttl: float
+    stale_ttl: float
+    negative_ttl: float | None = None
+
+
+PRODUCT = CorePolicy(ttl=60, stale_ttl=600, negative_ttl=30)
+INVENTORY = CorePolicy(ttl=5, stale_ttl=60, negative_ttl=30)
+ACCOUNT = CorePolicy(ttl=60, stale_ttl=600)
+ORDERS = CorePolicy(ttl=30, stale_ttl=300)
+RECOMMENDATIONS = CorePolicy(ttl=300, stale_ttl=1800)
+
+
+@dataclass(frozen=True)
+class CoreData:
+    accounts: AccountsClient
+    catalog: CatalogClient
+    orders: OrdersClient
+    recommendations: RecommendationsClient
+    cache: Cache
+    product_policy: CorePolicy = PRODUCT
+
+    async def _cached(
+        self,
+        key: CacheKey,
+        loader: Callable[[], Awaitable[T]],
+        policy: CorePolicy,
+        type_: type[T],
+    ) -> CacheResult[T]:
+        return await self.cache.get_or_load(
+            key,
+            loader,
+            ttl=policy.ttl,
+            stale_ttl=policy.stale_ttl,
+            type=type_,
+            negative_ttl=policy.negative_ttl,
+            negative_exceptions=(CoreNotFound,) if policy.negative_ttl else (),
+        )
+
+    async def product(self, product_id: str, ctx: CallContext) -> CacheResult[Product]:
+        return await self._cached(
+            CacheKey.shared("product", product_id),
+            lambda: self.catalog.get_product(product_id, ctx=ctx),
+            self.product_policy,
+            Product,
+        )
+
+    async def products(self, ids: Sequence[str], ctx: CallContext) -> list[Product]:
+        """Many products in one batch call (cached as a batch); unknown ids are left out."""
+        unique = list(dict.fromkeys(ids))
+        if not unique:
+            return []
+        result = await self._cached(
+            CacheKey.shared("products", *unique),
+            lambda: self.catalog.get_products(unique, ctx=ctx),
+            self.product_policy,
+            list[Product],
+        )
+        return result.value
+
+    async def inventory(self, product_id: str, ctx: CallContext) -> Inventory:
+        result = await self._cached(
+            CacheKey.shared("inventory", product_id),
+            lambda: self.catalog.get_inventory(product_id, ctx=ctx),
+            INVENTORY,
+            Inventory,
+        )
+        return result.value
+
+    async def account(self, sub: str, ctx: CallContext) -> Account:
+        result = await self._cached(
+            CacheKey.for_user(sub, "account"),
+            lambda: self.accounts.get_account(sub, ctx=ctx),
+            ACCOUNT,
+            Account,
+        )
+        return result.value
+
+    async def orders_page(
+        self, sub: str, ctx: CallContext, *, cursor: str | None, limit: int
+    ) -> OrderPage:
+        result = await self._cached(
+            CacheKey.for_user(sub, "orders", cursor or "-", limit),
+            lambda: self.orders.list_orders(sub, cursor=cursor, limit=limit, ctx=ctx),
+            ORDERS,
+            OrderPage,
+        )
+        return result.value
+
+    async def recommended(self, sub: str, ctx: CallContext, *, limit: int) -> Recommendations:
+        result = await self._cached(
+            CacheKey.for_user(sub, "reco", limit),
+            lambda: self.recommendations.get_recommendations(sub, limit=limit, ctx=ctx),
+            RECOMMENDATIONS,
+            Recommendations,
+        )
+        return result.value
+
+    async def place_order(
+        self, sub: str, lines: Sequence[NewOrderLine], *, idempotency_key: str, ctx: CallContext
+    ) -> Order:
+        try:
+            return await self.orders.place_order(
+                sub, lines, idempotency_key=idempotency_key, ctx=ctx
+            )
+        finally:
+            # Even a failed call may have placed the order: never serve the old history.
+            await self.cache.invalidate_user_kinds(sub, "orders", "home")

@@ -1,0 +1,65 @@
+"""The lifespan resource that opens the core-service clients and the cache for a gateway.
+
+One long-lived ``httpx.AsyncClient`` per service, each with the policy its settings describe;
+all of them closed when the gateway stops. The result is ``app.state.core`` (a ``CoreData``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import TypeVar
+
+from litestar import Litestar
+
+from core_clients.accounts import AccountsClient
+from core_clients.base import CoreClient, ServicePolicy, build_http_client
+from core_clients.catalog import CatalogClient
+from core_clients.data import PRODUCT, CoreData, CorePolicy
+from core_clients.orders import OrdersClient
+from core_clients.recommendations import RecommendationsClient
+from shared.cache import Cache
+from shared.settings import CoreServiceSettings, Settings
+
+
+def policy_for(service: CoreServiceSettings) -> ServicePolicy:
+    return ServicePolicy(
+        connect_timeout=service.connect_timeout_s,
+        read_timeout=service.timeout_s,
+        total_timeout=service.timeout_s,
+        max_attempts=service.max_attempts,
+        breaker_failure_threshold=service.breaker_failures,
+        breaker_open_s=service.breaker_open_s,
+    )
+
+
+C = TypeVar("C", bound=CoreClient)
+
+
+@asynccontextmanager
+async def core_data_resource(app: Litestar) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    async with AsyncExitStack() as stack:
+
+        def open_client(client_class: type[C]) -> C:
+            service = settings.core_service(client_class.service)
+            policy = policy_for(service)
+            http = build_http_client(service.url, policy)
+            stack.push_async_callback(http.aclose)
+            return client_class(http, policy)
+
+        cache = Cache(app.state.redis, name="core")
+        stack.push_async_callback(cache.aclose)
+        app.state.core = CoreData(
+            accounts=open_client(AccountsClient),
+            catalog=open_client(CatalogClient),
+            orders=open_client(OrdersClient),
+            recommendations=open_client(RecommendationsClient),
+            cache=cache,
+            product_policy=CorePolicy(
+                ttl=settings.cache_product_ttl_s,
+                stale_ttl=settings.cache_product_stale_s,
+                negative_ttl=PRODUCT.negative_ttl,
+            ),
+        )
+        yield
