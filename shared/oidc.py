@@ -109,13 +109,17 @@ class OidcRelyingParty:
 
     # --- plumbing ------------------------------------------------------------------------------
 
-    def _oauth_client(self) -> AsyncOAuth2Client:
+    def _oauth_client(self, *, with_scope: bool = True) -> AsyncOAuth2Client:
         """A short-lived authlib client per protocol step (authlib clients keep token state),
-        sharing one connection pool (the transport)."""
+        sharing one connection pool (the transport).
+
+        A refresh is made without ``scope`` (RFC 6749 section 6: the scope first granted),
+        since providers may grant less than asked (``offline_access``) and then refuse a refresh
+        that names the scope asked for."""
         return AsyncOAuth2Client(
             client_id=self.client_id,
             client_secret=self._client_secret,
-            scope=" ".join(self.scopes),
+            scope=" ".join(self.scopes) if with_scope else None,
             redirect_uri=self.redirect_uri,
             code_challenge_method="S256",
             token_endpoint_auth_method="client_secret_basic",  # noqa: S106 - a method name
@@ -259,7 +263,7 @@ class OidcRelyingParty:
         )
 
     async def _token_call(self, url: str, method: str, **params: str) -> TokenResponse:
-        client = self._oauth_client()
+        client = self._oauth_client(with_scope=method != "refresh_token")
         try:
             token: Mapping[str, Any] = await getattr(client, method)(url, **params)
         except OAuthError as exc:

@@ -30,6 +30,7 @@ from shared.sessions import SessionRecord, SessionStore, TokenSet
 
 REFRESH_LOCK_TIMEOUT_S = 15.0
 REFRESH_WAIT_S = 12.0
+RETRY_FAILED_REFRESH_AFTER_S = 5.0
 
 _logger = get_logger("bff.tokens")
 
@@ -58,12 +59,20 @@ class TokenService:
         self._local_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
+        self._deferred_until: dict[str, float] = {}
         self.refreshes_ok = 0
         self.refreshes_failed = 0
 
     async def fresh_tokens(self, record: SessionRecord) -> TokenSet:
         tokens = self.store.open_tokens(record)
-        if not needs_refresh(tokens, self.skew_s, time.time()):
+        now = time.time()
+        if not needs_refresh(tokens, self.skew_s, now):
+            return tokens
+        if self._deferred_until.get(record.id, 0.0) > now and now < (
+            tokens.access_token_expires_at or 0.0
+        ):
+            # A refresh just failed with the IdP unavailable: do not hammer it from every
+            # request while the current token is still good.
             return tokens
         lock = self._local_locks.get(record.id)
         if lock is None:
@@ -123,6 +132,10 @@ class TokenService:
             self.refreshes_failed += 1
             if time.time() < (tokens.access_token_expires_at or 0):
                 _logger.warning("token_refresh_deferred")
+                self._deferred_until = {
+                    sid: until for sid, until in self._deferred_until.items() if until > time.time()
+                }
+                self._deferred_until[record.id] = time.time() + RETRY_FAILED_REFRESH_AFTER_S
                 return tokens
             raise NotReady("The identity provider is unavailable") from None
         now = time.time()
@@ -135,6 +148,7 @@ class TokenService:
         )
         if not await self.store.update_tokens(record.id, renewed):
             raise Unauthenticated("The session has ended")
+        self._deferred_until.pop(record.id, None)
         self.refreshes_ok += 1
         _logger.info("token_refreshed", session_kind=record.kind)
         return renewed
