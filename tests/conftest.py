@@ -8,6 +8,7 @@ pytest_plugins = [
     "tests.fixtures.stubs",
     "tests.fixtures.idp",
     "tests.fixtures.gateways",
+    "tests.fixtures.browser",
 ]
 
 
