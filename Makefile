@@ -7,12 +7,12 @@ TOOLS  := .tools
 UV     := $(TOOLS)/bin/uv
 RUN    := $(UV) run --frozen
 
-.PHONY: run test install lint typecheck pytest bench redis-check browser clean
+.PHONY: run test install lint typecheck pytest bench redis-check browser-check clean
 
 run: install
 	$(RUN) bff dev
 
-test: install redis-check lint typecheck pytest
+test: install redis-check browser-check lint typecheck pytest
 
 install: .venv/.installed
 
@@ -31,6 +31,19 @@ redis-check:
 		echo "redis-server is needed by the tests (each test session starts its own on a free port)."; \
 		echo "Install Redis 7: Debian/Ubuntu 'apt-get install redis-server', macOS 'brew install redis'."; \
 		exit 1; }
+
+# The browser tests drive Debian's Chromium; install it when we may (root with apt-get).
+browser-check:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+	  [ -n "$$BFF_TEST_CHROMIUM" ] || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing Chromium for the browser tests (apt-get install chromium)"; \
+	    (apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	     (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)) || exit 1; \
+	  else \
+	    echo "Chromium is needed for the browser tests: 'apt-get install chromium' (or set BFF_TEST_CHROMIUM)."; \
+	    exit 1; \
+	  fi; }
 
 lint: install
 	$(RUN) ruff check .
