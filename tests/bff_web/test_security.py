@@ -70,10 +70,21 @@ def test_login_with_a_bad_return_url_is_a_400_problem_without_redirect(
 
 
 def test_json_endpoints_need_the_csrf_header(client: TestClient[Litestar]) -> None:
-    for path in ("/bff/user", "/bff/sessions"):
-        response = client.get(path)
-        assert response.status_code == 403, path
-        assert response.headers["content-type"].startswith("application/problem+json")
+    """Every /bff JSON endpoint and every /api route refuses a request without X-CSRF: 1."""
+    requests = [
+        ("GET", "/bff/user"),
+        ("GET", "/bff/sessions"),
+        ("DELETE", "/bff/sessions/abc"),
+        ("GET", "/api/home"),
+        ("GET", "/api/products/7"),
+        ("GET", "/api/orders"),
+        ("POST", "/api/orders"),
+    ]
+    for method, path in requests:
+        for headers in ({}, {"X-CSRF": "0"}, {"X-CSRF": "true"}):
+            response = client.request(method, path, headers=headers)
+            assert response.status_code == 403, (method, path, headers)
+            assert response.headers["content-type"].startswith("application/problem+json")
 
 
 def test_a_foreign_origin_is_refused_even_with_the_csrf_header(
