@@ -24,12 +24,12 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from core_clients.accounts import Account, AccountsClient
-from core_clients.base import CallContext
+from core_clients.base import CallContext, UpstreamRejected
 from core_clients.catalog import CatalogClient, Inventory, Product
 from core_clients.orders import NewOrderLine, Order, OrderPage, OrdersClient
 from core_clients.recommendations import Recommendations, RecommendationsClient
 from shared.cache import Cache, CacheKey, CacheResult
-from shared.errors import CoreNotFound
+from shared.errors import Conflict, CoreNotFound, Unprocessable
 
 T = TypeVar("T")
 
@@ -140,6 +140,16 @@ class CoreData:
             return await self.orders.place_order(
                 sub, lines, idempotency_key=idempotency_key, ctx=ctx
             )
+        except UpstreamRejected as exc:
+            # The user's own input was refused (unknown product, key reused for another
+            # order): say so with the matching status, never with the service's body.
+            if exc.upstream_status == 409:
+                raise Conflict("This Idempotency-Key was used for another order") from exc
+            if exc.upstream_status in (400, 422):
+                raise Unprocessable(
+                    "The order was refused: check the products and quantities"
+                ) from exc
+            raise
         finally:
             # Even a failed call may have placed the order: never serve the old history.
             await self.cache.invalidate_user_kinds(sub, "orders", "home")

@@ -10,6 +10,8 @@ own code.
      ├── Unauthenticated         401
      ├── Forbidden               403
      ├── NotFound                404
+     ├── Conflict                409
+     ├── Unprocessable           422
      ├── PreconditionFailed      412
      ├── UpgradeRequired         426
      ├── TooManyRequests         429
@@ -82,6 +84,18 @@ class NotFound(GatewayError):
     status = 404
     slug = "not-found"
     title = "Not found"
+
+
+class Conflict(GatewayError):
+    status = 409
+    slug = "conflict"
+    title = "Conflict"
+
+
+class Unprocessable(GatewayError):
+    status = 422
+    slug = "unprocessable"
+    title = "The request cannot be carried out"
 
 
 class PreconditionFailed(GatewayError):

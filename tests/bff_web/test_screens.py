@@ -287,6 +287,27 @@ def test_invalid_orders_are_400_problems(alice: httpx.Client, body: dict[str, An
     assert response.status_code == 400
 
 
+def test_an_order_for_an_unknown_product_is_a_422_and_a_reused_key_a_409(
+    alice: httpx.Client,
+) -> None:
+    unknown = alice.post(
+        "/api/orders",
+        json={"lines": [{"productId": "999999", "quantity": 1}]},
+        headers={"Idempotency-Key": "order-key-0003"},
+    )
+    assert unknown.status_code == 422
+    assert unknown.headers["content-type"].startswith("application/problem+json")
+    key = {"Idempotency-Key": "order-key-0004"}
+    first = alice.post(
+        "/api/orders", json={"lines": [{"productId": "3", "quantity": 1}]}, headers=key
+    )
+    assert first.status_code == 201
+    other = alice.post(
+        "/api/orders", json={"lines": [{"productId": "4", "quantity": 1}]}, headers=key
+    )
+    assert other.status_code == 409
+
+
 def test_an_order_without_idempotency_key_is_a_400(alice: httpx.Client) -> None:
     response = alice.post("/api/orders", json={"lines": [{"productId": "3", "quantity": 1}]})
     assert response.status_code == 400
