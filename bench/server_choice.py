@@ -29,12 +29,33 @@ PATHS = ("/health/live", "/schema/openapi.json")
 def server_command(server: str, port: int) -> list[str]:
     if server == "uvicorn":
         return [
-            str(BIN / "uvicorn"), "--factory", "bff_web.app:create_app", "--port", str(port),
-            "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning",
+            str(BIN / "uvicorn"),
+            "--factory",
+            "bff_web.app:create_app",
+            "--port",
+            str(port),
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--no-access-log",
+            "--log-level",
+            "warning",
         ]
     return [
-        str(BIN / "granian"), "--interface", "asgi", "--factory", "--port", str(port),
-        "--workers", "1", "--loop", "uvloop", "--log-level", "warning", "bff_web.app:create_app",
+        str(BIN / "granian"),
+        "--interface",
+        "asgi",
+        "--factory",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--loop",
+        "uvloop",
+        "--log-level",
+        "warning",
+        "bff_web.app:create_app",
     ]
 
 
@@ -53,7 +74,9 @@ def wait_ready(url: str) -> None:
 def run_wrk(url: str, duration: int) -> float:
     out = subprocess.run(
         ["wrk", "-t2", "-c64", f"-d{duration}s", url],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     match = re.search(r"Requests/sec:\s+([\d.]+)", out)
     assert match, out
@@ -74,8 +97,12 @@ def main() -> int:
         for server in ("uvicorn", "granian"):
             port = 18700 + round_number
             process = subprocess.Popen(
-                server_command(server, port), cwd=ROOT, env=env,
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                server_command(server, port),
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
             )
             try:
                 wait_ready(f"http://127.0.0.1:{port}/health/live")
