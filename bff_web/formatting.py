@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from functools import lru_cache
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
@@ -37,9 +38,15 @@ def babel_locale(tag: str | None) -> str:
 
 
 def money_label(money: Money, locale: str) -> str:
-    digits = get_currency_precision(money.currency)
-    amount = Decimal(money.amount_minor).scaleb(-digits)
-    return format_currency(amount, money.currency, locale=locale)
+    return _money_label(money.amount_minor, money.currency, locale)
+
+
+@lru_cache(maxsize=8192)
+def _money_label(amount_minor: int, currency: str, locale: str) -> str:
+    """Cached: CLDR formatting costs ~100 µs a call, and a catalog has few distinct prices."""
+    digits = get_currency_precision(currency)
+    amount = Decimal(amount_minor).scaleb(-digits)
+    return format_currency(amount, currency, locale=locale)
 
 
 def parse_time(value: str) -> datetime:
