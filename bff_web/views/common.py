@@ -1,15 +1,14 @@
-"""What every web screen does first: who is calling, with which token, until when.
+"""What every web screen does first (who is calling, with which token, until when) and the
+shaping helpers the web screens share.
 
-``open_screen`` loads the cookie session (401 problem without one), gets a fresh IdP access token
-for it (refreshed once, however many requests race), and sets the screen's deadline, which every
-core call under it honours and forwards.
+``open_screen`` loads the cookie session (401 problem without one); the rest is
+``core_clients.screen``, shared with the mobile gateway.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from litestar import Request, Response
@@ -18,53 +17,28 @@ from bff_web.auth import current_session
 from bff_web.formatting import babel_locale, date_label, money_label, status_label
 from bff_web.schemas import MoneyView, OrderLineView, OrderSummary, OrderView, ProductCard
 from core_clients.accounts import Account
-from core_clients.base import CallContext, Money
-from core_clients.catalog import Image, Product
-from core_clients.data import CoreData
+from core_clients.base import Money
+from core_clients.catalog import Product
 from core_clients.orders import Order
-from shared.deadline import Deadline, deadline_scope
-from shared.gather import Part
+from core_clients.screen import DEGRADED_HEADER, Screen, image_near, open_screen_for
 from shared.identity import Identity
-from shared.sessions import SessionRecord
 
-DEGRADED_HEADER = "X-BFF-Degraded"
 CARD_IMAGE_WIDTH = 320
 THUMBNAIL_WIDTH = 160
 
 
-@dataclass(frozen=True)
-class Screen:
-    session: SessionRecord
-    ctx: CallContext
-    deadline: Deadline
-    core: CoreData
-
-    @property
-    def sub(self) -> str:
-        return self.session.sub
-
-    def account_part(self) -> Part:
-        """The user's account, optional: screens other than home only need it for the locale."""
-        return Part("account", lambda: self.core.account(self.sub, self.ctx), required=False)
-
-    def products_part(self, ids: list[str]) -> Part:
-        return Part("products", lambda: self.core.products(ids, self.ctx), required=False)
-
-
 async def open_screen(request: Request[Any, Any, Any]) -> Screen:
+    """The cookie session (401 problem without one), a fresh token, the screen's deadline."""
     identity: Identity = request.app.state.identity
-    deadline = Deadline.after(identity.settings.screen_deadline_s)
     session = await current_session(request)
-    tokens = await identity.tokens.fresh_tokens(session)
-    ctx = CallContext(
-        access_token=tokens.access_token, request_id=request.scope["state"].get("request_id")
+    return await open_screen_for(
+        identity, session, request.app.state.core, request.scope["state"].get("request_id")
     )
-    return Screen(session, ctx, deadline, request.app.state.core)
 
 
 @contextmanager
 def screen_deadline(screen: Screen) -> Iterator[None]:
-    with deadline_scope(screen.deadline):
+    with screen.deadline_scope():
         yield
 
 
@@ -79,19 +53,6 @@ def locale_for(account: Account | None) -> str:
 
 def money_view(money: Money) -> MoneyView:
     return MoneyView(amount_minor=money.amount_minor, currency=money.currency)
-
-
-def image_near(images: list[Image], width: int) -> str | None:
-    """The smallest image at least ``width`` wide (or the largest there is)."""
-    if not images:
-        return None
-    wide_enough = [image for image in images if image.width >= width]
-    chosen = (
-        min(wide_enough, key=lambda i: i.width)
-        if wide_enough
-        else max(images, key=lambda i: i.width)
-    )
-    return chosen.url
 
 
 def product_card(product: Product, locale: str) -> ProductCard:
@@ -155,7 +116,3 @@ def order_view(order: Order, products: dict[str, Product], locale: str) -> Order
         total_label=money_label(order.total, locale),
         lines=lines,
     )
-
-
-def product_ids_of(orders: list[Order]) -> list[str]:
-    return list(dict.fromkeys(line.product_id for order in orders for line in order.lines))

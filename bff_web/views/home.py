@@ -9,17 +9,16 @@ from litestar import Request, Response, get
 from bff_web.schemas import HomeView, UserSummary
 from bff_web.security import csrf_guard
 from bff_web.views.common import (
-    Screen,
     locale_for,
     open_screen,
     order_summary,
     product_card,
-    product_ids_of,
     screen_deadline,
     screen_response,
 )
 from core_clients.catalog import Product
 from core_clients.orders import Order
+from core_clients.screen import Screen, product_ids_of
 from shared.gather import Part, gather_parts
 
 RECENT_ORDERS = 3

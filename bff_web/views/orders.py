@@ -14,20 +14,15 @@ from bff_web.views.common import (
     locale_for,
     open_screen,
     order_view,
-    product_ids_of,
     screen_deadline,
     screen_response,
 )
 from core_clients.orders import NewOrderLine, OrderPage
+from core_clients.screen import product_ids_of, visible_degraded
 from shared.errors import BadRequest
 from shared.gather import Part, gather_parts
 
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,128}$")
-
-
-def _degraded(*names: list[str]) -> list[str]:
-    """What the user sees as missing; the account only changes the locale, so it is not named."""
-    return [name for group in names for name in group if name != "account"]
 
 
 @get("/api/orders", guards=[csrf_guard], summary="The user's order history")
@@ -56,7 +51,7 @@ async def list_orders(
         )
     products = {p.id: p for p in details.values.get("products", [])}
     locale = locale_for(first.values.get("account"))
-    degraded = _degraded(first.degraded, details.degraded)
+    degraded = visible_degraded(first.degraded, details.degraded)
     view = OrdersPage(
         items=[order_view(order, products, locale) for order in page.items],
         next_cursor=page.next_cursor,
@@ -91,7 +86,7 @@ async def place_order(
         )
     products = {p.id: p for p in details.values.get("products", [])}
     view = order_view(order, products, locale_for(details.values.get("account")))
-    return screen_response(view, _degraded(details.degraded), status_code=201)
+    return screen_response(view, visible_degraded(details.degraded), status_code=201)
 
 
 ROUTES = [list_orders, place_order]

@@ -13,7 +13,6 @@ from bff_web.formatting import availability_label, money_label
 from bff_web.schemas import Availability, ImageView, ProductView
 from bff_web.security import csrf_guard
 from bff_web.views.common import (
-    Screen,
     locale_for,
     money_view,
     open_screen,
@@ -22,6 +21,7 @@ from bff_web.views.common import (
     screen_response,
 )
 from core_clients.catalog import Product
+from core_clients.screen import Screen
 from shared.errors import BadRequest
 from shared.gather import Part, gather_parts
 

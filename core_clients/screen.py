@@ -1,0 +1,77 @@
+"""What every screen of either gateway works with: the caller's session, a call context with a
+fresh IdP access token, the screen's deadline, and the cached data layer.
+
+The gateways differ in how they find the session (cookie or bearer) and how they shape the
+answer; everything between is here, once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from core_clients.base import CallContext
+from core_clients.catalog import Image
+from core_clients.data import CoreData
+from core_clients.orders import Order
+from shared.deadline import Deadline, deadline_scope
+from shared.gather import Part
+from shared.identity import Identity
+from shared.sessions import SessionRecord
+
+DEGRADED_HEADER = "X-BFF-Degraded"
+
+
+@dataclass(frozen=True)
+class Screen:
+    session: SessionRecord
+    ctx: CallContext
+    deadline: Deadline
+    core: CoreData
+
+    @property
+    def sub(self) -> str:
+        return self.session.sub
+
+    def account_part(self) -> Part:
+        """The user's account, optional: screens other than home only need it for the locale."""
+        return Part("account", lambda: self.core.account(self.sub, self.ctx), required=False)
+
+    def products_part(self, ids: list[str]) -> Part:
+        return Part("products", lambda: self.core.products(ids, self.ctx), required=False)
+
+    @contextmanager
+    def deadline_scope(self) -> Iterator[None]:
+        """Every core call made inside honours (and forwards) the screen's deadline."""
+        with deadline_scope(self.deadline):
+            yield
+
+
+async def open_screen_for(
+    identity: Identity, session: SessionRecord, core: CoreData, request_id: str | None
+) -> Screen:
+    """The deadline starts first, so the token refresh counts against the screen's time."""
+    deadline = Deadline.after(identity.settings.screen_deadline_s)
+    tokens = await identity.tokens.fresh_tokens(session)
+    ctx = CallContext(access_token=tokens.access_token, request_id=request_id)
+    return Screen(session, ctx, deadline, core)
+
+
+def image_near(images: list[Image], width: int) -> str | None:
+    """The smallest image at least ``width`` pixels wide (or the largest there is)."""
+    if not images:
+        return None
+    wide_enough = [image for image in images if image.width >= width]
+    if wide_enough:
+        return min(wide_enough, key=lambda image: image.width).url
+    return max(images, key=lambda image: image.width).url
+
+
+def product_ids_of(orders: list[Order]) -> list[str]:
+    return list(dict.fromkeys(line.product_id for order in orders for line in order.lines))
+
+
+def visible_degraded(*groups: list[str]) -> list[str]:
+    """What the user sees as missing; the account only changes the locale, so it is not named."""
+    return [name for group in groups for name in group if name != "account"]
