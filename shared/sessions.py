@@ -15,6 +15,9 @@ it, and refreshing tokens is a separate token service. What it defends against:
   a record that still exists, so a refresh finishing after a logout cannot bring the session
   back, and they write only their own fields, so a ``touch`` cannot put back tokens that a
   parallel refresh has just replaced.
+* **A copy of the store must not yield a bearer token either.** The mobile gateway's opaque
+  access and refresh tokens are indexed by their keyed hash only (``cipher.hash_token``), and
+  the session id an index entry points at is sealed, bound to the entry's kind and hash.
 * **Indexes do not grow with dead ids.** Records expire by TTL; listing prunes index members
   whose record is gone, and every index expires with the last absolute expiry of its members.
 
@@ -28,16 +31,20 @@ hash of the IdP ``sid``; default prefix ``bff:sess``)::
     bff:sess:idp:<ih>            SET     <uh> of users with that IdP sid     max absolute
     bff:sess:once:<sha256(key)>  STRING  sealed one-time value               as given
     bff:sess:seen:<sha256(key)>  STRING  replay marker                       as given
+    bff:sess:tok:<kind>:<th>     STRING  sealed session id of a bearer token as given
+
+(``th`` = the token's keyed hash, as the caller gives it; ``kind`` = ``access``, ``refresh``…)
 
 Cluster and key slots: a user's records and their index share the ``{u:<uh>}`` hash tag, so the
 one multi-key operation that must be atomic, ``create`` (record + user index, one Lua script),
 runs in one slot. Because of it, a record exists only while its id is in the user index, and
 ``end_all_for_user`` (read the index, delete what it lists) can never miss a session: one
 created meanwhile simply counts as created after the logout. Everything else touches one key
-per command; commands on keys of different slots go through a non-transactional pipeline,
-which redis-py splits per node. The price is one extra GET per lookup by id (the pointer
-``id:<sd>`` -> ``uh``), since the cookie carries only random bytes. Lookups by ``sub`` or IdP
-``sid`` try the hashes under the current and the previous key, so rotation loses nothing.
+per command (the token index too: SET NX, GET, DEL); commands on keys of different slots go
+through a non-transactional pipeline, which redis-py splits per node. The price is one extra
+GET per lookup by id (the pointer ``id:<sd>`` -> ``uh``), since the cookie carries only random
+bytes. Lookups by ``sub``, IdP ``sid`` or token hash try the hashes under the current and the
+previous key, so rotation loses nothing.
 
 The session id hash is unkeyed on purpose: the id has 256 random bits, so its hash cannot be
 inverted, and it stays the same when the secret key rotates.
@@ -70,6 +77,8 @@ MIN_SESSION_ID_LENGTH = 43  # secrets.token_urlsafe(32): 256 random bits
 
 _TOKENS_AD = b"bff session tokens\x00"
 _ONE_TIME_AD = b"bff one-time value\x00"
+_TOKEN_INDEX_AD = b"bff token index\x00"
+_TOKEN_KIND = re.compile(r"[a-z][a-z0-9-]{0,31}")
 _HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
 
 _logger = structlog.get_logger("bff.sessions")
@@ -249,6 +258,29 @@ class SessionStore(ABC):
     async def remember_once(self, key: str, ttl: float) -> bool:
         """True the first time ``key`` is seen within ``ttl`` seconds, False on a replay."""
 
+    # -- bearer-token index ------------------------------------------------------------------
+
+    @abstractmethod
+    async def index_token(self, kind: str, token_hash: str, session_id: str, ttl: float) -> None:
+        """Point a bearer token at its session for ``ttl`` seconds.
+
+        ``token_hash`` is the token's keyed hash (``cipher.hash_token``), never the token: a copy
+        of the store cannot be replayed as a bearer. ``kind`` (``access``, ``refresh``…) keeps
+        one kind of token from being accepted as another. ``ValueError`` if the entry exists.
+        """
+
+    @abstractmethod
+    async def lookup_token(self, kind: str, token_hash: str) -> str | None:
+        """The session id a live index entry points at, or None (missing, expired, bad data).
+
+        Callers try every hash of ``cipher.hash_token_candidates`` so that tokens indexed
+        before a key rotation are still found.
+        """
+
+    @abstractmethod
+    async def drop_token(self, kind: str, token_hash: str) -> bool:
+        """Remove an index entry; True for exactly one caller if several race (atomic delete)."""
+
     # -- shared helpers ----------------------------------------------------------------------
 
     def _check_new(self, record: SessionRecord) -> None:
@@ -273,6 +305,19 @@ class SessionStore(ABC):
             return None
         return record
 
+    def _seal_token_ref(self, kind: str, token_hash: str, session_id: str, ttl: float) -> bytes:
+        _check_token_ref(kind, token_hash)
+        if ttl <= 0:
+            raise ValueError("a token index entry needs a positive TTL")
+        return self.cipher.encrypt(session_id.encode(), _token_ref_ad(kind, token_hash)).encode()
+
+    def _open_token_ref(self, kind: str, token_hash: str, sealed: bytes | str) -> str | None:
+        try:
+            return self.cipher.decrypt(_text(sealed), _token_ref_ad(kind, token_hash)).decode()
+        except (DecryptionError, UnicodeError):
+            _logger.warning("token_index_entry_discarded")
+            return None
+
     def _seal_one_time(self, key: str, value: bytes) -> bytes:
         return self.cipher.encrypt(value, _ONE_TIME_AD + key.encode()).encode()
 
@@ -281,6 +326,18 @@ class SessionStore(ABC):
             return self.cipher.decrypt(_text(sealed), _ONE_TIME_AD + key.encode())
         except (DecryptionError, UnicodeError):
             return None
+
+
+def _check_token_ref(kind: str, token_hash: str) -> None:
+    """Only well-formed names reach a key: a raw token passed by mistake is refused."""
+    if not _TOKEN_KIND.fullmatch(kind):
+        raise ValueError("a token kind is a short lower-case name such as 'access'")
+    if not _HEX_DIGEST.fullmatch(token_hash):
+        raise ValueError("index tokens by their keyed hash (cipher.hash_token), never in clear")
+
+
+def _token_ref_ad(kind: str, token_hash: str) -> bytes:
+    return _TOKEN_INDEX_AD + kind.encode() + b"\x00" + token_hash.encode()
 
 
 def _encode_fields(record: SessionRecord) -> dict[str, bytes]:
@@ -370,6 +427,9 @@ class RedisSessionStore(SessionStore):
 
     def _idp_index_key(self, ih: str) -> str:
         return f"{self._prefix}:idp:{ih}"
+
+    def _token_key(self, kind: str, token_hash: str) -> str:
+        return f"{self._prefix}:tok:{kind}:{token_hash}"
 
     # -- sessions ----------------------------------------------------------------------------
 
@@ -484,6 +544,29 @@ class RedisSessionStore(SessionStore):
         marker = f"{self._prefix}:seen:{_digest(key)}"
         return bool(await self._redis.set(marker, b"1", nx=True, px=max(1, _ms(ttl))))
 
+    # -- bearer-token index ------------------------------------------------------------------
+
+    async def index_token(self, kind: str, token_hash: str, session_id: str, ttl: float) -> None:
+        sealed = self._seal_token_ref(kind, token_hash, session_id, ttl)
+        key = self._token_key(kind, token_hash)
+        if not await self._redis.set(key, sealed, nx=True, px=max(1, _ms(ttl))):
+            raise ValueError("this token is already indexed")
+
+    async def lookup_token(self, kind: str, token_hash: str) -> str | None:
+        _check_token_ref(kind, token_hash)
+        key = self._token_key(kind, token_hash)
+        sealed = await self._redis.get(key)
+        if sealed is None:
+            return None
+        session_id = self._open_token_ref(kind, token_hash, sealed)
+        if session_id is None:
+            await self._redis.delete(key)
+        return session_id
+
+    async def drop_token(self, kind: str, token_hash: str) -> bool:
+        _check_token_ref(kind, token_hash)
+        return bool(await self._redis.delete(self._token_key(kind, token_hash)))
+
     # -- helpers -----------------------------------------------------------------------------
 
     async def _owner(self, sd: str) -> str | None:
@@ -557,6 +640,7 @@ class MemorySessionStore(SessionStore):
         self._by_idp_sid: dict[str, set[str]] = {}
         self._one_time: dict[str, tuple[bytes, float]] = {}  # key -> (sealed, monotonic deadline)
         self._seen: dict[str, float] = {}  # key -> monotonic deadline
+        self._tokens: dict[str, tuple[bytes, float]] = {}  # kind:hash -> (sealed, deadline)
         self._next_sweep = time.monotonic() + self._SWEEP_INTERVAL_S
 
     async def create(self, record: SessionRecord) -> None:
@@ -630,6 +714,33 @@ class MemorySessionStore(SessionStore):
         self._seen[key] = now + ttl
         return True
 
+    async def index_token(self, kind: str, token_hash: str, session_id: str, ttl: float) -> None:
+        sealed = self._seal_token_ref(kind, token_hash, session_id, ttl)
+        self._maybe_sweep()
+        key = f"{kind}:{token_hash}"
+        existing = self._tokens.get(key)
+        if existing is not None and existing[1] > time.monotonic():
+            raise ValueError("this token is already indexed")
+        self._tokens[key] = (sealed, time.monotonic() + ttl)
+
+    async def lookup_token(self, kind: str, token_hash: str) -> str | None:
+        _check_token_ref(kind, token_hash)
+        key = f"{kind}:{token_hash}"
+        item = self._tokens.get(key)
+        if item is None:
+            return None
+        session_id = (
+            self._open_token_ref(kind, token_hash, item[0]) if item[1] > time.monotonic() else None
+        )
+        if session_id is None:
+            del self._tokens[key]
+        return session_id
+
+    async def drop_token(self, kind: str, token_hash: str) -> bool:
+        _check_token_ref(kind, token_hash)
+        item = self._tokens.pop(f"{kind}:{token_hash}", None)
+        return item is not None and item[1] > time.monotonic()
+
     def _live(self, session_id: str, now: float) -> SessionRecord | None:
         entry = self._sessions.get(session_id)
         if entry is None:
@@ -666,6 +777,7 @@ class MemorySessionStore(SessionStore):
             self._remove(sid)
         self._one_time = {k: v for k, v in self._one_time.items() if v[1] > mono}
         self._seen = {k: t for k, t in self._seen.items() if t > mono}
+        self._tokens = {k: v for k, v in self._tokens.items() if v[1] > mono}
 
 
 def _discard(index: dict[str, set[str]], key: str, member: str) -> None:

@@ -400,6 +400,98 @@ async def test_remember_once_detects_replays_until_it_forgets(store: SessionStor
     assert await store.remember_once("jti:abc", ttl=0.2) is True
 
 
+# -- bearer-token index ----------------------------------------------------------------------
+
+BEARER = "opaque-bearer-token-0123456789-abcdefghijklmnop"
+
+
+async def test_a_token_hash_leads_to_its_session_until_dropped(store: SessionStore) -> None:
+    """The index maps a token's keyed hash to the session id; dropping it is atomic."""
+    record = new_record(store, kind="mobile")
+    await store.create(record)
+    token_hash = store.cipher.hash_token(BEARER)
+
+    await store.index_token("access", token_hash, record.id, ttl=60)
+    assert await store.lookup_token("access", token_hash) == record.id
+    assert await store.lookup_token("access", store.cipher.hash_token("another")) is None
+    assert await store.drop_token("access", token_hash) is True
+    assert await store.drop_token("access", token_hash) is False
+    assert await store.lookup_token("access", token_hash) is None
+
+
+async def test_one_kind_of_token_is_never_found_as_another(store: SessionStore) -> None:
+    """A refresh token presented as an access token (or the reverse) finds nothing."""
+    token_hash = store.cipher.hash_token(BEARER)
+    await store.index_token("refresh", token_hash, "s" * 43, ttl=60)
+
+    assert await store.lookup_token("access", token_hash) is None
+    assert await store.lookup_token("refresh", token_hash) == "s" * 43
+
+
+async def test_a_token_index_entry_expires(store: SessionStore) -> None:
+    token_hash = store.cipher.hash_token(BEARER)
+    await store.index_token("access", token_hash, "s" * 43, ttl=0.05)
+    await anyio.sleep(0.1)
+    assert await store.lookup_token("access", token_hash) is None
+    assert await store.drop_token("access", token_hash) is False
+
+
+async def test_a_token_hash_cannot_be_indexed_twice(store: SessionStore) -> None:
+    """An entry is never silently repointed at another session."""
+    token_hash = store.cipher.hash_token(BEARER)
+    await store.index_token("access", token_hash, "s" * 43, ttl=60)
+    with pytest.raises(ValueError, match="already indexed"):
+        await store.index_token("access", token_hash, "t" * 43, ttl=60)
+    assert await store.lookup_token("access", token_hash) == "s" * 43
+
+
+@pytest.mark.parametrize(
+    ("kind", "token_hash"),
+    [
+        ("access", BEARER),  # the token itself, not its hash
+        ("access", "ab" * 31),
+        ("access", "AB" * 32),
+        ("Access", "ab" * 32),
+        ("access:x", "ab" * 32),
+        ("", "ab" * 32),
+    ],
+)
+async def test_only_keyed_hashes_and_plain_kinds_are_accepted(
+    store: SessionStore, kind: str, token_hash: str
+) -> None:
+    """A token passed in clear by mistake, or a kind that could shape a key name, is refused."""
+    with pytest.raises(ValueError, match=r"kind|hash"):
+        await store.index_token(kind, token_hash, "s" * 43, ttl=60)
+    with pytest.raises(ValueError, match=r"kind|hash"):
+        await store.lookup_token(kind, token_hash)
+    with pytest.raises(ValueError, match=r"kind|hash"):
+        await store.drop_token(kind, token_hash)
+
+
+async def test_token_entries_survive_a_key_rotation(store: SessionStore) -> None:
+    """Indexed under the old key; after rotation the previous-key hash still finds it."""
+    old_hash = store.cipher.hash_token(BEARER)
+    await store.index_token("refresh", old_hash, "s" * 43, ttl=60)
+
+    store.cipher = TokenCipher(NEW_KEY, previous_key=OLD_KEY)
+    candidates = store.cipher.hash_token_candidates(BEARER)
+    assert candidates[0] != old_hash
+    found = [await store.lookup_token("refresh", h) for h in candidates]
+    assert found == [None, "s" * 43]
+
+
+async def test_a_token_entry_whose_key_is_gone_is_missing_and_deleted(
+    store: SessionStore,
+) -> None:
+    token_hash = store.cipher.hash_token(BEARER)
+    await store.index_token("access", token_hash, "s" * 43, ttl=60)
+
+    store.cipher = TokenCipher(NEW_KEY)
+    assert await store.lookup_token("access", token_hash) is None
+    store.cipher = TokenCipher(OLD_KEY)
+    assert await store.lookup_token("access", token_hash) is None  # deleted, not just hidden
+
+
 # -- Redis only: what is at rest, key slots, TTLs --------------------------------------------
 
 
@@ -442,6 +534,37 @@ async def test_redis_holds_no_usable_token_and_no_identifier_in_key_names(
     names = b"\n".join(dump)
     for identifier in (record.id, ALICE, "idp-sid-secret", "code-789"):
         assert identifier.encode() not in names
+
+
+async def test_the_token_index_holds_neither_tokens_nor_session_ids_in_clear(
+    redis_store: RedisSessionStore, redis: Redis
+) -> None:
+    """A copy of Redis shows only keyed hashes of bearer tokens and sealed session ids."""
+    record = new_record(redis_store, kind="mobile")
+    await redis_store.create(record)
+    await redis_store.index_token("access", redis_store.cipher.hash_token(BEARER), record.id, 60)
+
+    dump = await _dump(redis)
+    [token_key] = [k for k in dump if k.startswith(b"bff:sess:tok:access:")]
+    everything = b"\n".join([*dump, *dump.values()])
+    assert BEARER.encode() not in everything
+    assert record.id.encode() not in dump[token_key]
+    assert 0 < await redis.pttl(token_key) <= 60_000
+
+
+async def test_a_tampered_token_entry_is_missing_and_deleted(
+    redis_store: RedisSessionStore, redis: Redis
+) -> None:
+    """An entry moved to another token's key (or rewritten) does not open: never a session."""
+    first, second = redis_store.cipher.hash_token("first"), redis_store.cipher.hash_token("second")
+    await redis_store.index_token("access", first, "s" * 43, 60)
+    await redis.set(
+        f"bff:sess:tok:access:{second}", await redis.get(f"bff:sess:tok:access:{first}")
+    )
+
+    assert await redis_store.lookup_token("access", second) is None
+    assert await redis.exists(f"bff:sess:tok:access:{second}") == 0
+    assert await redis_store.lookup_token("access", first) == "s" * 43
 
 
 async def test_a_users_record_and_index_share_one_hash_slot(

@@ -1,0 +1,243 @@
+"""The app's screens under ``/m/v1``: the same core data as the web screens, shaped for a phone.
+
+The bearer session (``mobile_session``) and the ``X-App-Version`` gate come from the router in
+``bff_mobile.app``. Degradation follows the web rules: a failed optional part leaves its section
+out and is named in ``degraded`` and ``X-BFF-Degraded``; a failed required part is a problem.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from litestar import Request, Response, get, post
+from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
+
+from bff_mobile.schemas import (
+    Card,
+    Home,
+    NewOrder,
+    OrderDetail,
+    OrderLine,
+    OrdersPage,
+    OrderSummary,
+    PlacedOrder,
+    ProductDetail,
+)
+from bff_mobile.tokens import MobileSession
+from bff_mobile.views.common import Shaper, device_pixel_ratio, open_screen, screen_payload
+from core_clients.catalog import Product
+from core_clients.orders import NewOrderLine, Order
+from core_clients.screen import Screen, product_ids_of, visible_degraded
+from shared.errors import BadRequest
+from shared.gather import Part, gather_parts
+
+CARD_WIDTH = 160  # CSS pixels: the widths the app lays images out at
+THUMB_WIDTH = 64
+HERO_WIDTH = 320
+RECENT_ORDERS = 3
+RECOMMENDED = 8
+RELATED = 4
+DEFAULT_CURRENCY = "EUR"  # an empty order list names no currency; nothing is priced in it
+IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,128}$")
+
+
+def card(product: Product, shape: Shaper) -> Card:
+    amount, currency = shape.amount(product.price)
+    return Card(
+        id=product.id,
+        title=product.title,
+        price=amount,
+        currency=currency,
+        image=shape.image(product.images, CARD_WIDTH),
+        rating=round(product.rating.average, 1),
+    )
+
+
+def order_summary(order: Order, products: dict[str, Product], shape: Shaper) -> OrderSummary:
+    shown = [products[line.product_id] for line in order.lines if line.product_id in products]
+    total, currency = shape.amount(order.total)
+    return OrderSummary(
+        id=order.id,
+        placed_at=order.placed_at,
+        status=order.status,
+        total=total,
+        currency=currency,
+        items=sum(line.quantity for line in order.lines),
+        image=shape.image(shown[0].images, THUMB_WIDTH) if shown else None,
+    )
+
+
+def order_detail(order: Order, products: dict[str, Product], shape: Shaper) -> OrderDetail:
+    lines = []
+    for line in order.lines:
+        product = products.get(line.product_id)
+        unit_price, line_currency = shape.amount(line.unit_price)
+        lines.append(
+            OrderLine(
+                product_id=line.product_id,
+                quantity=line.quantity,
+                unit_price=unit_price,
+                currency=line_currency,
+                title=product.title if product else None,
+                image=shape.image(product.images, THUMB_WIDTH) if product else None,
+            )
+        )
+    total, currency = shape.amount(order.total)
+    return OrderDetail(
+        id=order.id,
+        placed_at=order.placed_at,
+        status=order.status,
+        total=total,
+        currency=currency,
+        lines=lines,
+    )
+
+
+async def _recent_orders(screen: Screen) -> tuple[list[Order], dict[str, Product]]:
+    page = await screen.core.orders_page(screen.sub, screen.ctx, cursor=None, limit=RECENT_ORDERS)
+    products = await screen.core.products(product_ids_of(page.items), screen.ctx)
+    return page.items, {product.id: product for product in products}
+
+
+async def _recommended(screen: Screen, limit: int, without: str | None = None) -> list[Product]:
+    recommendations = await screen.core.recommended(
+        screen.sub, screen.ctx, limit=limit + (1 if without else 0)
+    )
+    ids = [pid for pid in recommendations.product_ids if pid != without][:limit]
+    return await screen.core.products(ids, screen.ctx)
+
+
+@get("/home", summary="The app's home screen")
+async def home(request: Request[Any, Any, Any], mobile_session: MobileSession) -> Response[bytes]:
+    dpr = device_pixel_ratio(request)
+    screen = await open_screen(request, mobile_session)
+    with screen.deadline_scope():
+        result = await gather_parts(
+            [
+                Part("account", lambda: screen.core.account(screen.sub, screen.ctx)),
+                Part("orders", lambda: _recent_orders(screen), required=False),
+                Part("recommendations", lambda: _recommended(screen, RECOMMENDED), required=False),
+            ],
+            deadline=screen.deadline,
+        )
+    account = result.values["account"]
+    orders, order_products = result.values.get("orders", ([], {}))
+    shape = Shaper(dpr, account.currency)
+    payload = shape.finish(
+        Home(
+            currency=account.currency,
+            name=account.display_name,
+            tier=account.tier,
+            orders=[order_summary(order, order_products, shape) for order in orders],
+            recommended=[card(p, shape) for p in result.values.get("recommendations", [])],
+            degraded=result.degraded,
+        )
+    )
+    return screen_payload(request, mobile_session, payload, result.degraded)
+
+
+@get("/products/{product_id:str}", summary="A product, for the app")
+async def product(
+    request: Request[Any, Any, Any], mobile_session: MobileSession, product_id: FromPath[str]
+) -> Response[bytes]:
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", product_id):
+        raise BadRequest("Not a product id")
+    dpr = device_pixel_ratio(request)
+    screen = await open_screen(request, mobile_session)
+    with screen.deadline_scope():
+        result = await gather_parts(
+            [
+                Part("product", lambda: screen.core.product(product_id, screen.ctx)),
+                Part(
+                    "availability",
+                    lambda: screen.core.inventory(product_id, screen.ctx),
+                    required=False,
+                ),
+                Part(
+                    "related",
+                    lambda: _recommended(screen, RELATED, without=product_id),
+                    required=False,
+                ),
+            ],
+            deadline=screen.deadline,
+        )
+    item: Product = result.values["product"].value
+    inventory = result.values.get("availability")
+    shape = Shaper(dpr, item.price.currency)
+    hero = shape.image(item.images, HERO_WIDTH)
+    payload = ProductDetail(
+        currency=item.price.currency,
+        id=item.id,
+        title=item.title,
+        description=item.description,
+        price=item.price.amount_minor,
+        images=[hero] if hero else [],
+        rating=round(item.rating.average, 1),
+        ratings=item.rating.count,
+        in_stock=inventory.in_stock if inventory else None,
+        stock=inventory.quantity if inventory else None,
+        restock_date=inventory.restock_date if inventory else None,
+        related=[card(p, shape) for p in result.values.get("related", [])],
+        degraded=result.degraded,
+    )
+    return screen_payload(request, mobile_session, shape.finish(payload), result.degraded)
+
+
+@get("/orders", summary="The user's orders, for the app")
+async def orders(
+    request: Request[Any, Any, Any],
+    mobile_session: MobileSession,
+    cursor: Annotated[str | None, QueryParameter(max_length=512)] = None,
+    limit: Annotated[int, QueryParameter(ge=1, le=50)] = 10,
+) -> Response[bytes]:
+    dpr = device_pixel_ratio(request)
+    screen = await open_screen(request, mobile_session)
+    with screen.deadline_scope():
+        page = await screen.core.orders_page(screen.sub, screen.ctx, cursor=cursor, limit=limit)
+        details = await gather_parts(
+            [screen.products_part(product_ids_of(page.items))], deadline=screen.deadline
+        )
+    products = {p.id: p for p in details.values.get("products", [])}
+    currency = page.items[0].total.currency if page.items else DEFAULT_CURRENCY
+    shape = Shaper(dpr, currency)
+    payload = OrdersPage(
+        currency=currency,
+        items=[order_detail(order, products, shape) for order in page.items],
+        next_cursor=page.next_cursor,
+        degraded=details.degraded,
+    )
+    return screen_payload(request, mobile_session, shape.finish(payload), details.degraded)
+
+
+@post("/orders", summary="Place an order from the app")
+async def place_order(
+    request: Request[Any, Any, Any],
+    mobile_session: MobileSession,
+    data: JSONBody[NewOrder],
+    idempotency_key: Annotated[
+        str | None, HeaderParameter(name="Idempotency-Key", required=False)
+    ] = None,
+) -> Response[bytes]:
+    if not idempotency_key:
+        raise BadRequest("The Idempotency-Key header is required")
+    if not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
+        raise BadRequest("The Idempotency-Key header must be 8 to 128 URL-safe characters")
+    dpr = device_pixel_ratio(request)
+    screen = await open_screen(request, mobile_session)
+    lines = [NewOrderLine(product_id=ln.product_id, quantity=ln.quantity) for ln in data.lines]
+    with screen.deadline_scope():
+        order = await screen.core.place_order(
+            screen.sub, lines, idempotency_key=idempotency_key, ctx=screen.ctx
+        )
+        details = await gather_parts(
+            [screen.products_part(product_ids_of([order]))], deadline=screen.deadline
+        )
+    products = {p.id: p for p in details.values.get("products", [])}
+    shape = Shaper(dpr, order.total.currency)
+    payload = PlacedOrder(currency=order.total.currency, order=order_detail(order, products, shape))
+    degraded = visible_degraded(details.degraded)
+    return screen_payload(request, mobile_session, shape.finish(payload), degraded, status_code=201)
+
+
+ROUTES = [home, product, orders, place_order]
