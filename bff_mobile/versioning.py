@@ -15,7 +15,7 @@ unambiguous.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from litestar.connection import ASGIConnection
@@ -26,7 +26,7 @@ from shared.errors import BadRequest, UpgradeRequired
 APP_VERSION_HEADER = "x-app-version"
 
 AppVersion = tuple[int, int, int]
-Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]
+Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]
 
 _VERSION = re.compile(r"([0-9]{1,9})(?:\.([0-9]{1,9}))?(?:\.([0-9]{1,9}))?")
 
@@ -48,7 +48,8 @@ def app_version_guard(min_version: str, upgrade_url: str) -> Guard:
     if minimum is None:
         raise ValueError(f"the minimum app version {min_version!r} is not a version")
 
-    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        # Async on purpose: Litestar runs a sync guard in a worker thread, a hop per request.
         version = parse_app_version(connection.headers.get(APP_VERSION_HEADER))
         if version is None:
             raise BadRequest("The X-App-Version header must be a version such as 2.3.1")
