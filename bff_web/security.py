@@ -27,9 +27,7 @@ MAX_RETURN_URL_LENGTH = 2048
 _CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]")
 
 
-async def csrf_guard(
-    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
-) -> None:
+async def csrf_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """Litestar guard for JSON endpoints: the anti-forgery header and an allowed Origin.
 
     Async on purpose: Litestar runs a sync guard in a worker thread, a hop per request."""
