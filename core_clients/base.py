@@ -3,9 +3,10 @@
 One call through ``CoreClient._request``::
 
     deadline: min(request deadline, policy.total_timeout)   -- nothing outlives it
-     └── attempt 1..max_attempts
+     └── attempt 1..max_attempts    one CLIENT span each (bff.retry.attempt, bff.breaker.state)
           ├── breaker.acquire()         open -> BreakerOpen, no network I/O
-          ├── send                      bearer, X-Request-Id, X-Deadline-Ms, traceparent
+          ├── send                      bearer, X-Request-Id, X-Deadline-Ms, traceparent (the
+          │                             attempt's span, so the service's spans hang under it)
           ├── map status / decode       into a msgspec Struct
           └── transient failure?        connect error, reset, timeout, 502/503/504: if the call is
                                         idempotent, the budget allows and time is left, sleep
@@ -41,7 +42,10 @@ import httpx
 import msgspec
 from httpx_aiohttp import AiohttpTransport
 from opentelemetry import propagate, trace
+from opentelemetry.trace import Span, SpanKind
+from opentelemetry.util.types import AttributeValue
 
+from shared import metrics as bff_metrics
 from shared.deadline import Deadline, current_deadline
 from shared.errors import (
     CoreBadResponse,
@@ -51,6 +55,7 @@ from shared.errors import (
     CoreTimeout,
     CoreUnavailable,
 )
+from shared.telemetry import child_span, client_response_attributes, mark_error, safe_url
 
 __all__ = [
     "BreakerOpen",
@@ -78,6 +83,9 @@ _RETRYABLE_STATUSES = frozenset({502, 503, 504})
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _BUDGET_BANK_CAP = 10.0
 """Most retry tokens traffic can bank: a long healthy spell cannot fund a burst of retries."""
+_PERSONAL_PATH_SEGMENTS = ("accounts",)
+"""Path segments followed by the user's ``sub`` (``/v1/accounts/{sub}/orders``): in ``url.full``
+the ``sub`` becomes ``{sub}``, so no personal data lands in a trace."""
 
 
 class ServicePolicy(msgspec.Struct, frozen=True, kw_only=True):
@@ -322,6 +330,9 @@ class CircuitBreaker:
         self._probe_successes = 0
         if new is BreakerState.OPEN:
             self._opened_at = self._clock()
+        trace.get_current_span().add_event(
+            "bff.breaker.transition", {"bff.breaker.from": old.value, "bff.breaker.to": new.value}
+        )
         if self.on_transition is not None:
             try:
                 self.on_transition(self.service, old, new)
@@ -403,6 +414,12 @@ class CoreClient:
             self.service, self.policy, on_transition=on_breaker_transition
         )
         self.retry_budget = RetryBudget.for_policy(self.policy)
+        self._peer: dict[str, AttributeValue] = {
+            "bff.core.service": self.service,
+            "server.address": http.base_url.host,
+        }
+        if http.base_url.port is not None:
+            self._peer["server.port"] = http.base_url.port
 
     async def _request(
         self,
@@ -455,7 +472,7 @@ class CoreClient:
     ) -> T:
         for attempt in range(1, self.policy.max_attempts + 1):
             try:
-                return await self._attempt(call, scope, decode_as)
+                return await self._attempt(call, attempt, scope, decode_as)
             except _Transient as failure:
                 error, cause = failure.error, failure.__cause__
             delay = full_jitter_backoff(attempt, self.policy)
@@ -466,38 +483,67 @@ class CoreClient:
                 or not self.retry_budget.try_spend()
             ):
                 raise error from cause
-            trace.get_current_span().add_event(
-                "core.retry",
-                {
-                    "core.service": self.service,
-                    "core.attempt": attempt + 1,
-                    "core.error": _name(error),
-                },
-            )
             await asyncio.sleep(delay)
         raise AssertionError("unreachable: the last attempt returns or raises")
 
-    async def _attempt(self, call: _Call, scope: asyncio.Timeout, decode_as: type[T]) -> T:
-        request = self._build(call)
-        permit = self.breaker.acquire()
-        if permit is None:
-            trace.get_current_span().add_event("core.breaker_open", {"core.service": self.service})
-            raise BreakerOpen(self.service, f"{self.service} is unavailable (circuit open)")
+    async def _attempt(
+        self, call: _Call, attempt: int, scope: asyncio.Timeout, decode_as: type[T]
+    ) -> T:
+        # Errors are described by hand (status code or transport error), not by exception class.
+        with child_span(call.method, kind=SpanKind.CLIENT, answers=(Exception,)) as span:
+            permit = self.breaker.acquire()
+            if span.is_recording():
+                span.set_attributes(self._peer)
+                span.set_attribute("bff.retry.attempt", attempt)
+                span.set_attribute("bff.breaker.state", self.breaker.state.value)
+                if attempt > 1:
+                    span.set_attribute("http.request.resend_count", attempt - 1)
+                if permit is not None and permit.probe:
+                    span.set_attribute("bff.breaker.probe", True)
+            if permit is None:
+                bff_metrics.BREAKER_REJECTIONS.add(1, {"bff.core.service": self.service})
+                mark_error(span, "BreakerOpen")
+                raise BreakerOpen(self.service, f"{self.service} is unavailable (circuit open)")
+            request = self._build(call)  # inside the span: the traceparent names this attempt
+            if span.is_recording():
+                span.set_attribute("http.request.method", call.method)
+                url = safe_url(
+                    str(request.url), _PERSONAL_PATH_SEGMENTS, base_path=self.http.base_url.path
+                )
+                span.set_attribute("url.full", url)
+            return await self._exchange(span, request, permit, scope, decode_as)
+
+    async def _exchange(
+        self,
+        span: Span,
+        request: httpx.Request,
+        permit: BreakerPermit,
+        scope: asyncio.Timeout,
+        decode_as: type[T],
+    ) -> T:
+        """Send, read, judge: the breaker learns the outcome, telemetry the status or error."""
+        started = time.perf_counter()
         outcome = _Outcome.NONE
+        status: int | None = None
+        error_type: str | None = None
         try:
             try:
                 response = await self.http.send(request)
             except asyncio.CancelledError:
+                error_type = "cancelled"
                 if scope.expired():
                     outcome = _Outcome.FAILURE  # the service used up all the time the call had
+                    error_type = "timeout"
                 raise
             except Exception as exc:
                 # Whatever the transport raises, httpx or not, stops at this boundary.
                 outcome = _Outcome.FAILURE
                 error, transient = self._transport_error(exc)
+                error_type = _transport_error_type(exc, error)
                 if transient:
                     raise _Transient(error) from exc
                 raise error from exc
+            status = response.status_code
             try:
                 result = self._read(response, decode_as)
             except _Transient:
@@ -505,6 +551,8 @@ class CoreClient:
                 raise
             except CoreError as error:
                 outcome = _Outcome.SUCCESS if _is_answer(error) else _Outcome.FAILURE
+                if status < 400:  # an answer outside the contract, such as a garbage body
+                    error_type = type(error).__name__
                 raise
             outcome = _Outcome.SUCCESS
             return result
@@ -515,6 +563,18 @@ class CoreClient:
                 self.breaker.record_failure(permit)
             else:
                 self.breaker.release(permit)
+            self._record_attempt(span, request.method, started, status, error_type)
+
+    def _record_attempt(
+        self, span: Span, method: str, started: float, status: int | None, error_type: str | None
+    ) -> None:
+        attributes: dict[str, AttributeValue] = {**self._peer, "http.request.method": method}
+        if status is not None:
+            attributes.update(client_response_attributes(span, status))
+        if error_type is not None:
+            attributes["error.type"] = error_type
+            mark_error(span, error_type)
+        bff_metrics.CLIENT_DURATION.record(time.perf_counter() - started, attributes)
 
     def _build(self, call: _Call) -> httpx.Request:
         remaining = call.deadline.remaining()
@@ -597,5 +657,10 @@ def _has_idempotency_key(headers: Mapping[str, str] | None) -> bool:
     return any(k.lower() == "idempotency-key" and v for k, v in (headers or {}).items())
 
 
-def _name(error: BaseException) -> str:
-    return type(error).__name__
+def _transport_error_type(exc: Exception, error: CoreError) -> str:
+    """``error.type`` of a failed send: ``timeout``, or what really failed underneath (httpx-aiohttp
+    reports a refused or reset connection as a ``ConnectTimeout`` caused by aiohttp's error)."""
+    if isinstance(error, CoreTimeout):
+        return "timeout"
+    cause = exc.__cause__ if isinstance(exc, httpx.TimeoutException) else None
+    return type(cause or exc).__name__

@@ -2,6 +2,7 @@
 
 One long-lived ``httpx.AsyncClient`` per service, each with the policy its settings describe;
 all of them closed when the gateway stops. The result is ``app.state.core`` (a ``CoreData``).
+Each breaker reports its state and transitions to the metrics (``bff.breaker.*``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from core_clients.data import PRODUCT, CoreData, CorePolicy
 from core_clients.orders import OrdersClient
 from core_clients.recommendations import RecommendationsClient
 from shared.cache import Cache
+from shared.metrics import record_breaker_state, record_breaker_transition
 from shared.settings import CoreServiceSettings, Settings
 
 
@@ -46,7 +48,9 @@ async def core_data_resource(app: Litestar) -> AsyncIterator[None]:
             policy = policy_for(service)
             http = build_http_client(service.url, policy)
             stack.push_async_callback(http.aclose)
-            return client_class(http, policy)
+            client = client_class(http, policy, on_breaker_transition=record_breaker_transition)
+            record_breaker_state(client.service, client.breaker.state.value)
+            return client
 
         cache = Cache(app.state.redis, name="core")
         stack.push_async_callback(cache.aclose)

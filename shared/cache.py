@@ -41,6 +41,12 @@ still single-flighted in this process, logs ``cache_redis_unavailable`` once, co
 failure in ``stats``, and leaves Redis alone for ``redis_backoff_s`` instead of paying a timeout
 per request. The first success after that logs ``cache_redis_recovered``. A client pool with
 no free connection is not an outage: that one call skips Redis, with no back-off.
+
+Telemetry: each lookup is a ``cache.lookup {kind}`` span (``cache.hit``, ``cache.stale``,
+``cache.key_kind`` shared/user, ``cache.kind``; ``bff.cache.status`` for ``negative`` and
+``stale_error``; never the key, which may name a user). The loader's core calls hang under the
+span of the lookup that started the load. ``bff.cache.lookups`` counts outcomes per cache and
+kind; Redis trouble shows in ``bff.cache.redis.errors`` and ``bff.cache.redis.available``.
 """
 
 from __future__ import annotations
@@ -59,10 +65,14 @@ from urllib.parse import quote
 
 import msgspec
 import structlog
+from opentelemetry import trace
+from opentelemetry.util.types import AttributeValue
 from redis.asyncio.lock import Lock
 from redis.exceptions import LockError, MaxConnectionsError, RedisError
 
+from shared import metrics as bff_metrics
 from shared.redis import RedisClient
+from shared.telemetry import child_span
 
 T = TypeVar("T")
 V = TypeVar("V")
@@ -83,6 +93,7 @@ _POLL_MAX_S: Final = 0.2
 _REDIS_ERRORS: Final = (RedisError, OSError)  # OSError covers socket errors and TimeoutError
 _NAME_RE: Final = re.compile(r"[a-z][a-z0-9_.-]{0,63}\Z")
 _KEY_FACTORY: Final = object()
+_STALE: Final = ("stale", "stale_error")
 
 _log = structlog.get_logger("bff.cache")
 
@@ -345,6 +356,9 @@ class Cache:
         self._redis_up = True
         self._redis_retry_at = 0.0
         self.stats = CacheStats()
+        self._lookups = bff_metrics.CacheLookups(self._name)
+        if redis is not None:
+            bff_metrics.CACHE_REDIS_AVAILABLE.set(1, {"bff.cache.name": self._name})
 
     async def get_or_load(
         self,
@@ -367,12 +381,27 @@ class Cache:
         if not isinstance(key, CacheKey):
             raise TypeError("cache keys are CacheKey objects, never strings")
         policy = self._policy(ttl, stale_ttl, negative_ttl, negative_exceptions)
+        attributes = {
+            "cache.kind": key.kind,
+            "cache.key_kind": "user" if key.per_user else "shared",
+        }
+        with child_span(f"cache.lookup {key.kind}", attributes, answers=policy.negative_exceptions):
+            return await self._lookup(key, loader, policy, type)
+
+    async def _lookup(
+        self,
+        key: CacheKey,
+        loader: Callable[[], Awaitable[T]],
+        policy: _Policy,
+        type: type[T],
+    ) -> CacheResult[T]:
         found = await self._find(key, policy)
         envelope = found.envelope
         if envelope is not None:
             state = policy.state(envelope, time.time())
             if state == "negative" and envelope.error is not None:
                 self.stats.negative_hits += 1
+                self._note(key, "negative")
                 raise policy.rebuild_error(envelope.error)
             if state in ("fresh", "stale"):
                 try:
@@ -383,10 +412,10 @@ class Cache:
                     status = (
                         "hit" if state == "fresh" else self._serve_stale(key, found, loader, policy)
                     )
-                    return self._result(value, status)
+                    return self._result(key, value, status)
         outcome = await asyncio.shield(self._flight(key, found, loader, policy, stale=None).task)
         return self._result(
-            msgspec.msgpack.decode(outcome.envelope.value, type=type), outcome.status
+            key, msgspec.msgpack.decode(outcome.envelope.value, type=type), outcome.status
         )
 
     async def invalidate(self, *keys: CacheKey) -> None:
@@ -518,7 +547,23 @@ class Cache:
         self._flight(key, found, loader, policy, stale=found.envelope)
         return "stale"
 
-    def _result(self, value: T, status: CacheStatus) -> CacheResult[T]:
+    def _note(self, key: CacheKey, status: str) -> None:
+        """Count the outcome and describe it on the lookup's span (the current one)."""
+        self._lookups.count(key.kind, status)
+        span = trace.get_current_span()
+        if span.is_recording():
+            attributes: dict[str, AttributeValue] = {
+                "cache.hit": status != "miss",
+                "cache.stale": status in _STALE,
+            }
+            if status in ("negative", "stale_error"):  # what hit/stale alone cannot say
+                attributes["bff.cache.status"] = status
+            if self._redis is not None and not self._redis_up:
+                attributes["bff.cache.degraded"] = True
+            span.set_attributes(attributes)
+
+    def _result(self, key: CacheKey, value: T, status: CacheStatus) -> CacheResult[T]:
+        self._note(key, status)
         if status == "hit":
             self.stats.hits += 1
         elif status == "miss":
@@ -715,14 +760,17 @@ class Cache:
             self.stats.redis_pool_exhausted += 1
             return
         self.stats.redis_failures += 1
+        bff_metrics.CACHE_REDIS_ERRORS.add(1, {"bff.cache.name": self._name})
         self._redis_retry_at = time.monotonic() + self._redis_backoff_s
         if self._redis_up:
             self._redis_up = False
+            bff_metrics.CACHE_REDIS_AVAILABLE.set(0, {"bff.cache.name": self._name})
             _log.warning("cache_redis_unavailable", cache=self._name, error=type(exc).__name__)
 
     def _redis_ok(self) -> None:
         if not self._redis_up:
             self._redis_up = True
+            bff_metrics.CACHE_REDIS_AVAILABLE.set(1, {"bff.cache.name": self._name})
             _log.info("cache_redis_recovered", cache=self._name)
 
     def _value_name(self, key: CacheKey) -> str:

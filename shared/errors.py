@@ -33,6 +33,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from opentelemetry import trace
+from redis.exceptions import RedisError
 
 from shared.logging import get_logger
 
@@ -242,6 +243,14 @@ def handle_http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Resp
     return problem_response(status, slug, title, detail, headers=exc.headers, extra=extra)
 
 
+def handle_store_unavailable(_: Request[Any, Any, Any], exc: RedisError) -> Response[bytes]:
+    """Redis (sessions, cache locks) unreachable: a 503 the client may retry, not a 500."""
+    _logger.error("state_store_unavailable", error_type=type(exc).__name__)
+    return problem_response(
+        503, "store-unavailable", "Service unavailable", "The session store is unavailable"
+    )
+
+
 def handle_unexpected(_: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     """Any bug becomes a bare 500 problem; the traceback goes to the log, once."""
     _logger.error("unhandled_exception", exc_info=exc)
@@ -251,5 +260,6 @@ def handle_unexpected(_: Request[Any, Any, Any], exc: Exception) -> Response[byt
 EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     GatewayError: handle_gateway_error,
     HTTPException: handle_http_exception,
+    RedisError: handle_store_unavailable,
     Exception: handle_unexpected,
 }

@@ -11,6 +11,10 @@ Each ``Part`` is required or optional::
 
 An optional part's failure never fails the screen: the caller answers 200 with that section empty
 and lists it in ``degraded``. Only ``Exception``s are absorbed; cancellation is not a failure.
+
+In a trace, the fan-out is one ``fan-out`` span (``bff.degraded``); the cache
+lookups and core calls under it carry ``bff.part``, the part they serve, so a degraded part's
+failed call names it (``error.type``; ``cancelled`` when the deadline cut it).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import structlog
 
 from shared.deadline import Deadline, deadline_scope
 from shared.errors import CoreTimeout
+from shared.telemetry import child_span, in_part
 
 __all__ = ["GatherResult", "Part", "gather_parts"]
 
@@ -56,6 +61,13 @@ async def gather_parts(parts: Sequence[Part], *, deadline: Deadline) -> GatherRe
     names = [part.name for part in parts]
     if len(set(names)) != len(names):
         raise ValueError(f"part names must be unique: {names}")
+    with child_span("fan-out") as span:
+        result = await _gather(parts, deadline)
+        span.set_attribute("bff.degraded", result.degraded)
+        return result
+
+
+async def _gather(parts: Sequence[Part], deadline: Deadline) -> GatherResult:
     values: dict[str, Any] = {}
     failures: dict[str, Exception] = {}
     try:
@@ -91,8 +103,9 @@ async def gather_parts(parts: Sequence[Part], *, deadline: Deadline) -> GatherRe
 
 async def _run(part: Part, values: dict[str, Any], failures: dict[str, Exception]) -> None:
     try:
-        call = part.call
-        values[part.name] = await (call() if callable(call) else call)
+        with in_part(part.name):
+            call = part.call
+            values[part.name] = await (call() if callable(call) else call)
     except Exception as exc:
         failures[part.name] = exc
         if part.required:

@@ -2,22 +2,28 @@
 
 They are built once in the lifespan (after Redis) and reached through ``app.state.identity``.
 Each gateway is its own confidential client at the IdP, with its own callback path.
+
+Loading the session is the ``session.load`` span of every authenticated request (its kind and
+whether it was found, never its id or user), and feeds the ``bff.sessions.active`` metric.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import hashlib
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from litestar import Litestar
 
 from shared.crypto import DecryptionError, TokenCipher
 from shared.errors import BadRequest, NotReady
 from shared.logging import get_logger
+from shared.metrics import ActiveSessions
 from shared.oidc import (
     CLOCK_LEEWAY_S,
     LOGOUT_TOKEN_MAX_AGE_S,
@@ -27,6 +33,7 @@ from shared.oidc import (
 )
 from shared.sessions import MemorySessionStore, RedisSessionStore, SessionRecord, SessionStore
 from shared.settings import Settings
+from shared.telemetry import child_span
 from shared.tokens import TokenService
 
 _logger = get_logger("bff.identity")
@@ -39,6 +46,7 @@ class Identity:
     sessions: SessionStore
     oidc: OidcRelyingParty
     tokens: TokenService
+    active: ActiveSessions | None = field(default=None, compare=False)
 
     async def live_session(
         self, session_id: str | None, *, slide: bool = True
@@ -46,11 +54,17 @@ class Identity:
         """The session behind an id, if it is live; slides the idle timeout unless told not to."""
         if not session_id or len(session_id) > 128:
             return None
-        record = await self.sessions.get(session_id)
-        if record is None:
-            return None
-        if slide:
-            await self.sessions.touch(record.id, time.time(), self.settings.session_idle_timeout_s)
+        with child_span("session.load") as span:
+            record = await self.sessions.get(session_id)
+            span.set_attribute("bff.session.found", record is not None)
+            if record is None:
+                return None
+            span.set_attribute("bff.session.kind", record.kind)
+            if slide:
+                now = time.time()
+                await self.sessions.touch(record.id, now, self.settings.session_idle_timeout_s)
+        if self.active is not None:
+            self.active.seen(record.id)
         return record
 
     async def end_session(self, record: SessionRecord) -> str | None:
@@ -122,10 +136,15 @@ def identity_resource(callback_path: str):  # type: ignore[no-untyped-def]
             scopes=settings.oidc_scopes,
         )
         tokens = TokenService(sessions, oidc, redis, skew_s=settings.token_refresh_skew_s)
-        app.state.identity = Identity(settings, cipher, sessions, oidc, tokens)
+        active = ActiveSessions(settings.gateway, redis)
+        app.state.identity = Identity(settings, cipher, sessions, oidc, tokens, active)
+        counting = asyncio.create_task(active.run(), name="active-sessions")
         try:
             yield
         finally:
+            counting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await counting
             await oidc.aclose()
 
     return resource

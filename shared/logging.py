@@ -47,12 +47,23 @@ SECRET_FIELD_NAMES = frozenset(
         "nonce",
         "session_id",
         "x-csrf-token",
+        "proxy-authorization",
+        "client_assertion",
+        "api_key",
+        "x-api-key",
     }
 )
 _SECRET_VALUE_PATTERNS = (
     re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]+"),
     re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}(?:\.[A-Za-z0-9_-]*)?"),
 )
+_SECRET_PARAMETER = re.compile(
+    r"(?i)(?<![A-Za-z0-9_.-])("
+    r"code|state|nonce|code_verifier|access_token|refresh_token|id_token|id_token_hint|"
+    r"logout_token|token|client_secret|password"
+    r")=([^&\s#\"']+)"
+)
+"""A secret inside a URL or form body in a string (``/bff/callback?code=...&state=...``)."""
 
 
 class _NamedPrintLogger(structlog.PrintLogger):
@@ -81,7 +92,7 @@ def _redact_value(value: Any, depth: int = 0) -> Any:
     if isinstance(value, str):
         for pattern in _SECRET_VALUE_PATTERNS:
             value = pattern.sub(REDACTED, value)
-        return value
+        return _SECRET_PARAMETER.sub(rf"\1={REDACTED}", value)
     if isinstance(value, Mapping):
         return {
             k: (
@@ -116,6 +127,8 @@ def add_trace_context(
     if ctx.is_valid:
         event_dict.setdefault("trace_id", format(ctx.trace_id, "032x"))
         event_dict.setdefault("span_id", format(ctx.span_id, "016x"))
+        # Whether the trace was kept: an SRE then knows whether to look for it.
+        event_dict.setdefault("trace_sampled", ctx.trace_flags.sampled)
     return event_dict
 
 

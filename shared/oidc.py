@@ -7,6 +7,10 @@ against the provider's JWKS. Nothing here hand-writes JOSE.
 The discovery document and the JWKS are cached and refreshed: the metadata after
 ``METADATA_TTL_S``, the JWKS also at once (rate-limited) when a token names an unknown ``kid``,
 which is how a provider's key rotation reaches us.
+
+Every call to the provider goes through one transport wrapped in ``TracedTransport``: a client
+span per request with the caller's trace context injected, and ``http.client.request.duration``
+with ``bff.core.service="idp"``. Bodies (codes, tokens, the client secret) are never recorded.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from joserfc.jwk import KeySet
 from joserfc.jwt import ClaimsOption
 
 from shared.logging import get_logger
+from shared.telemetry import TracedTransport
 
 METADATA_TTL_S = 3600.0
 JWKS_MIN_REFRESH_INTERVAL_S = 30.0
@@ -99,7 +104,9 @@ class OidcRelyingParty:
         self._client_secret = client_secret
         self.redirect_uri = redirect_uri
         self.scopes = scopes
-        self._transport = transport or httpx.AsyncHTTPTransport(retries=1)
+        self._transport = TracedTransport(
+            transport or httpx.AsyncHTTPTransport(retries=1), upstream="idp"
+        )
         self._timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, 3.0))
         self._metadata: ProviderMetadata | None = None
         self._metadata_at = 0.0

@@ -2,31 +2,43 @@
 
 It owns the lifespan of the shared resources (the Redis client when configured, the HTTP client
 for the identity provider, and whatever extra resources a gateway registers, such as the core
-service clients), the problem+json error handlers, logging, tracing, the health endpoints and
-the OpenAPI document. Resources live on ``app.state`` and are closed in ``finally``.
+service clients), the problem+json error handlers, logging, telemetry, the health and metrics
+endpoints and the OpenAPI document. Resources live on ``app.state`` and are closed in ``finally``.
+
+``GET /metrics`` (Prometheus text) is never public by accident: with ``BFF_METRICS_TOKEN`` set it
+needs ``Authorization: Bearer <token>``; without one it answers loopback callers in dev only and
+is a 404 in prod. It is a 404 too when Prometheus is not among ``OTEL_METRICS_EXPORTER``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
+import ipaddress
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import httpx
 import msgspec
-from litestar import Litestar, Request, get
+from litestar import Litestar, Request, Response, get
 from litestar.config.app import AppConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins import InitPlugin
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from shared.errors import EXCEPTION_HANDLERS, NotReady
+from shared.errors import EXCEPTION_HANDLERS, NotFound, NotReady, Unauthenticated
 from shared.logging import RequestContextMiddleware, configure_logging, get_logger
 from shared.redis import RedisClient, create_redis_client
 from shared.settings import Settings
-from shared.telemetry import configure_tracing, name_server_span, server_span_middleware
+from shared.telemetry import (
+    ServerSpanMiddleware,
+    TracedTransport,
+    configure_telemetry,
+    prometheus_registry,
+)
 
 ResourceFactory = Callable[[Litestar], AbstractAsyncContextManager[None]]
 
@@ -64,6 +76,35 @@ async def ready(state: State) -> HealthStatus:
     return HealthStatus(status="ready", checks=checks)
 
 
+@get("/metrics", include_in_schema=False, sync_to_thread=False)
+def prometheus_metrics(request: Request[Any, Any, Any], state: State) -> Response[bytes]:
+    """The Prometheus text exposition of the gateway's OpenTelemetry instruments."""
+    registry = prometheus_registry()
+    settings: Settings = state.settings
+    if registry is None:
+        raise NotFound("Not found")
+    if settings.metrics_token is not None:
+        sent = request.headers.get("authorization", "")
+        expected = f"Bearer {settings.metrics_token}"
+        if not hmac.compare_digest(sent.encode(), expected.encode()):
+            raise Unauthenticated(
+                "A bearer token is required", headers={"WWW-Authenticate": "Bearer"}
+            )
+    elif settings.is_prod or not _is_loopback(request):
+        raise NotFound("Not found")
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _is_loopback(request: Request[Any, Any, Any]) -> bool:
+    client = request.client
+    if client is None:
+        return False
+    try:
+        return ipaddress.ip_address(client.host).is_loopback
+    except ValueError:
+        return False
+
+
 async def _check_redis(redis: RedisClient) -> str:
     try:
         async with asyncio.timeout(_READY_CHECK_TIMEOUT_S):
@@ -97,9 +138,9 @@ class GatewayPlugin(InitPlugin):
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         configure_logging(self.settings.log_level, self.settings.log_format)
-        configure_tracing(self.settings.otel)
+        configure_telemetry(self.settings.otel)
         app_config.lifespan = [*app_config.lifespan, self._lifespan]
-        app_config.route_handlers = [*app_config.route_handlers, live, ready]
+        app_config.route_handlers = [*app_config.route_handlers, live, ready, prometheus_metrics]
         app_config.exception_handlers = {**EXCEPTION_HANDLERS, **app_config.exception_handlers}
         app_config.dependencies = {
             **app_config.dependencies,
@@ -111,7 +152,6 @@ class GatewayPlugin(InitPlugin):
             version="1.0.0",
             path="/schema",
         )
-        app_config.before_request = _name_span
         return app_config
 
     def _provide_settings(self) -> Settings:
@@ -124,7 +164,10 @@ class GatewayPlugin(InitPlugin):
                 redis = create_redis_client(self.settings.redis_url, self.settings.redis_mode)
                 stack.push_async_callback(redis.aclose)
                 app.state.redis = redis
-            idp_http = httpx.AsyncClient(timeout=httpx.Timeout(5.0, connect=2.0))
+            idp_http = httpx.AsyncClient(
+                transport=TracedTransport(httpx.AsyncHTTPTransport(), upstream="idp"),
+                timeout=httpx.Timeout(5.0, connect=2.0),
+            )
             stack.push_async_callback(idp_http.aclose)
             app.state.idp_http = idp_http
             for resource in self.resources:
@@ -132,10 +175,6 @@ class GatewayPlugin(InitPlugin):
             _logger.info("gateway_started", gateway=self.settings.gateway)
             yield
         _logger.info("gateway_stopped", gateway=self.settings.gateway)
-
-
-def _name_span(request: Request[Any, Any, Any]) -> None:
-    name_server_span(request.scope)
 
 
 def build_gateway_app(
@@ -147,8 +186,9 @@ def build_gateway_app(
 ) -> Litestar:
     """The one place a gateway's Litestar app is assembled.
 
-    Request-id, access-log and server-span middleware wrap the whole ASGI handler (not just the
-    matched routes) so unknown paths and Litestar's own errors are covered too.
+    Server-span, request-id and access-log middleware wrap the whole ASGI handler (not just the
+    matched routes) so unknown paths and Litestar's own errors are covered too. The server span
+    is outermost, so the access line carries its trace and span ids.
     """
     app = Litestar(
         route_handlers=list(route_handlers),
@@ -157,5 +197,5 @@ def build_gateway_app(
         logging_config=None,  # structlog (configure_logging) owns logging, not Litestar's default
         **litestar_options,
     )
-    app.asgi_handler = server_span_middleware(RequestContextMiddleware(app.asgi_handler))
+    app.asgi_handler = ServerSpanMiddleware(RequestContextMiddleware(app.asgi_handler))
     return app

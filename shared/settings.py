@@ -61,6 +61,11 @@ class OtelSettings:
     sampler: str = "parentbased_traceidratio"
     sampler_ratio: float = 0.1
 
+    @property
+    def metrics_exporters(self) -> tuple[str, ...]:
+        """``OTEL_METRICS_EXPORTER`` is a comma list (``otlp,prometheus``), as the spec allows."""
+        return tuple(name for name in self.metrics_exporter.split(",") if name != "none")
+
 
 @dataclass(frozen=True, kw_only=True)
 class Settings:
@@ -267,9 +272,7 @@ def _otel_settings(reader: _Reader, gateway: Gateway) -> OtelSettings:
     return OtelSettings(
         service_name=reader.text("OTEL_SERVICE_NAME", f"bff-{gateway}"),
         traces_exporter=reader.choice("OTEL_TRACES_EXPORTER", "none", exporters),
-        metrics_exporter=reader.choice(
-            "OTEL_METRICS_EXPORTER", "prometheus", ("none", "otlp", "prometheus", "console")
-        ),
+        metrics_exporter=_metrics_exporters(reader),
         exporter_endpoint=(
             reader.url("OTEL_EXPORTER_OTLP_ENDPOINT", "")
             if reader.raw("OTEL_EXPORTER_OTLP_ENDPOINT")
@@ -281,6 +284,20 @@ def _otel_settings(reader: _Reader, gateway: Gateway) -> OtelSettings:
         sampler=sampler,
         sampler_ratio=reader.number("OTEL_TRACES_SAMPLER_ARG", 0.1, minimum=0.0, maximum=1.0),
     )
+
+
+def _metrics_exporters(reader: _Reader) -> str:
+    allowed = ("none", "otlp", "prometheus", "console")
+    names = [
+        name.strip()
+        for name in reader.text("OTEL_METRICS_EXPORTER", "prometheus").lower().split(",")
+    ]
+    for name in names:
+        if name not in allowed:
+            raise ConfigError(
+                "OTEL_METRICS_EXPORTER", f"must be among {', '.join(allowed)}, got {name!r}"
+            )
+    return ",".join(dict.fromkeys(name for name in names if name)) or "none"
 
 
 def load_settings(gateway: Gateway, environ: Mapping[str, str] | None = None) -> Settings:

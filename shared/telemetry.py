@@ -1,20 +1,48 @@
-"""OpenTelemetry set-up shared by both gateways.
+"""OpenTelemetry for both gateways: the process-wide set-up, the server span, and child spans.
 
-The SDK is configured once per process from the ``OTEL_*`` settings. The server span of each
-request comes from the OpenTelemetry ASGI middleware; once Litestar has routed the request, the
-span is renamed ``{method} {route template}`` (never the raw path, which would explode the
-cardinality of span names and leak ids), and ``http.route`` is set.
+``configure_telemetry`` installs the SDK once per process from the ``OTEL_*`` settings (a tracer
+provider with a parent-based sampler and the chosen span exporter; a meter provider feeding
+Prometheus, OTLP or the console). OpenTelemetry allows one provider of each per process, so a
+second call (a second app in the same process, as in the tests) changes nothing.
+
+Only W3C trace context is propagated (``traceparent``/``tracestate``): ``baggage`` from public
+callers is untrusted data we would otherwise forward to every core service.
+
+The server span comes from ``ServerSpanMiddleware``, not from opentelemetry-instrumentation-asgi:
+that one records ``url.query`` (the ``code`` and ``state`` of the OIDC callback), the client's IP
+address and user agent, and costs more per request than the few stable attributes kept here.
+The span is named ``{method} {route template}`` once Litestar has routed the request (never the
+raw path: ids in span names leak data and explode cardinality), the trace is returned to the
+caller in ``traceresponse`` (W3C Trace Context Level 2), and ``http.server.request.duration`` is
+recorded with the route template.
+
+``child_span`` makes the spans under it (session load, cache lookups, fan-out, core calls). It
+makes nothing when the current span is not recording: with every standard sampler a child of an
+unsampled span is unsampled too, so an unsampled request pays almost nothing for tracing.
 """
 
 from __future__ import annotations
 
-import os
+import asyncio
 import threading
-from typing import Any
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
 
-from litestar.types import ASGIApp, Scope
-from opentelemetry import trace
-from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+import httpx
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from opentelemetry import metrics, propagate, trace
+from opentelemetry.context import Context
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import (
+    ConsoleMetricExporter,
+    MetricReader,
+    PeriodicExportingMetricReader,
+)
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
@@ -25,11 +53,49 @@ from opentelemetry.sdk.trace.sampling import (
     Sampler,
     TraceIdRatioBased,
 )
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from opentelemetry.util.types import AttributeValue
+from prometheus_client import CollectorRegistry
 
+from shared import metrics as bff_metrics
 from shared.settings import OtelSettings
 
-_configured_lock = threading.Lock()
-_configured = False
+__all__ = [
+    "ServerSpanMiddleware",
+    "TracedTransport",
+    "build_sampler",
+    "child_span",
+    "configure_telemetry",
+    "in_part",
+    "mark_error",
+    "prometheus_registry",
+    "tracer_provider",
+]
+
+_tracer = trace.get_tracer("bff")
+"""A proxy until ``configure_telemetry`` installs the SDK provider, then the real tracer."""
+
+_part: ContextVar[str | None] = ContextVar("bff_part", default=None)
+"""The fan-out part the current task works for; spans made in it carry ``bff.part``."""
+
+_KNOWN_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
+)
+
+
+@dataclass(frozen=True)
+class _Installed:
+    tracer_provider: TracerProvider
+    meter_provider: MeterProvider | None
+    prometheus: CollectorRegistry | None
+
+
+_install_lock = threading.Lock()
+_installed: _Installed | None = None
+
+
+# --- set-up ---------------------------------------------------------------------------------
 
 
 def build_sampler(otel: OtelSettings) -> Sampler:
@@ -45,57 +111,328 @@ def build_sampler(otel: OtelSettings) -> Sampler:
     return samplers[otel.sampler]
 
 
+def _otlp_endpoint(otel: OtelSettings, signal: str) -> str | None:
+    """The OTLP/HTTP exporters want the signal's full URL; gRPC wants the base."""
+    if otel.exporter_endpoint is None:
+        return None  # the exporter's own default (OTEL_EXPORTER_OTLP_*_ENDPOINT or localhost)
+    if otel.exporter_protocol == "grpc":
+        return otel.exporter_endpoint
+    return f"{otel.exporter_endpoint.rstrip('/')}/v1/{signal}"
+
+
 def _span_processor(otel: OtelSettings) -> SpanProcessor | None:
     if otel.traces_exporter == "console":
         return BatchSpanProcessor(ConsoleSpanExporter())
-    if otel.traces_exporter == "otlp":
-        if otel.exporter_protocol == "grpc":
-            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-        else:
-            from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # type: ignore[assignment]
-                OTLPSpanExporter,
-            )
-        return BatchSpanProcessor(OTLPSpanExporter())
-    return None
-
-
-def configure_tracing(otel: OtelSettings) -> None:
-    """Install the process-wide tracer provider once (OpenTelemetry allows only one)."""
-    global _configured
-    with _configured_lock:
-        if _configured:
-            return
-        os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
-        provider = TracerProvider(
-            resource=Resource.create({"service.name": otel.service_name}),
-            sampler=build_sampler(otel),
+    if otel.traces_exporter != "otlp":
+        return None
+    endpoint = _otlp_endpoint(otel, "traces")
+    if otel.exporter_protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+    else:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # type: ignore[assignment]
+            OTLPSpanExporter,
         )
+    return BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint))
+
+
+def _metric_readers(otel: OtelSettings) -> tuple[list[MetricReader], CollectorRegistry | None]:
+    readers: list[MetricReader] = []
+    registry: CollectorRegistry | None = None
+    exporters = otel.metrics_exporters
+    if "prometheus" in exporters:
+        from opentelemetry.exporter.prometheus import PrometheusMetricReader
+
+        # A registry of our own: only the gateway's instruments, not prometheus_client's
+        # process collectors that the default registry would add.
+        registry = CollectorRegistry(auto_describe=True)
+        # No otel_scope_* labels on every series: all instruments come from one scope ("bff").
+        readers.append(PrometheusMetricReader(registry=registry, scope_info_enabled=False))
+    if "otlp" in exporters:
+        endpoint = _otlp_endpoint(otel, "metrics")
+        if otel.exporter_protocol == "grpc":
+            from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+        else:
+            from opentelemetry.exporter.otlp.proto.http.metric_exporter import (  # type: ignore[assignment]
+                OTLPMetricExporter,
+            )
+        readers.append(PeriodicExportingMetricReader(OTLPMetricExporter(endpoint=endpoint)))
+    if "console" in exporters:
+        readers.append(PeriodicExportingMetricReader(ConsoleMetricExporter()))
+    return readers, registry
+
+
+def configure_telemetry(otel: OtelSettings) -> None:
+    """Install the process-wide tracer and meter providers, once (OpenTelemetry allows one)."""
+    global _installed
+    with _install_lock:
+        if _installed is not None:
+            return
+        resource = Resource.create({"service.name": otel.service_name})
+        propagate.set_global_textmap(TraceContextTextMapPropagator())
+        provider = TracerProvider(resource=resource, sampler=build_sampler(otel))
         processor = _span_processor(otel)
         if processor is not None:
             provider.add_span_processor(processor)
         trace.set_tracer_provider(provider)
-        _configured = True
+        readers, registry = _metric_readers(otel)
+        meter_provider = None
+        if readers:
+            # Without a reader the API's no-op instruments stay in place: nothing is aggregated.
+            meter_provider = MeterProvider(resource=resource, metric_readers=readers)
+            metrics.set_meter_provider(meter_provider)
+        _installed = _Installed(provider, meter_provider, registry)
 
 
-def _initial_span_details(scope: Scope) -> tuple[str, dict[str, Any]]:
-    # The route is not known before routing; the name is fixed up by name_server_span().
-    return str(scope.get("method", "HTTP")), {}
+def tracer_provider() -> TracerProvider | None:
+    """The installed SDK provider (tests add an in-memory exporter to it), or None."""
+    return _installed.tracer_provider if _installed else None
 
 
-def server_span_middleware(app: ASGIApp) -> ASGIApp:
-    middleware: ASGIApp = OpenTelemetryMiddleware(  # type: ignore[assignment]
-        app,
-        default_span_details=_initial_span_details,
-        exclude_spans=["receive", "send"],
-    )
-    return middleware
+def prometheus_registry() -> CollectorRegistry | None:
+    """What ``GET /metrics`` renders; None when Prometheus is not a metrics exporter."""
+    return _installed.prometheus if _installed else None
 
 
-def name_server_span(scope: Scope) -> None:
-    """Rename the current server span to ``{method} {route template}`` once routing is done."""
-    template = scope.get("path_template")
-    span = trace.get_current_span()
-    if not span.is_recording() or not template:
+# --- spans under the server span ------------------------------------------------------------
+
+
+@contextmanager
+def in_part(name: str) -> Iterator[None]:
+    """Spans made inside carry ``bff.part=name``: which section of the screen they serve.
+
+    An attribute rather than a span per part: a sampled span costs about 80 us to make and
+    export (a third of a traced screen's spans were part spans), and the cache lookups and core
+    calls of a part already show where its time went.
+    """
+    token = _part.set(name)
+    try:
+        yield
+    finally:
+        _part.reset(token)
+
+
+def mark_error(span: Span, error_type: str) -> None:
+    """Set ``error.type`` and the error status (a no-op on a span that is not recording)."""
+    span.set_attribute("error.type", error_type)
+    span.set_status(Status(StatusCode.ERROR, error_type))
+
+
+@contextmanager
+def child_span(
+    name: str,
+    attributes: Mapping[str, AttributeValue] | None = None,
+    *,
+    kind: SpanKind = SpanKind.INTERNAL,
+    answers: tuple[type[BaseException], ...] = (),
+) -> Iterator[Span]:
+    """A span under the current one, or the current (non-recording) span when it is unsampled.
+
+    An exception leaving the block sets ``error.type`` (its class name; ``cancelled`` for a task
+    cut short) and the error status, unless it is one of ``answers``: an expected outcome, such
+    as a remembered "not found", that the caller describes with its own attributes. Exceptions
+    are not recorded as events: a stack trace in every failed span costs a lot and may carry
+    data that must not leave the process.
+    """
+    parent = trace.get_current_span()
+    if not parent.is_recording():
+        yield parent
         return
-    span.update_name(f"{scope.get('method', 'HTTP')} {template}")
-    span.set_attribute("http.route", template)
+    span = _tracer.start_span(name, kind=kind, attributes=attributes)
+    if not span.get_span_context().is_valid:  # no SDK installed: keep the caller's context
+        yield parent
+        return
+    part = _part.get()
+    if part is not None:
+        span.set_attribute("bff.part", part)
+    with trace.use_span(
+        span, end_on_exit=True, record_exception=False, set_status_on_exception=False
+    ):
+        try:
+            yield span
+        except asyncio.CancelledError:
+            mark_error(span, "cancelled")
+            raise
+        except Exception as exc:
+            if not isinstance(exc, answers):
+                mark_error(span, type(exc).__name__)
+            raise
+
+
+# --- the server span ------------------------------------------------------------------------
+
+
+class ServerSpanMiddleware:
+    """Pure ASGI: the server span, ``traceresponse``, and ``http.server.request.duration``.
+
+    Outermost, so the request-id/access-log middleware and every response (Litestar's own 404s
+    included) run inside the span, and access lines carry its trace and span ids.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self._propagator = propagate.get_global_textmap()
+        self._fields = frozenset(field.encode("latin-1") for field in self._propagator.fields)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        method = _method(scope["method"])
+        carrier = {
+            name.decode("latin-1"): value.decode("latin-1")
+            for name, value in scope["headers"]
+            if name in self._fields
+        }
+        # No traceparent: a new trace, whatever context the server happens to run in.
+        parent = self._propagator.extract(carrier) if carrier else Context()
+        span = _tracer.start_span(method, context=parent, kind=SpanKind.SERVER)
+        context = span.get_span_context()
+        traceresponse = (
+            f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
+        ).encode("ascii")
+        trace_id = f"{context.trace_id:032x}".encode("ascii")
+        status = 500
+        error_type: str | None = None
+
+        async def send_with_traceresponse(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                message["headers"] = [
+                    *message.get("headers", ()),
+                    (b"traceresponse", traceresponse),
+                    (b"x-trace-id", trace_id),  # the same id, for clients that read only this
+                ]
+            await send(message)
+
+        # The status is set by hand below; no exception event (stack traces stay in the logs).
+        with trace.use_span(
+            span, end_on_exit=False, record_exception=False, set_status_on_exception=False
+        ):
+            try:
+                await self.app(scope, receive, send_with_traceresponse)
+            except BaseException as exc:
+                error_type = type(exc).__name__
+                raise
+            finally:
+                route: str | None = scope.get("path_template")
+                if error_type is None and status >= 500:
+                    error_type = str(status)
+                attributes: dict[str, AttributeValue] = {
+                    "http.request.method": method,
+                    "url.scheme": scope.get("scheme", "http"),
+                    "http.response.status_code": status,
+                }
+                if route:
+                    attributes["http.route"] = route
+                if error_type is not None:
+                    attributes["error.type"] = error_type
+                bff_metrics.SERVER_DURATION.record(time.perf_counter() - started, attributes)
+                if span.is_recording():
+                    _describe_server_span(span, scope, method, route, attributes, error_type)
+                span.end()
+
+
+def _method(raw: str) -> str:
+    """Known methods as is; anything else as ``_OTHER`` (semantic conventions: bounded values)."""
+    return raw if raw in _KNOWN_METHODS else "_OTHER"
+
+
+def _describe_server_span(
+    span: Span,
+    scope: Scope,
+    method: str,
+    route: str | None,
+    attributes: dict[str, AttributeValue],
+    error_type: str | None,
+) -> None:
+    """The stable HTTP server attributes that help an SRE, no more: each one is paid for on
+    every sampled request (made, then encoded and exported). The request id is not among them:
+    the access log line joins it to the trace id."""
+    span.update_name(f"{method} {route}" if route else method)
+    span.set_attributes(attributes)
+    span.set_attribute("url.path", scope.get("path", ""))
+    if method == "_OTHER":
+        span.set_attribute("http.request.method_original", str(scope.get("method", "")))
+    if error_type is not None:  # only 5xx and exceptions: a 4xx is the caller's problem
+        span.set_status(Status(StatusCode.ERROR, error_type))
+
+
+# --- client spans for the IdP (and any httpx client that is not a core client) ---------------
+
+
+class TracedTransport(httpx.AsyncBaseTransport):
+    """Wraps an httpx transport: a client span per request (traceparent injected inside it) and
+    ``http.client.request.duration``, labelled ``bff.core.service=<upstream>``.
+
+    Used for the identity provider, whose authlib clients share one transport. Core service
+    clients make their spans themselves, per attempt, where the retry and breaker are known.
+    """
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, *, upstream: str) -> None:
+        self.inner = inner
+        self.upstream = upstream
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        method = _method(request.method)
+        base: dict[str, AttributeValue] = {
+            "http.request.method": method,
+            "server.address": request.url.host,
+            "bff.core.service": self.upstream,
+        }
+        if request.url.port is not None:
+            base["server.port"] = request.url.port
+        started = time.perf_counter()
+        with child_span(
+            method, {**base, "url.full": safe_url(str(request.url))}, kind=SpanKind.CLIENT
+        ) as span:
+            carrier: dict[str, str] = {}
+            propagate.inject(carrier)
+            for name, value in carrier.items():
+                request.headers[name] = value
+            try:
+                response = await self.inner.handle_async_request(request)
+            except Exception as exc:
+                bff_metrics.CLIENT_DURATION.record(
+                    time.perf_counter() - started, {**base, "error.type": type(exc).__name__}
+                )
+                raise
+            attributes = {**base, **client_response_attributes(span, response.status_code)}
+            bff_metrics.CLIENT_DURATION.record(time.perf_counter() - started, attributes)
+            return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def client_response_attributes(span: Span, status_code: int) -> dict[str, AttributeValue]:
+    """Status attributes of a client span and its duration; 4xx and 5xx are errors for a client."""
+    attributes: dict[str, AttributeValue] = {"http.response.status_code": status_code}
+    span.set_attribute("http.response.status_code", status_code)
+    if status_code >= 400:
+        attributes["error.type"] = str(status_code)
+        mark_error(span, str(status_code))
+    return attributes
+
+
+def safe_url(url: str, personal_segments: Sequence[str] = (), *, base_path: str = "") -> str:
+    """``url`` for ``url.full``: no user info, no query values, and the path segment after each
+    of ``personal_segments`` (``accounts``, followed by the user's ``sub``) replaced by
+    ``{sub}``. ``base_path``, the client's own prefix (``/accounts`` on the dev stubs), is kept."""
+    parts = urlsplit(url)
+    netloc = parts.netloc.rpartition("@")[2]
+    path = parts.path
+    base_path = base_path.rstrip("/")
+    if personal_segments and path.startswith(base_path):
+        segments = path[len(base_path) :].split("/")
+        for index in range(len(segments) - 1):
+            if segments[index] in personal_segments and segments[index + 1]:
+                segments[index + 1] = "{sub}"
+        path = base_path + "/".join(segments)
+    query = "&".join(
+        f"{pair.partition('=')[0]}=REDACTED" if "=" in pair else pair
+        for pair in parts.query.split("&")
+        if pair
+    )
+    return urlunsplit((parts.scheme, netloc, path, query, ""))

@@ -11,6 +11,12 @@ more than half its lifetime). Parallel requests of one session cause exactly one
 A refused refresh (revoked or expired refresh token) ends the session; the caller gets a 401
 problem and the client logs in again, with no retry loop. An unreachable IdP does not end the
 session: while the old access token is still valid it is used, otherwise a 503 problem.
+
+A refresh is a ``token.refresh`` span (the IdP call under it) whose
+``bff.token.refresh.outcome`` says what happened: ``ok``, ``refused``, ``deferred`` (IdP down,
+old token still good), ``unavailable``, ``no_refresh_token``, or ``already_refreshed`` (another
+request or instance did it first). ``bff.token.refreshes`` counts the IdP calls, ``ok`` or
+``failed`` (with ``error.type``).
 """
 
 from __future__ import annotations
@@ -20,13 +26,16 @@ import hashlib
 import time
 import weakref
 
+from opentelemetry import trace
 from redis.exceptions import LockError, RedisError
 
+from shared import metrics as bff_metrics
 from shared.errors import NotReady, Unauthenticated
 from shared.logging import get_logger
 from shared.oidc import IdpUnavailable, InvalidGrant, OidcError, OidcRelyingParty
 from shared.redis import RedisClient
 from shared.sessions import SessionRecord, SessionStore, TokenSet
+from shared.telemetry import child_span
 
 REFRESH_LOCK_TIMEOUT_S = 15.0
 REFRESH_WAIT_S = 12.0
@@ -78,8 +87,10 @@ class TokenService:
         if lock is None:
             lock = asyncio.Lock()
             self._local_locks[record.id] = lock
-        async with lock:
-            return await self._refresh_once_across_instances(record.id)
+        with child_span("token.refresh") as span:
+            span.set_attribute("bff.token.refresh.outcome", "already_refreshed")  # until told
+            async with lock:
+                return await self._refresh_once_across_instances(record.id)
 
     async def _reread(self, session_id: str) -> tuple[SessionRecord, TokenSet]:
         record = await self.store.get(session_id)
@@ -117,6 +128,7 @@ class TokenService:
 
     async def _refresh(self, record: SessionRecord, tokens: TokenSet) -> TokenSet:
         if not tokens.refresh_token:
+            trace.get_current_span().set_attribute("bff.token.refresh.outcome", "no_refresh_token")
             if time.time() < (tokens.access_token_expires_at or 0):
                 return tokens
             await self.store.delete(record.id)
@@ -125,12 +137,15 @@ class TokenService:
             response = await self.oidc.refresh(tokens.refresh_token)
         except InvalidGrant:
             self.refreshes_failed += 1
+            _outcome("refused", failed="InvalidGrant")
             await self.store.delete(record.id)
             _logger.info("token_refresh_refused", session_kind=record.kind)
             raise Unauthenticated("The session has ended; please log in again") from None
-        except (IdpUnavailable, OidcError):
+        except (IdpUnavailable, OidcError) as exc:
             self.refreshes_failed += 1
-            if time.time() < (tokens.access_token_expires_at or 0):
+            still_valid = time.time() < (tokens.access_token_expires_at or 0)
+            _outcome("deferred" if still_valid else "unavailable", failed=type(exc).__name__)
+            if still_valid:
                 _logger.warning("token_refresh_deferred")
                 self._deferred_until = {
                     sid: until for sid, until in self._deferred_until.items() if until > time.time()
@@ -150,5 +165,18 @@ class TokenService:
             raise Unauthenticated("The session has ended")
         self._deferred_until.pop(record.id, None)
         self.refreshes_ok += 1
+        _outcome("ok")
         _logger.info("token_refreshed", session_kind=record.kind)
         return renewed
+
+
+def _outcome(outcome: str, *, failed: str | None = None) -> None:
+    """Count an IdP refresh call and name its outcome on the ``token.refresh`` span."""
+    attributes = {"bff.token.refresh.outcome": "ok"}
+    if failed is not None:
+        attributes = {"bff.token.refresh.outcome": "failed", "error.type": failed}
+    bff_metrics.TOKEN_REFRESHES.add(1, attributes)
+    span = trace.get_current_span()
+    span.set_attribute("bff.token.refresh.outcome", outcome)
+    if failed is not None:
+        span.set_attribute("error.type", failed)

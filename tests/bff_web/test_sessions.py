@@ -200,3 +200,18 @@ def test_two_instances_share_sessions_and_logout(
     logout_url = browser.get(f"{first.url}/bff/user", headers=CSRF).json()["logoutUrl"]
     assert browser.get(f"{first.url}{logout_url}").status_code == 302
     assert user_status(second, cookie) == 401
+
+
+def test_a_dead_redis_is_a_503_problem_not_a_500(
+    idp: IdpServer, start_gateway: StartGateway
+) -> None:
+    """With the session store unreachable, requests get a retryable 503 problem."""
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    web = start_gateway("web", idp_url=idp.url, redis_url=dead)
+    response = httpx.get(f"{web.url}/bff/user", headers=CSRF, cookies={"bff": "x" * 43})
+    assert response.status_code == 503
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert "127.0.0.1" not in response.text
+    ready = httpx.get(f"{web.url}/health/ready")
+    assert ready.status_code == 503
+    assert "redis" in ready.json()["failed"]

@@ -51,7 +51,10 @@ def test_ready_is_a_503_problem_naming_the_failed_dependency(client: TestClient[
 
 
 def test_unknown_path_is_a_404_problem(client: TestClient[Litestar]) -> None:
-    assert_problem(client.get("/no/such/path"), 404)
+    response = client.get("/no/such/path")
+    body = assert_problem(response, 404)
+    assert response.headers["x-trace-id"] == body["traceId"]
+    assert body["traceId"] in response.headers["traceresponse"]
 
 
 def test_wrong_method_is_a_405_problem(client: TestClient[Litestar]) -> None:
