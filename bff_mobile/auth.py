@@ -58,7 +58,7 @@ from bff_mobile.tokens import (
 )
 from shared.crypto import new_opaque_id
 from shared.errors import current_trace_id
-from shared.identity import Identity
+from shared.identity import Identity, shown_claims
 from shared.logging import get_logger
 from shared.oidc import IdpUnavailable, OidcError
 from shared.sessions import TokenSet
@@ -69,17 +69,6 @@ CODE_TTL_S = 60
 USED_CODE_MEMORY_S = 600  # how long a redeemed code is remembered, to spot its replay
 MAX_STATE_LENGTH = 512
 TOKEN_REQUEST_MAX_BYTES = 16 * 1024
-USER_CLAIMS = (
-    "sub",
-    "name",
-    "given_name",
-    "family_name",
-    "preferred_username",
-    "email",
-    "email_verified",
-    "picture",
-    "locale",
-)
 
 _CODE_CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")  # base64url of a SHA-256 digest, no padding
 _CODE_VERIFIER = re.compile(r"[A-Za-z0-9._~-]{43,128}")  # RFC 7636 4.1
@@ -367,7 +356,7 @@ async def callback(request: Request[Any, Any, Any]) -> Response[Any]:
         app=app,
         sub=str(claims["sub"]),
         idp_sid=str(claims["sid"]) if claims.get("sid") else None,
-        claims={k: claims[k] for k in USER_CLAIMS if k in claims},
+        claims=shown_claims(claims),
         tokens=tokens,
     )
     one_time_code = new_opaque_id()

@@ -24,24 +24,13 @@ from litestar.response import Redirect
 from bff_web.security import check_origin, csrf_guard, validate_return_url
 from shared.crypto import DecryptionError, new_opaque_id
 from shared.errors import BadRequest, NotFound, NotReady, Unauthenticated
-from shared.identity import Identity, public_session_id
+from shared.identity import Identity, public_session_id, shown_claims
 from shared.logging import get_logger
 from shared.oidc import IdpUnavailable, OidcError
 from shared.sessions import SessionRecord, TokenSet
 
 LOGIN_TTL_S = 600
 MAX_PENDING_LOGINS = 5
-USER_CLAIMS = (
-    "sub",
-    "name",
-    "given_name",
-    "family_name",
-    "preferred_username",
-    "email",
-    "email_verified",
-    "picture",
-    "locale",
-)
 _LOGIN_COOKIE_AD = b"bff login cookie\x00"
 
 _logger = get_logger("bff.web.auth")
@@ -216,7 +205,7 @@ async def callback(
             access_token_expires_at=tokens.expires_at,
             access_token_issued_at=now,
         ),
-        claims={k: claims[k] for k in USER_CLAIMS if k in claims},
+        claims=shown_claims(claims),
         idle_timeout=identity.settings.session_idle_timeout_s,
         absolute_timeout=identity.settings.session_absolute_timeout_s,
         idp_sid=str(claims["sid"]) if claims.get("sid") else None,

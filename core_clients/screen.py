@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from core_clients.base import CallContext
-from core_clients.catalog import Image
+from core_clients.catalog import Image, Product
 from core_clients.data import CoreData
 from core_clients.orders import Order
 from shared.deadline import Deadline, deadline_scope
@@ -40,6 +40,24 @@ class Screen:
 
     def products_part(self, ids: list[str]) -> Part:
         return Part("products", lambda: self.core.products(ids, self.ctx), required=False)
+
+    async def recent_orders(self, limit: int) -> tuple[list[Order], dict[str, Product]]:
+        """The newest orders and their products (one batch catalog call), for a home screen."""
+        page = await self.core.orders_page(self.sub, self.ctx, cursor=None, limit=limit)
+        products = await self.core.products(product_ids_of(page.items), self.ctx)
+        return page.items, {product.id: product for product in products}
+
+    async def recommended_products(
+        self, limit: int, *, without: str | None = None
+    ) -> list[Product]:
+        """The user's recommendations as products (one batch catalog call). ``without`` leaves
+        out the product on screen: "related" products are recommendations minus this one, since
+        the core services have no related-products call."""
+        recommendations = await self.core.recommended(
+            self.sub, self.ctx, limit=limit + (1 if without else 0)
+        )
+        ids = [pid for pid in recommendations.product_ids if pid != without][:limit]
+        return await self.core.products(ids, self.ctx)
 
     @contextmanager
     def deadline_scope(self) -> Iterator[None]:

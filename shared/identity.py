@@ -14,9 +14,10 @@ import base64
 import contextlib
 import hashlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from litestar import Litestar
 
@@ -105,6 +106,24 @@ class Identity:
             ended = await self.sessions.end_all_for_user(str(claims["sub"]))
         _logger.info("backchannel_logout", sessions_ended=ended)
         return ended
+
+
+USER_CLAIMS = (
+    "sub",
+    "name",
+    "given_name",
+    "family_name",
+    "preferred_username",
+    "email",
+    "email_verified",
+    "picture",
+    "locale",
+)
+
+
+def shown_claims(claims: Mapping[str, Any]) -> dict[str, Any]:
+    """The ID token claims a session keeps: what ``/bff/user`` and ``/m/v1/me`` show, no more."""
+    return {name: claims[name] for name in USER_CLAIMS if name in claims}
 
 
 def public_session_id(session_id: str) -> str:

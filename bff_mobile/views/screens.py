@@ -28,7 +28,7 @@ from bff_mobile.tokens import MobileSession
 from bff_mobile.views.common import Shaper, device_pixel_ratio, open_screen, screen_payload
 from core_clients.catalog import Product
 from core_clients.orders import NewOrderLine, Order
-from core_clients.screen import Screen, product_ids_of, visible_degraded
+from core_clients.screen import product_ids_of, visible_degraded
 from shared.errors import BadRequest
 from shared.gather import Part, gather_parts
 
@@ -94,20 +94,6 @@ def order_detail(order: Order, products: dict[str, Product], shape: Shaper) -> O
     )
 
 
-async def _recent_orders(screen: Screen) -> tuple[list[Order], dict[str, Product]]:
-    page = await screen.core.orders_page(screen.sub, screen.ctx, cursor=None, limit=RECENT_ORDERS)
-    products = await screen.core.products(product_ids_of(page.items), screen.ctx)
-    return page.items, {product.id: product for product in products}
-
-
-async def _recommended(screen: Screen, limit: int, without: str | None = None) -> list[Product]:
-    recommendations = await screen.core.recommended(
-        screen.sub, screen.ctx, limit=limit + (1 if without else 0)
-    )
-    ids = [pid for pid in recommendations.product_ids if pid != without][:limit]
-    return await screen.core.products(ids, screen.ctx)
-
-
 @get("/home", summary="The app's home screen")
 async def home(request: Request[Any, Any, Any], mobile_session: MobileSession) -> Response[bytes]:
     dpr = device_pixel_ratio(request)
@@ -116,8 +102,12 @@ async def home(request: Request[Any, Any, Any], mobile_session: MobileSession) -
         result = await gather_parts(
             [
                 Part("account", lambda: screen.core.account(screen.sub, screen.ctx)),
-                Part("orders", lambda: _recent_orders(screen), required=False),
-                Part("recommendations", lambda: _recommended(screen, RECOMMENDED), required=False),
+                Part("orders", lambda: screen.recent_orders(RECENT_ORDERS), required=False),
+                Part(
+                    "recommendations",
+                    lambda: screen.recommended_products(RECOMMENDED),
+                    required=False,
+                ),
             ],
             deadline=screen.deadline,
         )
@@ -156,7 +146,7 @@ async def product(
                 ),
                 Part(
                     "related",
-                    lambda: _recommended(screen, RELATED, without=product_id),
+                    lambda: screen.recommended_products(RELATED, without=product_id),
                     required=False,
                 ),
             ],

@@ -16,24 +16,10 @@ from bff_web.views.common import (
     screen_deadline,
     screen_response,
 )
-from core_clients.catalog import Product
-from core_clients.orders import Order
-from core_clients.screen import Screen, product_ids_of
 from shared.gather import Part, gather_parts
 
 RECENT_ORDERS = 3
 RECOMMENDED = 8
-
-
-async def _recent_orders(screen: Screen) -> tuple[list[Order], dict[str, Product]]:
-    page = await screen.core.orders_page(screen.sub, screen.ctx, cursor=None, limit=RECENT_ORDERS)
-    products = await screen.core.products(product_ids_of(page.items), screen.ctx)
-    return page.items, {product.id: product for product in products}
-
-
-async def _recommended(screen: Screen) -> list[Product]:
-    recommendations = await screen.core.recommended(screen.sub, screen.ctx, limit=RECOMMENDED)
-    return await screen.core.products(recommendations.product_ids, screen.ctx)
 
 
 @get("/api/home", guards=[csrf_guard], summary="The home screen")
@@ -43,8 +29,12 @@ async def home(request: Request[Any, Any, Any]) -> Response[HomeView]:
         result = await gather_parts(
             [
                 Part("account", lambda: screen.core.account(screen.sub, screen.ctx)),
-                Part("orders", lambda: _recent_orders(screen), required=False),
-                Part("recommendations", lambda: _recommended(screen), required=False),
+                Part("orders", lambda: screen.recent_orders(RECENT_ORDERS), required=False),
+                Part(
+                    "recommendations",
+                    lambda: screen.recommended_products(RECOMMENDED),
+                    required=False,
+                ),
             ],
             deadline=screen.deadline,
         )

@@ -21,17 +21,10 @@ from bff_web.views.common import (
     screen_response,
 )
 from core_clients.catalog import Product
-from core_clients.screen import Screen
 from shared.errors import BadRequest
 from shared.gather import Part, gather_parts
 
 RELATED = 4
-
-
-async def _related(screen: Screen, product_id: str) -> list[Product]:
-    recommendations = await screen.core.recommended(screen.sub, screen.ctx, limit=RELATED + 1)
-    ids = [pid for pid in recommendations.product_ids if pid != product_id][:RELATED]
-    return await screen.core.products(ids, screen.ctx)
 
 
 @get("/api/products/{product_id:str}", guards=[csrf_guard], summary="A product's page")
@@ -50,7 +43,11 @@ async def product_page(
                     lambda: screen.core.inventory(product_id, screen.ctx),
                     required=False,
                 ),
-                Part("related", lambda: _related(screen, product_id), required=False),
+                Part(
+                    "related",
+                    lambda: screen.recommended_products(RELATED, without=product_id),
+                    required=False,
+                ),
                 Part(
                     "account", lambda: screen.core.account(screen.sub, screen.ctx), required=False
                 ),
