@@ -8,7 +8,7 @@ import time
 
 import httpx
 
-from tests.fixtures.gateways import StartGateway, log_in_browser
+from tests.fixtures.gateways import StartGateway, log_in_browser, stored_tokens
 from tests.fixtures.idp import StartIdp
 
 CSRF = {"X-CSRF": "1"}
@@ -50,7 +50,7 @@ def test_a_revoked_refresh_token_ends_the_session_with_one_401(
     with httpx.Client(base_url=web.url, headers=CSRF, timeout=20) as browser:
         log_in_browser(browser, web.url)
         # The IdP forgets every grant of the user, as an admin's "sign out everywhere" would.
-        tokens = web_tokens(redis_url)
+        tokens = stored_tokens(redis_url, "alice")
         revoke = httpx.post(
             f"{idp.url}/oauth2/revoke",
             data={"token": tokens.refresh_token, "token_type_hint": "refresh_token"},
@@ -67,23 +67,3 @@ def test_a_revoked_refresh_token_ends_the_session_with_one_401(
     assert second.status_code == 401
     assert user.status_code == 401
     assert idp.stats()["token_requests"]["refresh_token"] == 1
-
-
-def web_tokens(redis_url: str):  # type: ignore[no-untyped-def]
-    """The one web session's tokens, read from Redis the way another instance would."""
-    import asyncio
-
-    from shared.crypto import TokenCipher
-    from shared.redis import create_redis_client
-    from shared.sessions import RedisSessionStore
-    from tests.fixtures.gateways import TEST_SECRET_KEY
-
-    async def read():  # type: ignore[no-untyped-def]
-        redis = create_redis_client(redis_url)
-        store = RedisSessionStore(redis, TokenCipher(TEST_SECRET_KEY))
-        (record,) = await store.list_for_user("alice")
-        tokens = store.open_tokens(record)
-        await redis.aclose()
-        return tokens
-
-    return asyncio.run(read())

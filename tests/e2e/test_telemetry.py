@@ -9,8 +9,6 @@ parent-based sampler honours whatever the ratio, so every test sees its whole tr
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import re
 import time
 from collections.abc import Iterator, MutableMapping
@@ -24,16 +22,14 @@ import structlog
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
-from shared.crypto import TokenCipher
 from shared.logging import shared_processors
-from shared.redis import create_redis_client
-from shared.sessions import RedisSessionStore, TokenSet
 from tests.fixtures.gateways import (
     CLIENT_SECRETS,
     TEST_SECRET_KEY,
     RunningGateway,
     StartGateway,
     log_in_browser,
+    stored_tokens,
 )
 from tests.fixtures.idp import IdpServer, StartIdp
 from tests.shared.test_telemetry import (
@@ -314,19 +310,6 @@ def test_every_request_log_line_has_the_trace_and_one_access_line(
     assert access["duration_ms"] > 0
     assert home.server.context is not None
     assert access["span_id"] == f"{home.server.context.span_id:016x}"
-
-
-def stored_tokens(redis_url: str, sub: str) -> TokenSet:
-    async def read() -> TokenSet:
-        redis = create_redis_client(redis_url)
-        store = RedisSessionStore(redis, TokenCipher(TEST_SECRET_KEY))
-        (record,) = await store.list_for_user(sub)
-        tokens = store.open_tokens(record)
-        await redis.aclose()
-        return tokens
-
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # its own loop, whatever runs here
-        return pool.submit(asyncio.run, read()).result()
 
 
 def test_login_screens_refresh_and_logout_leave_no_secret_in_logs_or_traces(

@@ -4,7 +4,6 @@ than Set-Cookie, not in a log event."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -12,26 +11,11 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import structlog
 
-from shared.crypto import TokenCipher
-from shared.redis import create_redis_client
-from shared.sessions import RedisSessionStore, TokenSet
-from tests.fixtures.gateways import CLIENT_SECRETS, TEST_SECRET_KEY, StartGateway
+from tests.fixtures.gateways import CLIENT_SECRETS, TEST_SECRET_KEY, StartGateway, stored_tokens
 from tests.fixtures.idp import StartIdp
 
 CSRF = {"X-CSRF": "1"}
 TOKEN_LIFETIME_S = 4
-
-
-def stored_tokens(redis_url: str, sub: str) -> TokenSet:
-    async def read() -> TokenSet:
-        redis = create_redis_client(redis_url)
-        store = RedisSessionStore(redis, TokenCipher(TEST_SECRET_KEY))
-        (record,) = await store.list_for_user(sub)
-        tokens = store.open_tokens(record)
-        await redis.aclose()
-        return tokens
-
-    return asyncio.run(read())
 
 
 class Recorder:
