@@ -38,7 +38,7 @@ from typing import Final
 
 from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, Observation
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
 from shared.logging import get_logger
 from shared.redis import RedisClient
@@ -206,21 +206,23 @@ class ActiveSessions:
             self._local = {m: ids for m, ids in self._local.items() if m in minutes}
             self.count = len(set().union(*self._local.values()))
             return
-        pipe = self.redis.pipeline(transaction=False)
-        if pending:
-            pipe.pfadd(self._key(minute), *pending)
-            pipe.expire(self._key(minute), (self.window_minutes + 1) * 60)
-        pipe.pfcount(*(self._key(m) for m in minutes))
         try:
-            results = await pipe.execute()
-        except (RedisError, OSError) as exc:
+            if pending:
+                # Two single-key commands; PFCOUNT separately, since redis-py's cluster pipeline
+                # refuses multi-key commands even when the keys share a slot.
+                pipe = self.redis.pipeline(transaction=False)
+                pipe.pfadd(self._key(minute), *pending)
+                pipe.expire(self._key(minute), (self.window_minutes + 1) * 60)
+                await pipe.execute()
+            count = await self.redis.pfcount(*(self._key(m) for m in minutes))
+        except (RedisError, RedisClusterException, OSError) as exc:
             if not self._redis_failing:
                 _log.warning("active_sessions_flush_failed", error=type(exc).__name__)
             self._redis_failing = True
             self._pending |= pending  # counted at the next flush that works
             return
         self._redis_failing = False
-        self.count = int(results[-1])
+        self.count = int(count)
 
     async def run(self, flush_s: float = 15.0) -> None:
         """Flush forever (a lifespan task, cancelled at shutdown); a metric never stops it."""

@@ -5,6 +5,7 @@ import pytest
 pytest_plugins = [
     "tests.fixtures.servers",
     "tests.fixtures.redis",
+    "tests.fixtures.redis_cluster",
     "tests.fixtures.stubs",
     "tests.fixtures.idp",
     "tests.fixtures.gateways",
