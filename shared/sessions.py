@@ -7,8 +7,8 @@ it, and refreshing tokens is a separate token service. What it defends against:
   (:mod:`shared.crypto`) whose associated data is the session id, so they cannot be moved into
   another session either. Key names hold no session ids (SHA-256 of the id), no ``sub`` and no
   IdP ``sid`` (keyed hashes): SLOWLOG, MONITOR, key-space tools and alerts show nothing usable.
-  (The record *value* still holds its id, which ``list_for_user`` returns so that a user can
-  end a session on another device.)
+  The record *value* holds its id only sealed (``list_for_user`` opens it, so that a user can
+  end a session on another device), so a copy of Redis cannot be turned into a session cookie.
 * **Bad data is never a 500.** A record that does not decode, does not open (tampered, or its
   key was retired) or is past its idle or absolute timeout is deleted and reported missing.
 * **Logout wins.** Field updates (``touch``, ``update_tokens``, ``update_extra``) only write to
@@ -76,6 +76,7 @@ SessionKind = Literal["web", "mobile"]
 MIN_SESSION_ID_LENGTH = 43  # secrets.token_urlsafe(32): 256 random bits
 
 _TOKENS_AD = b"bff session tokens\x00"
+_SESSION_ID_AD = b"bff session id\x00"
 _ONE_TIME_AD = b"bff one-time value\x00"
 _TOKEN_INDEX_AD = b"bff token index\x00"
 _TOKEN_KIND = re.compile(r"[a-z][a-z0-9-]{0,31}")
@@ -293,10 +294,23 @@ class SessionStore(ABC):
         except DecryptionError as exc:
             raise ValueError("the tokens are not sealed for this session id") from exc
 
+    def _encode_fields(self, record: SessionRecord) -> dict[str, bytes]:
+        """The stored form: a JSON value per field, the session id sealed.
+
+        The id is the cookie's (or, for mobile, the token index's) secret: a copy of Redis must
+        not hand out sessions, so it is stored only sealed, like the tokens."""
+        fields = {name: msgspec.json.encode(getattr(record, name)) for name in _RECORD_FIELDS}
+        sealed_id = self.cipher.encrypt(record.id.encode(), _SESSION_ID_AD + record.sub.encode())
+        fields["id"] = msgspec.json.encode(sealed_id)
+        return fields
+
     def _decode(self, fields: Mapping[Any, Any]) -> SessionRecord | None:
         """Record from stored fields, or None when anything about it is wrong."""
         try:
             values = {_text(name): msgspec.json.decode(value) for name, value in fields.items()}
+            values["id"] = self.cipher.decrypt(
+                str(values.get("id", "")), _SESSION_ID_AD + str(values.get("sub", "")).encode()
+            ).decode()
             record = msgspec.convert(values, SessionRecord)
             self.open_tokens(record)
         except (msgspec.DecodeError, msgspec.ValidationError, DecryptionError, UnicodeError) as exc:
@@ -338,10 +352,6 @@ def _check_token_ref(kind: str, token_hash: str) -> None:
 
 def _token_ref_ad(kind: str, token_hash: str) -> bytes:
     return _TOKEN_INDEX_AD + kind.encode() + b"\x00" + token_hash.encode()
-
-
-def _encode_fields(record: SessionRecord) -> dict[str, bytes]:
-    return {name: msgspec.json.encode(getattr(record, name)) for name in _RECORD_FIELDS}
 
 
 def _text(value: bytes | str) -> str:
@@ -444,7 +454,7 @@ class RedisSessionStore(SessionStore):
         if record.idp_sid is not None:
             ih = self.cipher.hash_token(record.idp_sid, "key-name")
             await self._index_add_script(keys=[self._idp_index_key(ih)], args=[uh, absolute_ms])
-        pairs = [part for item in _encode_fields(record).items() for part in item]
+        pairs = [part for item in self._encode_fields(record).items() for part in item]
         created = await self._create_script(
             keys=[self._record_key(uh, sd), self._user_index_key(uh)],
             args=[sd, _ms(record.expires_at), absolute_ms, *pairs],
@@ -649,7 +659,7 @@ class MemorySessionStore(SessionStore):
         if record.id in self._sessions:
             raise ValueError("the session id is already in use")
         self._sessions[record.id] = _Entry(
-            _encode_fields(record), record.sub, record.idp_sid, record.expires_at
+            self._encode_fields(record), record.sub, record.idp_sid, record.expires_at
         )
         self._by_user.setdefault(record.sub, set()).add(record.id)
         if record.idp_sid is not None:

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import redis
 import structlog
 
 from tests.fixtures.gateways import CLIENT_SECRETS, TEST_SECRET_KEY, StartGateway, stored_tokens
@@ -59,6 +60,10 @@ def test_login_screens_refresh_logout_and_no_secret_leaks(
             "id token": first.id_token or "",
         }
 
+        stored = redis_contents(redis_url)
+        for name in ("session cookie", "access token", "refresh token", "id token"):
+            assert secrets[name].encode() not in stored, f"{name} stored in clear in Redis"
+
         user = browser.get(f"{web.url}/bff/user")
         assert user.status_code == 200
         assert browser.get(f"{web.url}/api/home").status_code == 200
@@ -80,6 +85,23 @@ def test_login_screens_refresh_logout_and_no_secret_leaks(
 
     leaks = find_leaks(secrets, recorder.responses, logs)
     assert leaks == []
+
+
+def redis_contents(redis_url: str) -> bytes:
+    """Every key and value in Redis, as a copy of it (a backup, a replica) would show them."""
+    client = redis.Redis.from_url(redis_url)
+    parts: list[bytes] = []
+    for key in client.scan_iter(count=1000):
+        parts.append(key)
+        kind = client.type(key)
+        if kind == b"string":
+            parts.append(client.get(key) or b"")
+        elif kind == b"hash":
+            parts.extend(b"%s=%s" % item for item in client.hgetall(key).items())
+        elif kind == b"set":
+            parts.extend(client.smembers(key))
+    client.close()
+    return b"\n".join(parts)
 
 
 def find_leaks(

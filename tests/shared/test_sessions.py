@@ -522,14 +522,20 @@ async def _dump(redis: Redis) -> dict[bytes, bytes]:
 async def test_redis_holds_no_usable_token_and_no_identifier_in_key_names(
     redis_store: RedisSessionStore, redis: Redis
 ) -> None:
-    """A copy of Redis yields no token; key names hold no session id, sub or IdP sid."""
+    """A copy of Redis yields no token and no session id; key names hold no sub or IdP sid."""
     record = new_record(redis_store, idp_sid="idp-sid-secret")
     await redis_store.create(record)
     await redis_store.put_one_time("code-789", b"one-time-PAYLOAD", ttl=30)
 
     dump = await _dump(redis)
     values = b"\n".join(dump.values())
-    for secret in (b"ACCESS-TOKEN", b"REFRESH-TOKEN", b"ID-TOKEN", b"one-time-PAYLOAD"):
+    for secret in (
+        b"ACCESS-TOKEN",
+        b"REFRESH-TOKEN",
+        b"ID-TOKEN",
+        b"one-time-PAYLOAD",
+        record.id.encode(),
+    ):
         assert secret not in values
     names = b"\n".join(dump)
     for identifier in (record.id, ALICE, "idp-sid-secret", "code-789"):
