@@ -7,7 +7,8 @@ answer; everything between is here, once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -16,11 +17,14 @@ from core_clients.catalog import Image, Product
 from core_clients.data import CoreData
 from core_clients.orders import Order
 from shared.deadline import Deadline, deadline_scope
-from shared.gather import Part
+from shared.errors import BadRequest
+from shared.gather import GatherResult, Part, gather_parts
 from shared.identity import Identity
 from shared.sessions import SessionRecord
 
 DEGRADED_HEADER = "X-BFF-Degraded"
+_PRODUCT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_.:-]{8,128}")
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,13 @@ class Screen:
     def account_part(self) -> Part:
         """The user's account, optional: screens other than home only need it for the locale."""
         return Part("account", lambda: self.core.account(self.sub, self.ctx), required=False)
+
+    def orders_part(self, cursor: str | None, limit: int) -> Part:
+        """A page of the user's orders, required: it is what an orders screen shows."""
+        return Part(
+            "orders",
+            lambda: self.core.orders_page(self.sub, self.ctx, cursor=cursor, limit=limit),
+        )
 
     def products_part(self, ids: list[str]) -> Part:
         return Part("products", lambda: self.core.products(ids, self.ctx), required=False)
@@ -59,6 +70,40 @@ class Screen:
         ids = [pid for pid in recommendations.product_ids if pid != without][:limit]
         return await self.core.products(ids, self.ctx)
 
+    def home_parts(self, *, recent_orders: int, recommended: int) -> list[Part]:
+        """A home screen: the account is required, orders and recommendations are optional."""
+        return [
+            Part("account", lambda: self.core.account(self.sub, self.ctx)),
+            Part("orders", lambda: self.recent_orders(recent_orders), required=False),
+            Part(
+                "recommendations",
+                lambda: self.recommended_products(recommended),
+                required=False,
+            ),
+        ]
+
+    def product_parts(self, product_id: str, *, related: int) -> list[Part]:
+        """A product screen: the product is required, availability and related are optional."""
+        return [
+            Part("product", lambda: self.core.product(product_id, self.ctx)),
+            Part(
+                "availability",
+                lambda: self.core.inventory(product_id, self.ctx),
+                required=False,
+            ),
+            Part(
+                "related",
+                lambda: self.recommended_products(related, without=product_id),
+                required=False,
+            ),
+        ]
+
+    async def gather(self, parts: Sequence[Part]) -> GatherResult:
+        """Run the parts concurrently under the screen's deadline, which every core call made
+        inside honours and forwards."""
+        with self.deadline_scope():
+            return await gather_parts(parts, deadline=self.deadline)
+
     @contextmanager
     def deadline_scope(self) -> Iterator[None]:
         """Every core call made inside honours (and forwards) the screen's deadline."""
@@ -74,6 +119,22 @@ async def open_screen_for(
     tokens = await identity.tokens.fresh_tokens(session)
     ctx = CallContext(access_token=tokens.access_token, request_id=request_id)
     return Screen(session, ctx, deadline, core)
+
+
+def check_product_id(product_id: str) -> str:
+    """Product ids are short and URL-safe; anything else is a 400, never a core call."""
+    if not _PRODUCT_ID.fullmatch(product_id):
+        raise BadRequest("Not a product id")
+    return product_id
+
+
+def check_idempotency_key(value: str | None) -> str:
+    """Placing an order needs the client's key, so a retried request never orders twice."""
+    if not value:
+        raise BadRequest("The Idempotency-Key header is required")
+    if not _IDEMPOTENCY_KEY.fullmatch(value):
+        raise BadRequest("The Idempotency-Key header must be 8 to 128 URL-safe characters")
+    return value
 
 
 def image_near(images: list[Image], width: int) -> str | None:

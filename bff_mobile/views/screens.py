@@ -7,7 +7,6 @@ out and is named in ``degraded`` and ``X-BFF-Degraded``; a failed required part 
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 
 from litestar import Request, Response, get, post
@@ -27,10 +26,13 @@ from bff_mobile.schemas import (
 from bff_mobile.tokens import MobileSession
 from bff_mobile.views.common import Shaper, device_pixel_ratio, open_screen, screen_payload
 from core_clients.catalog import Product
-from core_clients.orders import NewOrderLine, Order
-from core_clients.screen import product_ids_of, visible_degraded
-from shared.errors import BadRequest
-from shared.gather import Part, gather_parts
+from core_clients.orders import NewOrderLine, Order, OrderPage
+from core_clients.screen import (
+    check_idempotency_key,
+    check_product_id,
+    product_ids_of,
+    visible_degraded,
+)
 
 CARD_WIDTH = 160  # CSS pixels: the widths the app lays images out at
 THUMB_WIDTH = 64
@@ -39,7 +41,6 @@ RECENT_ORDERS = 3
 RECOMMENDED = 8
 RELATED = 4
 DEFAULT_CURRENCY = "EUR"  # an empty order list names no currency; nothing is priced in it
-IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,128}$")
 
 
 def card(product: Product, shape: Shaper) -> Card:
@@ -98,19 +99,9 @@ def order_detail(order: Order, products: dict[str, Product], shape: Shaper) -> O
 async def home(request: Request[Any, Any, Any], mobile_session: MobileSession) -> Response[bytes]:
     dpr = device_pixel_ratio(request)
     screen = await open_screen(request, mobile_session)
-    with screen.deadline_scope():
-        result = await gather_parts(
-            [
-                Part("account", lambda: screen.core.account(screen.sub, screen.ctx)),
-                Part("orders", lambda: screen.recent_orders(RECENT_ORDERS), required=False),
-                Part(
-                    "recommendations",
-                    lambda: screen.recommended_products(RECOMMENDED),
-                    required=False,
-                ),
-            ],
-            deadline=screen.deadline,
-        )
+    result = await screen.gather(
+        screen.home_parts(recent_orders=RECENT_ORDERS, recommended=RECOMMENDED)
+    )
     account = result.values["account"]
     orders, order_products = result.values.get("orders", ([], {}))
     shape = Shaper(dpr, account.currency)
@@ -131,27 +122,10 @@ async def home(request: Request[Any, Any, Any], mobile_session: MobileSession) -
 async def product(
     request: Request[Any, Any, Any], mobile_session: MobileSession, product_id: FromPath[str]
 ) -> Response[bytes]:
-    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", product_id):
-        raise BadRequest("Not a product id")
+    check_product_id(product_id)
     dpr = device_pixel_ratio(request)
     screen = await open_screen(request, mobile_session)
-    with screen.deadline_scope():
-        result = await gather_parts(
-            [
-                Part("product", lambda: screen.core.product(product_id, screen.ctx)),
-                Part(
-                    "availability",
-                    lambda: screen.core.inventory(product_id, screen.ctx),
-                    required=False,
-                ),
-                Part(
-                    "related",
-                    lambda: screen.recommended_products(RELATED, without=product_id),
-                    required=False,
-                ),
-            ],
-            deadline=screen.deadline,
-        )
+    result = await screen.gather(screen.product_parts(product_id, related=RELATED))
     item: Product = result.values["product"].value
     inventory = result.values.get("availability")
     shape = Shaper(dpr, item.price.currency)
@@ -183,11 +157,9 @@ async def orders(
 ) -> Response[bytes]:
     dpr = device_pixel_ratio(request)
     screen = await open_screen(request, mobile_session)
-    with screen.deadline_scope():
-        page = await screen.core.orders_page(screen.sub, screen.ctx, cursor=cursor, limit=limit)
-        details = await gather_parts(
-            [screen.products_part(product_ids_of(page.items))], deadline=screen.deadline
-        )
+    first = await screen.gather([screen.orders_part(cursor, limit)])
+    page: OrderPage = first.values["orders"]
+    details = await screen.gather([screen.products_part(product_ids_of(page.items))])
     products = {p.id: p for p in details.values.get("products", [])}
     currency = page.items[0].total.currency if page.items else DEFAULT_CURRENCY
     shape = Shaper(dpr, currency)
@@ -209,20 +181,15 @@ async def place_order(
         str | None, HeaderParameter(name="Idempotency-Key", required=False)
     ] = None,
 ) -> Response[bytes]:
-    if not idempotency_key:
-        raise BadRequest("The Idempotency-Key header is required")
-    if not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
-        raise BadRequest("The Idempotency-Key header must be 8 to 128 URL-safe characters")
+    key = check_idempotency_key(idempotency_key)
     dpr = device_pixel_ratio(request)
     screen = await open_screen(request, mobile_session)
     lines = [NewOrderLine(product_id=ln.product_id, quantity=ln.quantity) for ln in data.lines]
     with screen.deadline_scope():
         order = await screen.core.place_order(
-            screen.sub, lines, idempotency_key=idempotency_key, ctx=screen.ctx
+            screen.sub, lines, idempotency_key=key, ctx=screen.ctx
         )
-        details = await gather_parts(
-            [screen.products_part(product_ids_of([order]))], deadline=screen.deadline
-        )
+    details = await screen.gather([screen.products_part(product_ids_of([order]))])
     products = {p.id: p for p in details.values.get("products", [])}
     shape = Shaper(dpr, order.total.currency)
     payload = PlacedOrder(currency=order.total.currency, order=order_detail(order, products, shape))

@@ -7,8 +7,6 @@ shaping helpers the web screens share.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from litestar import Request, Response
@@ -34,12 +32,6 @@ async def open_screen(request: Request[Any, Any, Any]) -> Screen:
     return await open_screen_for(
         identity, session, request.app.state.core, request.scope["state"].get("request_id")
     )
-
-
-@contextmanager
-def screen_deadline(screen: Screen) -> Iterator[None]:
-    with screen.deadline_scope():
-        yield
 
 
 def screen_response(view: Any, degraded: list[str], status_code: int = 200) -> Response[Any]:

@@ -13,10 +13,8 @@ from bff_web.views.common import (
     open_screen,
     order_summary,
     product_card,
-    screen_deadline,
     screen_response,
 )
-from shared.gather import Part, gather_parts
 
 RECENT_ORDERS = 3
 RECOMMENDED = 8
@@ -25,19 +23,9 @@ RECOMMENDED = 8
 @get("/api/home", guards=[csrf_guard], summary="The home screen")
 async def home(request: Request[Any, Any, Any]) -> Response[HomeView]:
     screen = await open_screen(request)
-    with screen_deadline(screen):
-        result = await gather_parts(
-            [
-                Part("account", lambda: screen.core.account(screen.sub, screen.ctx)),
-                Part("orders", lambda: screen.recent_orders(RECENT_ORDERS), required=False),
-                Part(
-                    "recommendations",
-                    lambda: screen.recommended_products(RECOMMENDED),
-                    required=False,
-                ),
-            ],
-            deadline=screen.deadline,
-        )
+    result = await screen.gather(
+        screen.home_parts(recent_orders=RECENT_ORDERS, recommended=RECOMMENDED)
+    )
     account = result.values["account"]
     locale = locale_for(account)
     orders, order_products = result.values.get("orders", ([], {}))

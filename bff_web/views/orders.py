@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 
 from litestar import Request, Response, get, post
@@ -14,15 +13,10 @@ from bff_web.views.common import (
     locale_for,
     open_screen,
     order_view,
-    screen_deadline,
     screen_response,
 )
 from core_clients.orders import NewOrderLine, OrderPage
-from core_clients.screen import product_ids_of, visible_degraded
-from shared.errors import BadRequest
-from shared.gather import Part, gather_parts
-
-IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,128}$")
+from core_clients.screen import check_idempotency_key, product_ids_of, visible_degraded
 
 
 @get("/api/orders", guards=[csrf_guard], summary="The user's order history")
@@ -32,23 +26,9 @@ async def list_orders(
     limit: Annotated[int, QueryParameter(ge=1, le=50)] = 10,
 ) -> Response[OrdersPage]:
     screen = await open_screen(request)
-    with screen_deadline(screen):
-        first = await gather_parts(
-            [
-                Part(
-                    "orders",
-                    lambda: screen.core.orders_page(
-                        screen.sub, screen.ctx, cursor=cursor, limit=limit
-                    ),
-                ),
-                screen.account_part(),
-            ],
-            deadline=screen.deadline,
-        )
-        page: OrderPage = first.values["orders"]
-        details = await gather_parts(
-            [screen.products_part(product_ids_of(page.items))], deadline=screen.deadline
-        )
+    first = await screen.gather([screen.orders_part(cursor, limit), screen.account_part()])
+    page: OrderPage = first.values["orders"]
+    details = await screen.gather([screen.products_part(product_ids_of(page.items))])
     products = {p.id: p for p in details.values.get("products", [])}
     locale = locale_for(first.values.get("account"))
     degraded = visible_degraded(first.degraded, details.degraded)
@@ -68,22 +48,18 @@ async def place_order(
         str | None, HeaderParameter(name="Idempotency-Key", required=False)
     ] = None,
 ) -> Response[OrderView]:
-    if not idempotency_key:
-        raise BadRequest("The Idempotency-Key header is required")
-    if not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
-        raise BadRequest("The Idempotency-Key header must be 8 to 128 URL-safe characters")
+    key = check_idempotency_key(idempotency_key)
     screen = await open_screen(request)
     lines = [
         NewOrderLine(product_id=line.product_id, quantity=line.quantity) for line in data.lines
     ]
-    with screen_deadline(screen):
+    with screen.deadline_scope():
         order = await screen.core.place_order(
-            screen.sub, lines, idempotency_key=idempotency_key, ctx=screen.ctx
+            screen.sub, lines, idempotency_key=key, ctx=screen.ctx
         )
-        details = await gather_parts(
-            [screen.products_part(product_ids_of([order])), screen.account_part()],
-            deadline=screen.deadline,
-        )
+    details = await screen.gather(
+        [screen.products_part(product_ids_of([order])), screen.account_part()]
+    )
     products = {p.id: p for p in details.values.get("products", [])}
     view = order_view(order, products, locale_for(details.values.get("account")))
     return screen_response(view, visible_degraded(details.degraded), status_code=201)

@@ -17,12 +17,10 @@ from bff_web.views.common import (
     money_view,
     open_screen,
     product_card,
-    screen_deadline,
     screen_response,
 )
 from core_clients.catalog import Product
-from shared.errors import BadRequest
-from shared.gather import Part, gather_parts
+from core_clients.screen import check_product_id
 
 RELATED = 4
 
@@ -31,29 +29,11 @@ RELATED = 4
 async def product_page(
     request: Request[Any, Any, Any], product_id: FromPath[str]
 ) -> Response[ProductView]:
-    if not product_id.replace("-", "").replace("_", "").isalnum() or len(product_id) > 64:
-        raise BadRequest("Not a product id")
+    check_product_id(product_id)
     screen = await open_screen(request)
-    with screen_deadline(screen):
-        result = await gather_parts(
-            [
-                Part("product", lambda: screen.core.product(product_id, screen.ctx)),
-                Part(
-                    "availability",
-                    lambda: screen.core.inventory(product_id, screen.ctx),
-                    required=False,
-                ),
-                Part(
-                    "related",
-                    lambda: screen.recommended_products(RELATED, without=product_id),
-                    required=False,
-                ),
-                Part(
-                    "account", lambda: screen.core.account(screen.sub, screen.ctx), required=False
-                ),
-            ],
-            deadline=screen.deadline,
-        )
+    result = await screen.gather(
+        [*screen.product_parts(product_id, related=RELATED), screen.account_part()]
+    )
     cached = result.values["product"]
     product: Product = cached.value
     locale = locale_for(result.values.get("account"))
