@@ -311,27 +311,6 @@ async def _take_pending(
     return pending
 
 
-async def _idp_login(
-    identity: Identity, pending: PendingLogin, code: str | None, iss: str | None
-) -> tuple[TokenSet, dict[str, Any]]:
-    """The IdP half: ``iss``, code exchange with the gateway's verifier, ID token and nonce."""
-    await identity.oidc.check_authorization_response_issuer(iss)
-    if not code:
-        raise OidcError("the sign-in response has no code")
-    response = await identity.oidc.exchange_code(code=code, code_verifier=pending.code_verifier)
-    if not response.id_token:
-        raise OidcError("the identity provider sent no ID token")
-    claims = await identity.oidc.validate_id_token(response.id_token, nonce=pending.nonce)
-    tokens = TokenSet(
-        access_token=response.access_token,
-        refresh_token=response.refresh_token,
-        id_token=response.id_token,
-        access_token_expires_at=response.expires_at,
-        access_token_issued_at=time.time(),
-    )
-    return tokens, claims
-
-
 @get("/auth/callback", summary="The identity provider's redirect back after an app login")
 async def callback(request: Request[Any, Any, Any]) -> Response[Any]:
     identity = identity_of(request)
@@ -346,7 +325,9 @@ async def callback(request: Request[Any, Any, Any]) -> Response[Any]:
         _logger.info("mobile_login_refused_by_idp")
         return _to_app(app, error=error if error in _PASSED_IDP_ERRORS else "server_error")
     try:
-        tokens, claims = await _idp_login(identity, pending, code, iss)
+        tokens, claims = await identity.complete_login(
+            code=code, iss=iss, code_verifier=pending.code_verifier, nonce=pending.nonce
+        )
     except IdpUnavailable:
         return _to_app(app, error="temporarily_unavailable")
     except OidcError as exc:

@@ -27,7 +27,7 @@ from shared.errors import BadRequest, NotFound, NotReady, Unauthenticated
 from shared.identity import Identity, public_session_id, shown_claims
 from shared.logging import get_logger
 from shared.oidc import IdpUnavailable, OidcError
-from shared.sessions import SessionRecord, TokenSet
+from shared.sessions import SessionRecord
 
 LOGIN_TTL_S = 600
 MAX_PENDING_LOGINS = 5
@@ -175,13 +175,9 @@ async def callback(
         safe_error = error if error.replace("_", "").isalpha() and len(error) < 64 else "error"
         raise BadRequest(f"The identity provider refused the login ({safe_error})")
     try:
-        await identity.oidc.check_authorization_response_issuer(iss)
-        if not code:
-            raise BadRequest("The login response has no code")
-        tokens = await identity.oidc.exchange_code(code=code, code_verifier=entry.code_verifier)
-        if not tokens.id_token:
-            raise BadRequest("The identity provider sent no ID token")
-        claims = await identity.oidc.validate_id_token(tokens.id_token, nonce=entry.nonce)
+        tokens, claims = await identity.complete_login(
+            code=code, iss=iss, code_verifier=entry.code_verifier, nonce=entry.nonce
+        )
     except IdpUnavailable:
         raise NotReady("The identity provider is unavailable") from None
     except OidcError as exc:
@@ -198,13 +194,7 @@ async def callback(
     record = sessions.new_record(
         kind="web",
         sub=str(claims["sub"]),
-        tokens=TokenSet(
-            access_token=tokens.access_token,
-            refresh_token=tokens.refresh_token,
-            id_token=tokens.id_token,
-            access_token_expires_at=tokens.expires_at,
-            access_token_issued_at=now,
-        ),
+        tokens=tokens,
         claims=shown_claims(claims),
         idle_timeout=identity.settings.session_idle_timeout_s,
         absolute_timeout=identity.settings.session_absolute_timeout_s,

@@ -32,7 +32,13 @@ from shared.oidc import (
     OidcError,
     OidcRelyingParty,
 )
-from shared.sessions import MemorySessionStore, RedisSessionStore, SessionRecord, SessionStore
+from shared.sessions import (
+    MemorySessionStore,
+    RedisSessionStore,
+    SessionRecord,
+    SessionStore,
+    TokenSet,
+)
 from shared.settings import Settings
 from shared.telemetry import child_span
 from shared.tokens import TokenService
@@ -67,6 +73,28 @@ class Identity:
         if self.active is not None:
             self.active.seen(record.id)
         return record
+
+    async def complete_login(
+        self, *, code: str | None, iss: str | None, code_verifier: str, nonce: str
+    ) -> tuple[TokenSet, dict[str, Any]]:
+        """The IdP half of a callback, for both gateways: ``iss`` (RFC 9207), the code exchange
+        with this attempt's PKCE verifier, then the ID token and its nonce. Raises
+        ``OidcError`` (the login is refused) or ``IdpUnavailable``."""
+        await self.oidc.check_authorization_response_issuer(iss)
+        if not code:
+            raise OidcError("the login response has no code")
+        response = await self.oidc.exchange_code(code=code, code_verifier=code_verifier)
+        if not response.id_token:
+            raise OidcError("the identity provider sent no ID token")
+        claims = await self.oidc.validate_id_token(response.id_token, nonce=nonce)
+        tokens = TokenSet(
+            access_token=response.access_token,
+            refresh_token=response.refresh_token,
+            id_token=response.id_token,
+            access_token_expires_at=response.expires_at,
+            access_token_issued_at=time.time(),
+        )
+        return tokens, claims
 
     async def end_session(self, record: SessionRecord) -> str | None:
         """End one session here (every instance sees it at once) and revoke its refresh token
