@@ -13,10 +13,10 @@ from bff_mobile.auth import me
 from bff_mobile.tokens import bearer_session
 from bff_mobile.versioning import app_version_guard
 from bff_mobile.views.screens import ROUTES as SCREEN_ROUTES
-from core_clients.wiring import core_data_resource
-from shared.identity import identity_resource
-from shared.plugin import build_gateway_app
-from shared.settings import Settings, load_settings
+from core_clients.wiring import CORE, core_data_resource
+from shared.identity.wiring import IDENTITY, identity_resource
+from shared.platform.plugin import build_gateway_app
+from shared.platform.settings import Settings, load_settings
 
 CALLBACK_PATH = "/auth/callback"
 API_PREFIX = "/m/v1"
@@ -66,5 +66,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         settings,
         route_handlers=[*AUTH_ROUTES, screens],
         resources=[identity_resource(CALLBACK_PATH), core_data_resource],
+        dependencies={"identity": IDENTITY.provide(), "core": CORE.provide()},
         before_send=[security_headers_hook(settings)],
     )

@@ -56,13 +56,13 @@ from bff_mobile.tokens import (
     mint_tokens,
     rotate,
 )
-from shared.crypto import new_opaque_id
-from shared.errors import current_trace_id
-from shared.identity import Identity, shown_claims
-from shared.logging import get_logger
-from shared.oidc import IdpUnavailable, OidcError
-from shared.sessions import TokenSet
-from shared.settings import Settings
+from shared.identity.oidc import IdpUnavailable, OidcError
+from shared.identity.records import TokenSet
+from shared.identity.wiring import Identity, shown_claims
+from shared.platform.crypto import new_opaque_id
+from shared.platform.errors import current_trace_id
+from shared.platform.logging import get_logger
+from shared.platform.settings import Settings
 
 LOGIN_TTL_S = 600
 CODE_TTL_S = 60

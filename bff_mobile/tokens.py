@@ -39,11 +39,11 @@ import msgspec
 from litestar import Request
 from litestar.di import NamedDependency
 
-from shared.crypto import new_opaque_id
-from shared.errors import Unauthenticated
-from shared.identity import Identity
-from shared.logging import get_logger
-from shared.sessions import SessionRecord
+from shared.identity.records import SessionRecord
+from shared.identity.wiring import Identity
+from shared.platform.crypto import new_opaque_id
+from shared.platform.errors import Unauthenticated
+from shared.platform.logging import get_logger
 
 ACCESS_TOKEN_TTL_S = 300
 FAMILY_KEY = "token_family"

@@ -21,7 +21,7 @@ from typing import Any
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
-from shared.errors import BadRequest, UpgradeRequired
+from shared.platform.errors import BadRequest, UpgradeRequired
 
 APP_VERSION_HEADER = "x-app-version"
 

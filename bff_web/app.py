@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
+from litestar.di import Provide
 
 from bff_web.auth import ROUTES as AUTH_ROUTES
+from bff_web.auth import cookie_session
 from bff_web.security import security_headers_hook
 from bff_web.spa_routes import ROUTES as SPA_ROUTES
 from bff_web.views.home import home
 from bff_web.views.orders import ROUTES as ORDER_ROUTES
 from bff_web.views.products import product_page
-from core_clients.wiring import core_data_resource
-from shared.identity import identity_resource
-from shared.plugin import build_gateway_app
-from shared.settings import Settings, load_settings
+from core_clients.wiring import CORE, core_data_resource
+from shared.identity.wiring import IDENTITY, identity_resource
+from shared.platform.plugin import build_gateway_app
+from shared.platform.settings import Settings, load_settings
 
 CALLBACK_PATH = "/bff/callback"
 
@@ -25,6 +27,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         settings,
         route_handlers=[*AUTH_ROUTES, *SPA_ROUTES, home, product_page, *ORDER_ROUTES],
         resources=[identity_resource(CALLBACK_PATH), core_data_resource],
+        dependencies={
+            "identity": IDENTITY.provide(),
+            "core": CORE.provide(),
+            "session": Provide(cookie_session),
+        },
         before_send=[security_headers_hook(settings)],
         cors_config=CORSConfig(
             allow_origins=list(settings.allowed_origins),

@@ -22,12 +22,12 @@ from litestar.params import FromPath, FromQuery, QueryParameter, URLEncodedBody
 from litestar.response import Redirect
 
 from bff_web.security import check_origin, csrf_guard, validate_return_url
-from shared.crypto import DecryptionError, new_opaque_id
-from shared.errors import BadRequest, NotFound, NotReady, Unauthenticated
-from shared.identity import Identity, public_session_id, shown_claims
-from shared.logging import get_logger
-from shared.oidc import IdpUnavailable, OidcError
-from shared.sessions import SessionRecord
+from shared.identity.oidc import IdpUnavailable, OidcError
+from shared.identity.records import SessionRecord
+from shared.identity.wiring import Identity, public_session_id, shown_claims
+from shared.platform.crypto import DecryptionError, new_opaque_id
+from shared.platform.errors import BadRequest, NotFound, NotReady, Unauthenticated
+from shared.platform.logging import get_logger
 
 LOGIN_TTL_S = 600
 MAX_PENDING_LOGINS = 5
@@ -229,6 +229,11 @@ async def current_session(request: Request[Any, Any, Any], *, slide: bool = True
     if record is None:
         raise Unauthenticated("Not logged in")
     return record
+
+
+async def cookie_session(request: Request[Any, Any, Any]) -> SessionRecord:
+    """Dependency for the web's private routes: the caller's live cookie session, or 401."""
+    return await current_session(request)
 
 
 @get("/bff/user", guards=[csrf_guard], summary="The logged-in user, for the SPA")

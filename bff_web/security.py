@@ -19,8 +19,8 @@ from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from litestar.types import Message, Scope
 
-from shared.errors import BadRequest, Forbidden
-from shared.settings import Settings
+from shared.platform.errors import BadRequest, Forbidden
+from shared.platform.settings import Settings
 
 CSRF_HEADER = "x-csrf"
 MAX_RETURN_URL_LENGTH = 2048

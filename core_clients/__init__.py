@@ -2,7 +2,7 @@
 
 One ``httpx.AsyncClient`` per service (``build_http_client``), opened and closed by the gateway
 lifespan; one client object per service wrapping it. Every method takes ``ctx=CallContext(...)``
-and raises only ``shared.errors.CoreError`` subclasses.
+and raises only ``shared.platform.errors.CoreError`` subclasses.
 """
 
 from core_clients.accounts import Account, AccountsClient

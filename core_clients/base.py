@@ -45,9 +45,9 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import Span, SpanKind
 from opentelemetry.util.types import AttributeValue
 
-from shared import metrics as bff_metrics
-from shared.deadline import Deadline, current_deadline
-from shared.errors import (
+from shared.platform import metrics as bff_metrics
+from shared.platform.deadline import Deadline, current_deadline
+from shared.platform.errors import (
     CoreBadResponse,
     CoreError,
     CoreNotFound,
@@ -55,7 +55,7 @@ from shared.errors import (
     CoreTimeout,
     CoreUnavailable,
 )
-from shared.telemetry import child_span, client_response_attributes, mark_error, safe_url
+from shared.platform.telemetry import child_span, client_response_attributes, mark_error, safe_url
 
 __all__ = [
     "BreakerOpen",

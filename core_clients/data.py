@@ -28,8 +28,8 @@ from core_clients.base import CallContext, UpstreamRejected
 from core_clients.catalog import CatalogClient, Inventory, Product
 from core_clients.orders import NewOrderLine, Order, OrderPage, OrdersClient
 from core_clients.recommendations import Recommendations, RecommendationsClient
-from shared.cache import Cache, CacheKey, CacheResult
-from shared.errors import Conflict, CoreNotFound, Unprocessable
+from shared.cache.two_level import Cache, CacheKey, CacheResult
+from shared.platform.errors import Conflict, CoreNotFound, Unprocessable
 
 T = TypeVar("T")
 

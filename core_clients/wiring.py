@@ -1,7 +1,8 @@
 """The lifespan resource that opens the core-service clients and the cache for a gateway.
 
 One long-lived ``httpx.AsyncClient`` per service, each with the policy its settings describe;
-all of them closed when the gateway stops. The result is ``app.state.core`` (a ``CoreData``).
+all of them closed when the gateway stops. The result fills the ``CORE`` state slot (a
+``CoreData``), which handlers receive as the ``core`` dependency.
 Each breaker reports its state and transitions to the metrics (``bff.breaker.*``).
 """
 
@@ -19,9 +20,12 @@ from core_clients.catalog import CatalogClient
 from core_clients.data import PRODUCT, CoreData, CorePolicy
 from core_clients.orders import OrdersClient
 from core_clients.recommendations import RecommendationsClient
-from shared.cache import Cache
-from shared.metrics import record_breaker_state, record_breaker_transition
-from shared.settings import CoreServiceSettings, Settings
+from shared.cache.two_level import Cache
+from shared.platform.metrics import record_breaker_state, record_breaker_transition
+from shared.platform.settings import CoreServiceSettings, Settings
+from shared.platform.state import StateSlot
+
+CORE = StateSlot("core", CoreData)
 
 
 def policy_for(service: CoreServiceSettings) -> ServicePolicy:
@@ -54,7 +58,7 @@ async def core_data_resource(app: Litestar) -> AsyncIterator[None]:
 
         cache = Cache(app.state.redis, name="core")
         stack.push_async_callback(cache.aclose)
-        app.state.core = CoreData(
+        core = CoreData(
             accounts=open_client(AccountsClient),
             catalog=open_client(CatalogClient),
             orders=open_client(OrdersClient),
@@ -66,4 +70,5 @@ async def core_data_resource(app: Litestar) -> AsyncIterator[None]:
                 negative_ttl=PRODUCT.negative_ttl,
             ),
         )
+        CORE.fill(app.state, core)
         yield

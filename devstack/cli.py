@@ -24,7 +24,7 @@ from types import FrameType
 
 import httpx
 
-from shared.settings import ConfigError, Gateway, Settings, load_settings
+from shared.platform.settings import ConfigError, Gateway, Settings, load_settings
 
 EXIT_CONFIG_ERROR = 2
 DEV_TEST_USER = "alice"

@@ -24,10 +24,10 @@ from bff_mobile.schemas import Screen as ScreenPayload
 from core_clients.base import Money
 from core_clients.catalog import Image
 from core_clients.data import CoreData
-from core_clients.screen import DEGRADED_HEADER, Screen, image_near, open_screen_for
-from shared.errors import BadRequest
-from shared.identity import Identity
-from shared.sessions import SessionRecord
+from shared.identity.records import SessionRecord
+from shared.identity.wiring import Identity
+from shared.platform.errors import BadRequest
+from shared.screens.context import DEGRADED_HEADER, Screen, image_near, open_screen_for
 
 MSGPACK = "application/msgpack"
 JSON = "application/json"

@@ -27,7 +27,7 @@ from bff_mobile.tokens import MobileSession
 from bff_mobile.views.common import Shaper, device_pixel_ratio, open_screen, screen_payload
 from core_clients.catalog import Product
 from core_clients.orders import NewOrderLine, Order, OrderPage
-from core_clients.screen import (
+from shared.screens.context import (
     check_idempotency_key,
     check_product_id,
     product_ids_of,

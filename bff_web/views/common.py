@@ -2,7 +2,7 @@
 shaping helpers the web screens share.
 
 ``open_screen`` loads the cookie session (401 problem without one); the rest is
-``core_clients.screen``, shared with the mobile gateway.
+``shared.screens.context``, shared with the mobile gateway.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from core_clients.accounts import Account
 from core_clients.base import Money
 from core_clients.catalog import Product
 from core_clients.orders import Order
-from core_clients.screen import DEGRADED_HEADER, Screen, image_near, open_screen_for
-from shared.identity import Identity
+from shared.identity.wiring import Identity
+from shared.screens.context import DEGRADED_HEADER, Screen, image_near, open_screen_for
 
 CARD_IMAGE_WIDTH = 320
 THUMBNAIL_WIDTH = 160

@@ -16,7 +16,7 @@ from bff_web.views.common import (
     screen_response,
 )
 from core_clients.orders import NewOrderLine, OrderPage
-from core_clients.screen import check_idempotency_key, product_ids_of, visible_degraded
+from shared.screens.context import check_idempotency_key, product_ids_of, visible_degraded
 
 
 @get("/api/orders", guards=[csrf_guard], summary="The user's order history")

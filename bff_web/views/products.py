@@ -20,7 +20,7 @@ from bff_web.views.common import (
     screen_response,
 )
 from core_clients.catalog import Product
-from core_clients.screen import check_product_id
+from shared.screens.context import check_product_id
 
 RELATED = 4
 

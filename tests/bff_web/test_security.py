@@ -10,8 +10,8 @@ from litestar.testing import TestClient
 
 from bff_web.app import create_app
 from bff_web.security import validate_return_url
-from shared.errors import BadRequest
-from shared.settings import load_settings
+from shared.platform.errors import BadRequest
+from shared.platform.settings import load_settings
 
 ATTACKS = [
     "//evil.example",

@@ -11,9 +11,10 @@ import httpx
 import pytest
 import redis
 
-from shared.crypto import TokenCipher
-from shared.redis import create_redis_client
-from shared.sessions import RedisSessionStore, TokenSet
+from shared.identity.records import TokenSet
+from shared.identity.sessions import RedisSessionStore
+from shared.platform.crypto import TokenCipher
+from shared.platform.redis import create_redis_client
 from tests.fixtures.gateways import (
     TEST_SECRET_KEY,
     RunningGateway,

@@ -11,7 +11,7 @@ import pytest
 
 from core_clients.base import CallContext, ServicePolicy, build_http_client
 from core_clients.catalog import CatalogClient
-from shared.errors import CoreError
+from shared.platform.errors import CoreError
 
 pytestmark = pytest.mark.anyio
 CTX = CallContext(access_token="test-token", request_id="req-budget-test")

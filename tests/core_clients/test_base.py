@@ -21,8 +21,8 @@ from core_clients import (
     build_http_client,
 )
 from core_clients.base import CircuitBreaker, RetryBudget, full_jitter_backoff
-from shared.deadline import Deadline, deadline_scope
-from shared.errors import (
+from shared.platform.deadline import Deadline, deadline_scope
+from shared.platform.errors import (
     CoreBadResponse,
     CoreError,
     CoreNotFound,

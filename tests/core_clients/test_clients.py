@@ -16,7 +16,7 @@ from core_clients import (
     UpstreamRejected,
 )
 from core_clients.base import path_segment
-from shared.errors import CoreNotFound, CoreUnavailable
+from shared.platform.errors import CoreNotFound, CoreUnavailable
 from tests.core_clients.samples import ACCOUNT, ORDER, product
 from tests.core_clients.support import always, body_of, client_for, sequence
 

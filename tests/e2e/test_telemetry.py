@@ -22,7 +22,7 @@ import structlog
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
-from shared.logging import shared_processors
+from shared.platform.logging import shared_processors
 from tests.fixtures.gateways import (
     CLIENT_SECRETS,
     TEST_SECRET_KEY,
@@ -32,7 +32,7 @@ from tests.fixtures.gateways import (
     stored_tokens,
 )
 from tests.fixtures.idp import IdpServer, StartIdp
-from tests.shared.test_telemetry import (
+from tests.shared.platform.test_telemetry import (
     SpanRecorder,
     parse_traceparent,
     recording_spans,

@@ -27,11 +27,11 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, StatusC
 from bff_web.app import create_app as create_web_app
 from core_clients.base import BreakerState, CallContext, ServicePolicy, build_http_client
 from core_clients.catalog import CatalogClient
-from shared.errors import CoreUnavailable
-from shared.metrics import ActiveSessions
-from shared.oidc import OidcRelyingParty
-from shared.settings import ConfigError, OtelSettings, load_settings
-from shared.telemetry import (
+from shared.identity.oidc import OidcRelyingParty
+from shared.platform.errors import CoreUnavailable
+from shared.platform.metrics import ActiveSessions
+from shared.platform.settings import ConfigError, OtelSettings, load_settings
+from shared.platform.telemetry import (
     _otlp_endpoint,
     build_sampler,
     child_span,
@@ -360,7 +360,7 @@ async def test_active_sessions_count_distinct_sessions_in_the_window() -> None:
 
 
 async def test_active_sessions_are_counted_across_instances_in_redis(redis_url: str) -> None:
-    from shared.redis import create_redis_client
+    from shared.platform.redis import create_redis_client
 
     redis = create_redis_client(redis_url)
     try:

@@ -18,7 +18,7 @@ import respx
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
-from shared.oidc import BACKCHANNEL_LOGOUT_EVENT, OidcError, OidcRelyingParty
+from shared.identity.oidc import BACKCHANNEL_LOGOUT_EVENT, OidcError, OidcRelyingParty
 
 ISSUER = "https://id.example.test"
 CLIENT_ID = "bff-web"

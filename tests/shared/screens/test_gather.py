@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from shared.deadline import Deadline, current_deadline
-from shared.errors import (
+from shared.platform.deadline import Deadline, current_deadline
+from shared.platform.errors import (
     CoreBadResponse,
     CoreError,
     CoreNotFound,
@@ -18,7 +18,7 @@ from shared.errors import (
     CoreTimeout,
     CoreUnavailable,
 )
-from shared.gather import Part, gather_parts
+from shared.screens.gather import Part, gather_parts
 
 pytestmark = pytest.mark.anyio
 

@@ -36,8 +36,8 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from joserfc.jwt import ClaimsOption
 
-from shared.logging import get_logger
-from shared.telemetry import TracedTransport
+from shared.platform.logging import get_logger
+from shared.platform.telemetry import TracedTransport
 
 METADATA_TTL_S = 3600.0
 JWKS_MIN_REFRESH_INTERVAL_S = 30.0

@@ -16,11 +16,11 @@ from core_clients.base import CallContext
 from core_clients.catalog import Image, Product
 from core_clients.data import CoreData
 from core_clients.orders import Order
-from shared.deadline import Deadline, deadline_scope
-from shared.errors import BadRequest
-from shared.gather import GatherResult, Part, gather_parts
-from shared.identity import Identity
-from shared.sessions import SessionRecord
+from shared.identity.records import SessionRecord
+from shared.identity.wiring import Identity
+from shared.platform.deadline import Deadline, deadline_scope
+from shared.platform.errors import BadRequest
+from shared.screens.gather import GatherResult, Part, gather_parts
 
 DEGRADED_HEADER = "X-BFF-Degraded"
 _PRODUCT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")

@@ -29,13 +29,14 @@ import weakref
 from opentelemetry import trace
 from redis.exceptions import LockError, RedisError
 
-from shared import metrics as bff_metrics
-from shared.errors import NotReady, Unauthenticated
-from shared.logging import get_logger
-from shared.oidc import IdpUnavailable, InvalidGrant, OidcError, OidcRelyingParty
-from shared.redis import RedisClient
-from shared.sessions import SessionRecord, SessionStore, TokenSet
-from shared.telemetry import child_span
+from shared.identity.oidc import IdpUnavailable, InvalidGrant, OidcError, OidcRelyingParty
+from shared.identity.records import SessionRecord, TokenSet
+from shared.identity.sessions import SessionStore
+from shared.platform import metrics as bff_metrics
+from shared.platform.errors import NotReady, Unauthenticated
+from shared.platform.logging import get_logger
+from shared.platform.redis import RedisClient
+from shared.platform.telemetry import child_span
 
 REFRESH_LOCK_TIMEOUT_S = 15.0
 REFRESH_WAIT_S = 12.0

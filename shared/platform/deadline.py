@@ -3,8 +3,8 @@
 A screen has one time budget. Rather than thread a timeout through every function, the gateway
 opens a ``deadline_scope`` when a request starts; ``core_clients`` reads ``current_deadline()``
 to bound each call and to tell the core service how long it has (``X-Deadline-Ms``). The value
-lives in a ``ContextVar``, so tasks started inside the scope (``shared.gather``) inherit it and
-concurrent requests never see each other's.
+lives in a ``ContextVar``, so tasks started inside the scope (``shared.screens.gather``) inherit
+it and concurrent requests never see each other's.
 
 Times are ``time.monotonic()`` seconds: wall-clock jumps must not stretch or cut a deadline.
 """

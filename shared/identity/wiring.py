@@ -1,6 +1,7 @@
 """Who the user is, for both gateways: the session store, the OIDC client and the token service.
 
-They are built once in the lifespan (after Redis) and reached through ``app.state.identity``.
+They are built once in the lifespan (after Redis) into the ``IDENTITY`` state slot, which handlers
+receive as the ``identity`` dependency.
 Each gateway is its own confidential client at the IdP, with its own callback path.
 
 Loading the session is the ``session.load`` span of every authenticated request (its kind and
@@ -21,27 +22,23 @@ from typing import Any
 
 from litestar import Litestar
 
-from shared.crypto import DecryptionError, TokenCipher
-from shared.errors import BadRequest, NotReady
-from shared.logging import get_logger
-from shared.metrics import ActiveSessions
-from shared.oidc import (
+from shared.identity.idp_tokens import TokenService
+from shared.identity.oidc import (
     CLOCK_LEEWAY_S,
     LOGOUT_TOKEN_MAX_AGE_S,
     IdpUnavailable,
     OidcError,
     OidcRelyingParty,
 )
-from shared.sessions import (
-    MemorySessionStore,
-    RedisSessionStore,
-    SessionRecord,
-    SessionStore,
-    TokenSet,
-)
-from shared.settings import Settings
-from shared.telemetry import child_span
-from shared.tokens import TokenService
+from shared.identity.records import SessionRecord, TokenSet
+from shared.identity.sessions import MemorySessionStore, RedisSessionStore, SessionStore
+from shared.platform.crypto import DecryptionError, TokenCipher
+from shared.platform.errors import BadRequest, NotReady
+from shared.platform.logging import get_logger
+from shared.platform.metrics import ActiveSessions
+from shared.platform.settings import Settings
+from shared.platform.state import StateSlot
+from shared.platform.telemetry import child_span
 
 _logger = get_logger("bff.identity")
 
@@ -164,6 +161,9 @@ def public_session_id(session_id: str) -> str:
     return base64.urlsafe_b64encode(digest[:18]).decode().rstrip("=")
 
 
+IDENTITY = StateSlot("identity", Identity)
+
+
 def identity_resource(callback_path: str):  # type: ignore[no-untyped-def]
     """A lifespan resource building the gateway's ``Identity`` with its callback URL."""
 
@@ -184,7 +184,7 @@ def identity_resource(callback_path: str):  # type: ignore[no-untyped-def]
         )
         tokens = TokenService(sessions, oidc, redis, skew_s=settings.token_refresh_skew_s)
         active = ActiveSessions(settings.gateway, redis)
-        app.state.identity = Identity(settings, cipher, sessions, oidc, tokens, active)
+        IDENTITY.fill(app.state, Identity(settings, cipher, sessions, oidc, tokens, active))
         counting = asyncio.create_task(active.run(), name="active-sessions")
         try:
             yield

@@ -4,11 +4,11 @@ This is the session half of the BFF; the endpoints (``bff_web.auth``, ``bff_mobi
 it, and refreshing tokens is a separate token service. What it defends against:
 
 * **A copy of the store must not log anyone in.** The IdP tokens are sealed as one AEAD blob
-  (:mod:`shared.crypto`) whose associated data is the session id, so they cannot be moved into
-  another session either. Key names hold no session ids (SHA-256 of the id), no ``sub`` and no
-  IdP ``sid`` (keyed hashes): SLOWLOG, MONITOR, key-space tools and alerts show nothing usable.
-  The record *value* holds its id only sealed (``list_for_user`` opens it, so that a user can
-  end a session on another device), so a copy of Redis cannot be turned into a session cookie.
+  (:mod:`shared.platform.crypto`) whose associated data is the session id, so they cannot be moved
+  into another session either. Key names hold no session ids (SHA-256 of the id), no ``sub`` and
+  no IdP ``sid`` (keyed hashes): SLOWLOG, MONITOR, key-space tools and alerts show nothing usable.
+  The record *value* holds its id only sealed (``list_for_user`` opens it, so that a user can end
+  a session on another device), so a copy of Redis cannot be turned into a session cookie.
 * **Bad data is never a 500.** A record that does not decode, does not open (tampered, or its
   key was retired) or is past its idle or absolute timeout is deleted and reported missing.
 * **Logout wins.** Field updates (``touch``, ``update_tokens``, ``update_extra``) only write to
@@ -62,18 +62,21 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 import structlog
 from redis.commands.core import AsyncScript
 
-from shared.crypto import DecryptionError, TokenCipher, new_opaque_id
-from shared.redis import RedisClient
-
-SessionKind = Literal["web", "mobile"]
-
-MIN_SESSION_ID_LENGTH = 43  # secrets.token_urlsafe(32): 256 random bits
+from shared.identity.records import (
+    MIN_SESSION_ID_LENGTH,
+    EncryptedTokens,
+    SessionKind,
+    SessionRecord,
+    TokenSet,
+)
+from shared.platform.crypto import DecryptionError, TokenCipher, new_opaque_id
+from shared.platform.redis import RedisClient
 
 _TOKENS_AD = b"bff session tokens\x00"
 _SESSION_ID_AD = b"bff session id\x00"
@@ -83,58 +86,6 @@ _TOKEN_KIND = re.compile(r"[a-z][a-z0-9-]{0,31}")
 _HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
 
 _logger = structlog.get_logger("bff.sessions")
-
-
-class TokenSet(msgspec.Struct, frozen=True, kw_only=True):
-    """The IdP tokens of one session, in clear: only ever in memory, never logged."""
-
-    access_token: str
-    refresh_token: str | None = None
-    id_token: str | None = None
-    access_token_expires_at: float | None = None
-    # Lets the token service keep its refresh skew under half the token's lifetime.
-    access_token_issued_at: float | None = None
-
-    def __repr__(self) -> str:
-        return "TokenSet(<redacted>)"
-
-    def __rich_repr__(self) -> list[tuple[str, Any]]:
-        return [("tokens", "<redacted>")]
-
-
-class EncryptedTokens(msgspec.Struct, frozen=True):
-    """A :class:`TokenSet` sealed with the session id as associated data."""
-
-    ciphertext: str
-
-
-class SessionRecord(msgspec.Struct, frozen=True, kw_only=True):
-    """One login, on the server. Times are epoch seconds.
-
-    ``claims`` keeps only what ``/bff/user`` shows; ``extra`` is free for the gateway (the
-    mobile one keeps hashed refresh-token family data there). Both must be JSON values.
-    """
-
-    id: str
-    kind: SessionKind
-    sub: str
-    idp_sid: str | None
-    claims: dict[str, Any]
-    created_at: float
-    last_seen_at: float
-    idle_expires_at: float
-    absolute_expires_at: float
-    user_agent: str | None
-    tokens: EncryptedTokens
-    extra: dict[str, Any] = {}
-
-    @property
-    def expires_at(self) -> float:
-        """When the session ends if nothing happens: the sooner of idle and absolute expiry."""
-        return min(self.idle_expires_at, self.absolute_expires_at)
-
-    def is_expired(self, now: float) -> bool:
-        return now >= self.expires_at
 
 
 _RECORD_FIELDS: tuple[str, ...] = SessionRecord.__struct_fields__

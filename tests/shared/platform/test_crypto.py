@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from shared.crypto import DecryptionError, TokenCipher, new_opaque_id
+from shared.platform.crypto import DecryptionError, TokenCipher, new_opaque_id
 
 OLD_KEY = "old-secret-key-0123456789-abcdefghijklmnop"
 NEW_KEY = "new-secret-key-9876543210-zyxwvutsrqponmlk"

@@ -58,8 +58,8 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from opentelemetry.util.types import AttributeValue
 from prometheus_client import CollectorRegistry
 
-from shared import metrics as bff_metrics
-from shared.settings import OtelSettings
+from shared.platform import metrics as bff_metrics
+from shared.platform.settings import OtelSettings
 
 __all__ = [
     "ServerSpanMiddleware",

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from shared.deadline import Deadline, current_deadline, deadline_scope
+from shared.platform.deadline import Deadline, current_deadline, deadline_scope
 
 
 def test_remaining_counts_down_and_never_goes_negative() -> None:

@@ -12,8 +12,8 @@ from litestar.testing import TestClient
 
 from bff_mobile.app import create_app as create_mobile_app
 from bff_web.app import create_app as create_web_app
-from shared.plugin import build_gateway_app
-from shared.settings import load_settings
+from shared.platform.plugin import build_gateway_app
+from shared.platform.settings import load_settings
 
 GATEWAYS: dict[str, Callable[..., Litestar]] = {"web": create_web_app, "mobile": create_mobile_app}
 PROBLEM_KEYS = {"type", "title", "status", "detail", "traceId"}

@@ -8,11 +8,12 @@ import time
 import httpx
 import pytest
 
-from shared.cache import Cache, CacheKey
-from shared.crypto import TokenCipher
-from shared.metrics import ActiveSessions
-from shared.redis import create_redis_client
-from shared.sessions import RedisSessionStore, TokenSet
+from shared.cache.two_level import Cache, CacheKey
+from shared.identity.records import TokenSet
+from shared.identity.sessions import RedisSessionStore
+from shared.platform.crypto import TokenCipher
+from shared.platform.metrics import ActiveSessions
+from shared.platform.redis import create_redis_client
 from tests.fixtures.gateways import StartGateway, log_in_browser
 from tests.fixtures.idp import IdpServer
 

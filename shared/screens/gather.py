@@ -27,9 +27,9 @@ from typing import Any
 
 import structlog
 
-from shared.deadline import Deadline, deadline_scope
-from shared.errors import CoreTimeout
-from shared.telemetry import child_span, in_part
+from shared.platform.deadline import Deadline, deadline_scope
+from shared.platform.errors import CoreTimeout
+from shared.platform.telemetry import child_span, in_part
 
 __all__ = ["GatherResult", "Part", "gather_parts"]
 

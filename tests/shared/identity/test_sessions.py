@@ -12,16 +12,10 @@ import structlog
 from redis.asyncio import Redis
 from redis.crc import key_slot
 
-from shared.crypto import TokenCipher
-from shared.redis import create_redis_client
-from shared.sessions import (
-    MemorySessionStore,
-    RedisSessionStore,
-    SessionKind,
-    SessionRecord,
-    SessionStore,
-    TokenSet,
-)
+from shared.identity.records import SessionKind, SessionRecord, TokenSet
+from shared.identity.sessions import MemorySessionStore, RedisSessionStore, SessionStore
+from shared.platform.crypto import TokenCipher
+from shared.platform.redis import create_redis_client
 
 pytestmark = pytest.mark.anyio
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.settings import ConfigError, load_settings
+from shared.platform.settings import ConfigError, load_settings
 
 PROD_KEY = "Zq3v9XkP2mW7rT5yB8nL4cF6hJ1dG0sA"
 PREVIOUS_KEY = "Hn5Kp8Rt2Wv6Yz9Bc3Df7Gj1Lm4Nq0Sx"

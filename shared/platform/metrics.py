@@ -1,7 +1,7 @@
 """The gateways' metric instruments, in one place so names and attributes stay consistent.
 
 Instruments come from the OpenTelemetry API and are created at import: they do nothing until
-``shared.telemetry.configure_telemetry`` installs the SDK meter provider (Prometheus on
+``shared.platform.telemetry.configure_telemetry`` installs the SDK meter provider (Prometheus on
 ``/metrics``, OTLP, console), and nothing at all when ``OTEL_METRICS_EXPORTER=none``.
 
 Server and client durations (seconds, the stable HTTP names)::
@@ -40,8 +40,8 @@ from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, Observation
 from redis.exceptions import RedisClusterException, RedisError
 
-from shared.logging import get_logger
-from shared.redis import RedisClient
+from shared.platform.logging import get_logger
+from shared.platform.redis import RedisClient
 
 DURATION_BUCKETS: Final = (
     0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0

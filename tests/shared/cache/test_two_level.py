@@ -18,9 +18,9 @@ import redis
 import structlog
 from redis.crc import key_slot
 
-from shared.cache import Cache, CacheKey, CacheResult
-from shared.errors import CoreNotFound, CoreUnavailable
-from shared.redis import RedisClient, create_redis_client
+from shared.cache.two_level import Cache, CacheKey, CacheResult
+from shared.platform.errors import CoreNotFound, CoreUnavailable
+from shared.platform.redis import RedisClient, create_redis_client
 from tests.fixtures.servers import free_port
 
 pytestmark = pytest.mark.anyio

@@ -27,13 +27,17 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins import InitPlugin
+from litestar.types import Scope
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from shared.errors import EXCEPTION_HANDLERS, NotFound, NotReady, Unauthenticated
-from shared.logging import RequestContextMiddleware, configure_logging, get_logger
-from shared.redis import RedisClient, create_redis_client
-from shared.settings import Settings
-from shared.telemetry import (
+from shared.platform.clock import SYSTEM_CLOCK, Clock
+from shared.platform.errors import EXCEPTION_HANDLERS, NotFound, NotReady, Unauthenticated
+from shared.platform.keys import KeyedHasher
+from shared.platform.logging import RequestContextMiddleware, configure_logging, get_logger
+from shared.platform.redis import RedisClient, create_redis_client
+from shared.platform.settings import Settings
+from shared.platform.state import StateSlot
+from shared.platform.telemetry import (
     ServerSpanMiddleware,
     TracedTransport,
     configure_telemetry,
@@ -41,6 +45,10 @@ from shared.telemetry import (
 )
 
 ResourceFactory = Callable[[Litestar], AbstractAsyncContextManager[None]]
+
+SETTINGS = StateSlot("settings", Settings)
+KEYS = StateSlot("keys", KeyedHasher)
+CLOCK: StateSlot[Clock] = StateSlot("clock", Clock)  # type: ignore[type-abstract]
 
 _logger = get_logger("bff.plugin")
 _READY_CHECK_TIMEOUT_S = 2.0
@@ -129,12 +137,24 @@ async def _check_discovery(client: httpx.AsyncClient, issuer: str) -> str:
     return "ok"
 
 
+def provide_request_id(scope: Scope) -> str:
+    """The request id ``RequestContextMiddleware`` took or made for this request."""
+    state: dict[str, Any] = scope.get("state", {})
+    return str(state.get("request_id", ""))
+
+
 class GatewayPlugin(InitPlugin):
     """Shared wiring for a gateway; ``resources`` are extra lifespan context managers."""
 
-    def __init__(self, settings: Settings, resources: Sequence[ResourceFactory] = ()) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        resources: Sequence[ResourceFactory] = (),
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
         self.settings = settings
         self.resources = tuple(resources)
+        self.clock = clock
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         configure_logging(self.settings.log_level, self.settings.log_format)
@@ -144,18 +164,22 @@ class GatewayPlugin(InitPlugin):
         app_config.exception_handlers = {**EXCEPTION_HANDLERS, **app_config.exception_handlers}
         app_config.dependencies = {
             **app_config.dependencies,
-            "settings": Provide(self._provide_settings, sync_to_thread=False),
+            "settings": SETTINGS.provide(),
+            "keys": KEYS.provide(),
+            "clock": CLOCK.provide(),
+            "request_id": Provide(provide_request_id, sync_to_thread=False),
         }
-        app_config.state = State({"settings": self.settings, "redis": None, "idp_http": None})
+        state = State({"redis": None, "idp_http": None})
+        SETTINGS.fill(state, self.settings)
+        CLOCK.fill(state, self.clock)
+        KEYS.fill(state, KeyedHasher(self.settings.secret_key, self.settings.secret_key_previous))
+        app_config.state = state
         app_config.openapi_config = OpenAPIConfig(
             title=f"BFF {self.settings.gateway}",
             version="1.0.0",
             path="/schema",
         )
         return app_config
-
-    def _provide_settings(self) -> Settings:
-        return self.settings
 
     @asynccontextmanager
     async def _lifespan(self, app: Litestar) -> AsyncIterator[None]:
@@ -182,6 +206,7 @@ def build_gateway_app(
     *,
     route_handlers: Sequence[Any],
     resources: Sequence[ResourceFactory] = (),
+    clock: Clock = SYSTEM_CLOCK,
     **litestar_options: Any,
 ) -> Litestar:
     """The one place a gateway's Litestar app is assembled.
@@ -192,7 +217,7 @@ def build_gateway_app(
     """
     app = Litestar(
         route_handlers=list(route_handlers),
-        plugins=[GatewayPlugin(settings, resources)],
+        plugins=[GatewayPlugin(settings, resources, clock)],
         debug=False,
         logging_config=None,  # structlog (configure_logging) owns logging, not Litestar's default
         **litestar_options,

@@ -70,9 +70,9 @@ from opentelemetry.util.types import AttributeValue
 from redis.asyncio.lock import Lock
 from redis.exceptions import LockError, MaxConnectionsError, RedisError
 
-from shared import metrics as bff_metrics
-from shared.redis import RedisClient
-from shared.telemetry import child_span
+from shared.platform import metrics as bff_metrics
+from shared.platform.redis import RedisClient
+from shared.platform.telemetry import child_span
 
 T = TypeVar("T")
 V = TypeVar("V")

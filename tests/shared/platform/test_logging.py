@@ -15,7 +15,7 @@ from litestar.testing import TestClient
 from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
-from shared.logging import (
+from shared.platform.logging import (
     REDACTED,
     RequestContextMiddleware,
     add_trace_context,

@@ -35,7 +35,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from opentelemetry import trace
 from redis.exceptions import RedisError
 
-from shared.logging import get_logger
+from shared.platform.logging import get_logger
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "/problems/"

@@ -1,0 +1,3 @@
+"""The two-level cache (in-process LRU + Redis).
+
+Imports only ``shared.platform``."""

@@ -1,0 +1,3 @@
+"""The ground floor: settings, errors, logging, telemetry, Redis, crypto, deadline, plugin.
+
+Imports nothing else of this project."""

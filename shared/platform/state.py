@@ -1,0 +1,55 @@
+"""The gateway's typed state: what the lifespan builds, and how handlers are handed it.
+
+Litestar's ``app.state`` is a plain mapping. Each layer that owns a long-lived resource declares
+one ``StateSlot`` for it (``SETTINGS`` here, ``IDENTITY`` in ``shared.identity``, ``CORE`` in
+``core_clients``). The lifespan fills the slot; handlers never read ``app.state`` but name a
+dependency, which the slot provides through Litestar's ``Provide``::
+
+    IDENTITY = StateSlot("identity", Identity)              # declared by the layer
+    IDENTITY.fill(app.state, Identity(...))                 # in the lifespan
+    dependencies={"identity": IDENTITY.provide()}           # in create_app
+    async def handler(identity: Identity) -> ...: ...       # in the handler
+
+A slot read before the lifespan filled it fails loudly, naming the slot.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Generic, TypeVar
+
+from litestar.datastructures import State
+from litestar.di import Provide
+
+T = TypeVar("T")
+
+
+class StateSlot(Generic[T]):
+    """One named, typed resource on the application state."""
+
+    __slots__ = ("name", "type_")
+
+    def __init__(self, name: str, type_: type[T]) -> None:
+        self.name = name
+        self.type_ = type_
+
+    def fill(self, state: State, value: T) -> None:
+        if not isinstance(value, self.type_):
+            raise TypeError(f"state slot {self.name!r} holds a {self.type_.__name__}")
+        state[self.name] = value
+
+    def clear(self, state: State) -> None:
+        state[self.name] = None
+
+    def get(self, state: State) -> T:
+        value = state.get(self.name)
+        if not isinstance(value, self.type_):
+            raise RuntimeError(f"state slot {self.name!r} is not filled (is the lifespan running?)")
+        return value
+
+    def provide(self) -> Provide:
+        """A Litestar dependency handing the slot's value to any handler that names it."""
+
+        def provider(state: State) -> Any:
+            return self.get(state)
+
+        return Provide(provider, sync_to_thread=False, use_cache=False)

@@ -1,0 +1,3 @@
+"""What a screen needs: the screen context, typed parts, gather, section names.
+
+Imports ``shared.platform``, ``shared.identity`` and ``core_clients``."""
