@@ -2,59 +2,44 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from litestar import Litestar, Router
 from litestar.di import Provide
-from litestar.types import Message, Scope
+from litestar.types import BeforeMessageSendHookHandler
 
 from bff_mobile.auth import ROUTES as AUTH_ROUTES
 from bff_mobile.auth import me
+from bff_mobile.errors import IDENTITY_PROBLEMS
 from bff_mobile.tokens import bearer_session
 from bff_mobile.versioning import app_version_guard
 from bff_mobile.views.screens import ROUTES as SCREEN_ROUTES
 from core_clients.wiring import CORE, core_data_resource
+from shared.identity.errors import IdentityError
 from shared.identity.wiring import IDENTITY, identity_resource
+from shared.platform.clock import SYSTEM_CLOCK, Clock
 from shared.platform.plugin import build_gateway_app
+from shared.platform.problem_map import problem_handler
+from shared.platform.security_headers import security_headers_hook
 from shared.platform.settings import Settings, load_settings
 
 CALLBACK_PATH = "/auth/callback"
 API_PREFIX = "/m/v1"
 
 
-def security_headers_hook(settings: Settings) -> Any:
-    """A ``before_send`` hook for every response, errors and the sign-in error page included.
-
-    Nothing here is meant to be rendered by a browser but that page, so the policy allows
-    nothing at all (no scripts, no framing, no form posts). ``/auth/*`` answers carry codes,
-    tokens or a login cookie: never stored by any cache. ``/m/v1/*`` keeps its own
-    ``Cache-Control``, since the screens set validators for revalidation.
-    """
-    common = [
-        (
-            b"content-security-policy",
-            b"default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+def mobile_security_headers(settings: Settings) -> BeforeMessageSendHookHandler:
+    """Nothing here is meant to be rendered by a browser but the sign-in error page, so the
+    policy allows nothing at all (no scripts, no framing, no form posts). ``/auth/*`` answers
+    carry codes, tokens or a login cookie: never stored by any cache. ``/m/v1/*`` keeps its own
+    ``Cache-Control``, since the screens set validators for revalidation."""
+    return security_headers_hook(
+        settings,
+        content_security_policy=(
+            "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
         ),
-        (b"x-content-type-options", b"nosniff"),
-        (b"referrer-policy", b"no-referrer"),
-        (b"x-frame-options", b"DENY"),
-    ]
-    if settings.is_prod:
-        common.append((b"strict-transport-security", b"max-age=63072000; includeSubDomains"))
-    no_store = [(b"cache-control", b"no-store"), (b"pragma", b"no-cache")]
-
-    async def add_headers(message: Message, scope: Scope) -> None:
-        if message["type"] != "http.response.start":
-            return
-        added = [*common, *no_store] if str(scope.get("path", "")).startswith("/auth/") else common
-        replaced = {name for name, _ in added}
-        headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in replaced]
-        message["headers"] = [*headers, *added]
-
-    return add_headers
+        no_store_paths=("/auth/",),
+    )
 
 
-def create_app(settings: Settings | None = None) -> Litestar:
+def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) -> Litestar:
     settings = settings or load_settings("mobile")
     screens = Router(
         path=API_PREFIX,
@@ -64,8 +49,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     return build_gateway_app(
         settings,
+        clock=clock,
         route_handlers=[*AUTH_ROUTES, screens],
         resources=[identity_resource(CALLBACK_PATH), core_data_resource],
         dependencies={"identity": IDENTITY.provide(), "core": CORE.provide()},
-        before_send=[security_headers_hook(settings)],
+        before_send=[mobile_security_headers(settings)],
+        exception_handlers={IdentityError: problem_handler(IDENTITY_PROBLEMS)},
     )

@@ -8,23 +8,28 @@ from litestar.di import Provide
 
 from bff_web.auth import ROUTES as AUTH_ROUTES
 from bff_web.auth import cookie_session
-from bff_web.security import security_headers_hook
+from bff_web.errors import IDENTITY_PROBLEMS
+from bff_web.security import web_security_headers
 from bff_web.spa_routes import ROUTES as SPA_ROUTES
 from bff_web.views.home import home
 from bff_web.views.orders import ROUTES as ORDER_ROUTES
 from bff_web.views.products import product_page
 from core_clients.wiring import CORE, core_data_resource
+from shared.identity.errors import IdentityError
 from shared.identity.wiring import IDENTITY, identity_resource
+from shared.platform.clock import SYSTEM_CLOCK, Clock
 from shared.platform.plugin import build_gateway_app
+from shared.platform.problem_map import problem_handler
 from shared.platform.settings import Settings, load_settings
 
 CALLBACK_PATH = "/bff/callback"
 
 
-def create_app(settings: Settings | None = None) -> Litestar:
+def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) -> Litestar:
     settings = settings or load_settings("web")
     return build_gateway_app(
         settings,
+        clock=clock,
         route_handlers=[*AUTH_ROUTES, *SPA_ROUTES, home, product_page, *ORDER_ROUTES],
         resources=[identity_resource(CALLBACK_PATH), core_data_resource],
         dependencies={
@@ -32,7 +37,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "core": CORE.provide(),
             "session": Provide(cookie_session),
         },
-        before_send=[security_headers_hook(settings)],
+        before_send=[web_security_headers(settings)],
+        exception_handlers={IdentityError: problem_handler(IDENTITY_PROBLEMS)},
         cors_config=CORSConfig(
             allow_origins=list(settings.allowed_origins),
             allow_credentials=True,

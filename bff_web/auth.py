@@ -2,44 +2,56 @@
 
 The browser only ever holds two cookies, both HttpOnly: the session cookie (an opaque random id,
 ``SameSite=Strict``) and, during a login, the login cookie (``SameSite=Lax``, since it must ride
-the IdP's redirect back) that binds ``state``, ``nonce`` and the PKCE verifier to this browser,
-sealed with AES-GCM. Several tabs may log in at once: the login cookie holds a few pending
-attempts, each usable once.
+the IdP's redirect back) that binds the attempt's ``state``, ``nonce`` and PKCE verifier to this
+browser, sealed with AES-GCM. Several tabs may log in at once: the login cookie holds a few
+pending attempts, each usable once. The login itself is :class:`shared.identity.login.LoginFlow`,
+the same as the mobile gateway's; only this hand-off (cookies, redirects) is the web's.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import secrets
-import time
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Request, Response, delete, get, post
+from litestar import delete, get, post
 from litestar.datastructures import Cookie
-from litestar.params import FromPath, FromQuery, QueryParameter, URLEncodedBody
+from litestar.params import (
+    FromPath,
+    FromQuery,
+    HeaderParameter,
+    QueryParameter,
+    RequestCookies,
+)
 from litestar.response import Redirect
 
 from bff_web.security import check_origin, csrf_guard, validate_return_url
-from shared.identity.oidc import IdpUnavailable, OidcError
+from shared.identity.endpoints import backchannel_logout_handler
+from shared.identity.errors import IdpUnavailable
+from shared.identity.login import LoginAttempt
 from shared.identity.records import SessionRecord
-from shared.identity.wiring import Identity, public_session_id, shown_claims
-from shared.platform.crypto import DecryptionError, new_opaque_id
-from shared.platform.errors import BadRequest, NotFound, NotReady, Unauthenticated
+from shared.identity.sessions import CookieSessionReader
+from shared.identity.wiring import Identity
+from shared.platform.crypto import DecryptionError
+from shared.platform.errors import BadRequest, NotFound
 from shared.platform.logging import get_logger
+from shared.platform.settings import Settings
+from shared.platform.state import Injected
 
 LOGIN_TTL_S = 600
 MAX_PENDING_LOGINS = 5
+MAX_STATE_LENGTH = 512
 _LOGIN_COOKIE_AD = b"bff login cookie\x00"
 
 _logger = get_logger("bff.web.auth")
 
+Cookies = RequestCookies
+UserAgent = Annotated[str | None, HeaderParameter(name="user-agent", required=False)]
+Origin = Annotated[str | None, HeaderParameter(name="origin", required=False)]
+
 
 class PendingLogin(msgspec.Struct, frozen=True):
-    state: str
-    nonce: str
-    code_verifier: str
+    attempt: LoginAttempt
     return_url: str
     expires_at: float
 
@@ -60,44 +72,40 @@ class SessionView(msgspec.Struct, rename="camel"):
     current: bool
 
 
-class BackchannelLogoutForm(msgspec.Struct):
-    logout_token: str = ""
-
-
-def identity_of(request: Request[Any, Any, Any]) -> Identity:
-    identity: Identity = request.app.state.identity
-    return identity
-
-
-def cookie_names(identity: Identity) -> tuple[str, str]:
+def cookie_names(settings: Settings) -> tuple[str, str]:
     """``__Host-`` cookies in production (Secure, Path=/, no Domain: not settable by a sibling
     subdomain); plain names in dev over http, where browsers refuse ``__Host-``."""
-    if identity.settings.is_prod:
+    if settings.is_prod:
         return "__Host-bff", "__Host-bff-login"
     return "bff", "bff-login"
 
 
-def _cookie(identity: Identity, key: str, value: str, *, max_age: int, same_site: str) -> Cookie:
+def session_reader(identity: Identity) -> CookieSessionReader:
+    return CookieSessionReader(identity.sessions, cookie_names(identity.settings)[0])
+
+
+async def cookie_session(identity: Injected[Identity], cookies: Cookies) -> SessionRecord:
+    """Dependency for the web's private routes: the caller's live cookie session, or 401."""
+    return await session_reader(identity).require(cookies)
+
+
+def _cookie(settings: Settings, key: str, value: str, *, max_age: int, lax: bool) -> Cookie:
     return Cookie(
         key=key,
         value=value,
         path="/",
         max_age=max_age,
-        secure=identity.settings.is_prod,
+        secure=settings.is_prod,
         httponly=True,
-        samesite=same_site,  # type: ignore[arg-type]
+        samesite="lax" if lax else "strict",
     )
-
-
-def _expired_cookie(identity: Identity, key: str, same_site: str = "strict") -> Cookie:
-    return _cookie(identity, key, "", max_age=0, same_site=same_site)
 
 
 # --- the login cookie ------------------------------------------------------------------------
 
 
-def read_pending_logins(request: Request[Any, Any, Any], identity: Identity) -> list[PendingLogin]:
-    sealed = request.cookies.get(cookie_names(identity)[1])
+def read_pending_logins(cookies: Cookies, identity: Identity) -> list[PendingLogin]:
+    sealed = cookies.get(cookie_names(identity.settings)[1])
     if not sealed:
         return []
     try:
@@ -105,16 +113,24 @@ def read_pending_logins(request: Request[Any, Any, Any], identity: Identity) -> 
         pending = msgspec.msgpack.decode(plain, type=list[PendingLogin])
     except (DecryptionError, msgspec.DecodeError):
         return []
-    now = time.time()
+    now = identity.sessions.clock.time()
     return [entry for entry in pending if entry.expires_at > now]
 
 
 def login_cookie(identity: Identity, pending: list[PendingLogin]) -> Cookie:
-    name = cookie_names(identity)[1]
+    settings = identity.settings
+    name = cookie_names(settings)[1]
     if not pending:
-        return _expired_cookie(identity, name, "lax")
+        return _cookie(settings, name, "", max_age=0, lax=True)
     sealed = identity.cipher.encrypt(msgspec.msgpack.encode(pending), _LOGIN_COOKIE_AD)
-    return _cookie(identity, name, sealed, max_age=LOGIN_TTL_S, same_site="lax")
+    return _cookie(settings, name, sealed, max_age=LOGIN_TTL_S, lax=True)
+
+
+def _take_pending(pending: list[PendingLogin], state: str) -> PendingLogin | None:
+    for entry in pending:
+        if hmac.compare_digest(entry.attempt.state.encode(), state.encode()):
+            return entry
+    return None
 
 
 # --- endpoints -------------------------------------------------------------------------------
@@ -122,144 +138,86 @@ def login_cookie(identity: Identity, pending: list[PendingLogin]) -> Cookie:
 
 @get("/bff/login", summary="Start a login at the identity provider")
 async def login(
-    request: Request[Any, Any, Any],
+    identity: Injected[Identity],
+    cookies: Cookies,
     return_url: Annotated[str | None, QueryParameter(name="returnUrl")] = None,
 ) -> Redirect:
-    identity = identity_of(request)
     target = validate_return_url(return_url)
+    url, attempt = await identity.login.begin()
     entry = PendingLogin(
-        state=new_opaque_id(),
-        nonce=new_opaque_id(),
-        code_verifier=secrets.token_urlsafe(48),
+        attempt=attempt,
         return_url=target,
-        expires_at=time.time() + LOGIN_TTL_S,
+        expires_at=identity.sessions.clock.time() + LOGIN_TTL_S,
     )
-    try:
-        url = await identity.oidc.authorization_url(
-            state=entry.state, nonce=entry.nonce, code_verifier=entry.code_verifier
-        )
-    except IdpUnavailable:
-        raise NotReady("The identity provider is unavailable") from None
-    pending = [*read_pending_logins(request, identity), entry][-MAX_PENDING_LOGINS:]
+    pending = [*read_pending_logins(cookies, identity), entry][-MAX_PENDING_LOGINS:]
     return Redirect(url, status_code=302, cookies=[login_cookie(identity, pending)])
-
-
-def _take_pending(pending: list[PendingLogin], state: str) -> PendingLogin | None:
-    for entry in pending:
-        if hmac.compare_digest(entry.state.encode(), state.encode()):
-            return entry
-    return None
 
 
 @get("/bff/callback", summary="The identity provider's redirect back after login")
 async def callback(
-    request: Request[Any, Any, Any],
+    identity: Injected[Identity],
+    cookies: Cookies,
+    user_agent: UserAgent,
     oauth_state: Annotated[str | None, QueryParameter(name="state")] = None,
     code: FromQuery[str | None] = None,
     error: FromQuery[str | None] = None,
     iss: FromQuery[str | None] = None,
 ) -> Redirect:
-    identity = identity_of(request)
     state = oauth_state
-    if not state or len(state) > 512:
+    if not state or len(state) > MAX_STATE_LENGTH:
         raise BadRequest("The login response has no state")
-    pending = read_pending_logins(request, identity)
+    pending = read_pending_logins(cookies, identity)
     entry = _take_pending(pending, state)
     if entry is None:
         raise BadRequest("The login response does not belong to this browser, or it expired")
-    state_key = "login-state:" + hashlib.sha256(state.encode()).hexdigest()
-    if not await identity.sessions.remember_once(state_key, LOGIN_TTL_S * 2):
+    if not await identity.stores.one_time.remember_once("login-state:" + state, LOGIN_TTL_S * 2):
         raise BadRequest("This login response was already used")
     remaining = [e for e in pending if e is not entry]
     if error:
         safe_error = error if error.replace("_", "").isalpha() and len(error) < 64 else "error"
         raise BadRequest(f"The identity provider refused the login ({safe_error})")
-    try:
-        tokens, claims = await identity.complete_login(
-            code=code, iss=iss, code_verifier=entry.code_verifier, nonce=entry.nonce
-        )
-    except IdpUnavailable:
-        raise NotReady("The identity provider is unavailable") from None
-    except OidcError as exc:
-        _logger.info("login_rejected", reason=exc.reason)
-        raise BadRequest(f"The login response was rejected: {exc.reason}") from None
-
-    now = time.time()
-    sessions = identity.sessions
-    session_name = cookie_names(identity)[0]
-    planted = request.cookies.get(session_name)
+    result = await identity.login.complete(entry.attempt, code=code, iss=iss)
+    session_name = cookie_names(identity.settings)[0]
+    planted = cookies.get(session_name)
     if planted:
         # A new login never keeps a previous id (fixation); a real old session just ends.
-        await sessions.delete(planted)
-    record = sessions.new_record(
-        kind="web",
-        sub=str(claims["sub"]),
-        tokens=tokens,
-        claims=shown_claims(claims),
-        idle_timeout=identity.settings.session_idle_timeout_s,
-        absolute_timeout=identity.settings.session_absolute_timeout_s,
-        idp_sid=str(claims["sid"]) if claims.get("sid") else None,
-        user_agent=(request.headers.get("user-agent") or "")[:256] or None,
-        now=now,
-    )
-    await sessions.create(record)
-    _logger.info("login_succeeded", session_kind="web")
+        await identity.sessions.store.delete(planted)
+    record = await identity.login.open_session("web", result, user_agent=user_agent)
+    settings = identity.settings
     return Redirect(
         entry.return_url,
         status_code=302,
         cookies=[
             _cookie(
-                identity,
+                settings,
                 session_name,
                 record.id,
-                max_age=identity.settings.session_absolute_timeout_s,
-                same_site="strict",
+                max_age=settings.session_absolute_timeout_s,
+                lax=False,
             ),
             login_cookie(identity, remaining),
         ],
     )
 
 
-async def current_session(request: Request[Any, Any, Any], *, slide: bool = True) -> SessionRecord:
-    """The caller's live session, or a 401 problem."""
-    identity = identity_of(request)
-    record = await identity.live_session(
-        request.cookies.get(cookie_names(identity)[0]), slide=slide
-    )
-    if record is None:
-        raise Unauthenticated("Not logged in")
-    return record
-
-
-async def cookie_session(request: Request[Any, Any, Any]) -> SessionRecord:
-    """Dependency for the web's private routes: the caller's live cookie session, or 401."""
-    return await current_session(request)
-
-
 @get("/bff/user", guards=[csrf_guard], summary="The logged-in user, for the SPA")
-async def user(request: Request[Any, Any, Any], slide: FromQuery[bool] = True) -> UserInfo:
-    identity = identity_of(request)
-    record = await current_session(request, slide=slide)
-    now = time.time()
-    expires_at = (
-        min(now + identity.settings.session_idle_timeout_s, record.absolute_expires_at)
-        if slide
-        else record.expires_at
-    )
+async def user(
+    identity: Injected[Identity], cookies: Cookies, slide: FromQuery[bool] = True
+) -> UserInfo:
+    record = await session_reader(identity).require(cookies, slide=slide)
+    sessions = identity.sessions
     return UserInfo(
         claims=record.claims,
-        session_expires_in=max(0, int(expires_at - now)),
-        logout_url=f"/bff/logout?sid={public_session_id(record.id)}",
+        session_expires_in=sessions.expires_in(record, slid=slide),
+        logout_url=f"/bff/logout?sid={sessions.public_id(record)}",
     )
 
 
-async def _logout_redirect(
-    request: Request[Any, Any, Any], record: SessionRecord | None
-) -> Redirect:
-    identity = identity_of(request)
-    target = identity.settings.post_logout_redirect_url
+async def _logout_redirect(identity: Identity, record: SessionRecord | None) -> Redirect:
+    settings = identity.settings
+    target = settings.post_logout_redirect_url
     if record is not None:
-        id_token = await identity.end_session(record)
+        id_token = await identity.sessions.end(record)
         try:
             end_session_url = await identity.oidc.end_session_url(
                 id_token_hint=id_token, post_logout_redirect_uri=target
@@ -268,72 +226,56 @@ async def _logout_redirect(
             end_session_url = None
         target = end_session_url or target
         _logger.info("logout", session_kind="web")
-    return Redirect(
-        target,
-        status_code=302,
-        cookies=[_expired_cookie(identity, cookie_names(identity)[0])],
-    )
+    expired = _cookie(settings, cookie_names(settings)[0], "", max_age=0, lax=False)
+    return Redirect(target, status_code=302, cookies=[expired])
 
 
 @get("/bff/logout", summary="Log out (link form; needs the sid from /bff/user)")
 async def logout_link(
-    request: Request[Any, Any, Any], sid: FromQuery[str | None] = None
+    identity: Injected[Identity], cookies: Cookies, sid: FromQuery[str | None] = None
 ) -> Redirect:
-    identity = identity_of(request)
-    record = await identity.live_session(
-        request.cookies.get(cookie_names(identity)[0]), slide=False
-    )
-    if record is not None and (
-        sid is None or not hmac.compare_digest(sid.encode(), public_session_id(record.id).encode())
-    ):
+    record = await session_reader(identity).read(cookies, slide=False)
+    if record is not None and (sid is None or not identity.sessions.has_public_id(record, sid)):
         raise BadRequest("The logout link does not match this session")
-    return await _logout_redirect(request, record)
+    return await _logout_redirect(identity, record)
 
 
 @post("/bff/logout", status_code=302, summary="Log out (form or fetch)")
-async def logout_post(request: Request[Any, Any, Any]) -> Redirect:
-    identity = identity_of(request)
-    check_origin(request.headers.get("origin"), identity.settings)
-    record = await identity.live_session(
-        request.cookies.get(cookie_names(identity)[0]), slide=False
-    )
-    return await _logout_redirect(request, record)
-
-
-@post("/bff/backchannel-logout", status_code=200, summary="OIDC Back-Channel Logout receiver")
-async def backchannel_logout(
-    request: Request[Any, Any, Any],
-    data: URLEncodedBody[BackchannelLogoutForm],
-) -> Response[None]:
-    await identity_of(request).backchannel_logout(data.logout_token)
-    return Response(None, status_code=200, headers={"cache-control": "no-store"})
+async def logout_post(identity: Injected[Identity], cookies: Cookies, origin: Origin) -> Redirect:
+    check_origin(origin, identity.settings)
+    record = await session_reader(identity).read(cookies, slide=False)
+    return await _logout_redirect(identity, record)
 
 
 @get("/bff/sessions", guards=[csrf_guard], summary="The user's sessions on every device")
-async def list_sessions(request: Request[Any, Any, Any]) -> list[SessionView]:
-    identity = identity_of(request)
-    record = await current_session(request)
+async def list_sessions(
+    identity: Injected[Identity], session: Injected[SessionRecord]
+) -> list[SessionView]:
+    sessions = identity.sessions
     return [
         SessionView(
-            id=public_session_id(other.id),
+            id=sessions.public_id(other),
             kind=other.kind,
             created_at=other.created_at,
             last_seen_at=other.last_seen_at,
             expires_at=other.expires_at,
             user_agent=other.user_agent,
-            current=other.id == record.id,
+            current=other.id == session.id,
         )
-        for other in await identity.sessions.list_for_user(record.sub)
+        for other in await sessions.list_for_user(session.sub)
     ]
 
 
 @delete("/bff/sessions/{public_id:str}", guards=[csrf_guard], summary="End one of my sessions")
-async def end_one_session(request: Request[Any, Any, Any], public_id: FromPath[str]) -> None:
-    identity = identity_of(request)
-    record = await current_session(request)
-    for other in await identity.sessions.list_for_user(record.sub):
-        if hmac.compare_digest(public_session_id(other.id).encode(), public_id.encode()):
-            await identity.end_session(other)
+async def end_one_session(
+    identity: Injected[Identity], session: Injected[SessionRecord], public_id: FromPath[str]
+) -> None:
+    for other in await identity.sessions.list_for_user(session.sub):
+        if identity.sessions.has_public_id(other, public_id):
+            if other.kind == "mobile":
+                await identity.mobile.end(other)
+            else:
+                await identity.sessions.end(other)
             return
     raise NotFound("No such session")
 
@@ -344,7 +286,7 @@ ROUTES = [
     user,
     logout_link,
     logout_post,
-    backchannel_logout,
+    backchannel_logout_handler("/bff/backchannel-logout"),
     list_sessions,
     end_one_session,
 ]

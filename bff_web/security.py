@@ -17,9 +17,11 @@ from urllib.parse import unquote, urlsplit
 
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
-from litestar.types import Message, Scope
+from litestar.types import BeforeMessageSendHookHandler
 
 from shared.platform.errors import BadRequest, Forbidden
+from shared.platform.plugin import SETTINGS
+from shared.platform.security_headers import security_headers_hook
 from shared.platform.settings import Settings
 
 CSRF_HEADER = "x-csrf"
@@ -31,7 +33,7 @@ async def csrf_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRout
     """Litestar guard for JSON endpoints: the anti-forgery header and an allowed Origin.
 
     Async on purpose: Litestar runs a sync guard in a worker thread, a hop per request."""
-    settings: Settings = connection.app.state.settings
+    settings = SETTINGS.get(connection.app.state)
     check_origin(connection.headers.get("origin"), settings)
     if connection.headers.get(CSRF_HEADER) != "1":
         raise Forbidden("The X-CSRF: 1 header is required")
@@ -84,32 +86,11 @@ def content_security_policy(settings: Settings) -> str:
     )
 
 
-def security_headers_hook(settings: Settings) -> Any:
-    """A ``before_send`` hook adding the security headers to every response, errors included."""
-    common = [
-        (b"content-security-policy", content_security_policy(settings).encode()),
-        (b"x-content-type-options", b"nosniff"),
-        (b"referrer-policy", b"no-referrer"),
-        (b"x-frame-options", b"DENY"),
-        (b"cross-origin-opener-policy", b"same-origin"),
-    ]
-    if settings.is_prod:
-        common.append((b"strict-transport-security", b"max-age=63072000; includeSubDomains"))
-
-    async def add_headers(message: Message, scope: Scope) -> None:
-        if message["type"] != "http.response.start":
-            return
-        headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"cache-control"]
-        original_cache = [
-            (k, v) for k, v in message.get("headers", []) if k.lower() == b"cache-control"
-        ]
-        headers.extend(common)
-        path = str(scope.get("path", ""))
-        if path.startswith(("/bff/", "/api/")):
-            headers.append((b"cache-control", b"no-store"))
-            headers.append((b"pragma", b"no-cache"))
-        else:
-            headers.extend(original_cache)
-        message["headers"] = headers
-
-    return add_headers
+def web_security_headers(settings: Settings) -> BeforeMessageSendHookHandler:
+    """Every response: this CSP, and no caching of anything under ``/bff/`` or ``/api/``."""
+    return security_headers_hook(
+        settings,
+        content_security_policy=content_security_policy(settings),
+        no_store_paths=("/bff/", "/api/"),
+        extra=[(b"cross-origin-opener-policy", b"same-origin")],
+    )

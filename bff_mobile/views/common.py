@@ -11,9 +11,6 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import os
 from typing import Any
 
@@ -27,6 +24,8 @@ from core_clients.data import CoreData
 from shared.identity.records import SessionRecord
 from shared.identity.wiring import Identity
 from shared.platform.errors import BadRequest
+from shared.platform.keys import KeyedHasher
+from shared.platform.plugin import KEYS
 from shared.screens.context import DEGRADED_HEADER, Screen, image_near, open_screen_for
 
 MSGPACK = "application/msgpack"
@@ -114,11 +113,9 @@ def encode(request: Request[Any, Any, Any], payload: msgspec.Struct) -> tuple[by
     return msgspec.json.encode(payload), JSON
 
 
-def entity_tag(identity: Identity, session: SessionRecord, media_type: str, body: bytes) -> str:
+def entity_tag(keys: KeyedHasher, session: SessionRecord, media_type: str, body: bytes) -> str:
     """Keyed by the user: the same bytes for two users give two unrelated tags."""
-    user_key = identity.cipher.hash_token(session.sub, "key-name")
-    digest = hmac.new(user_key.encode(), media_type.encode() + b"\0" + body, hashlib.sha256)
-    return '"' + base64.urlsafe_b64encode(digest.digest()[:18]).decode() + '"'
+    return '"' + keys.short("etag", session.sub, media_type, body) + '"'
 
 
 def _matches(if_none_match: str | None, tag: str) -> bool:
@@ -136,7 +133,6 @@ def screen_payload(
     *,
     status_code: int = 200,
 ) -> Response[bytes]:
-    identity: Identity = request.app.state.identity
     body, media_type = encode(request, payload)
     headers = {"vary": VARY}
     if degraded:
@@ -144,7 +140,7 @@ def screen_payload(
     if request.method != "GET":
         headers["cache-control"] = "no-store"
         return Response(body, status_code=status_code, media_type=media_type, headers=headers)
-    tag = entity_tag(identity, session, media_type, body)
+    tag = entity_tag(KEYS.get(request.app.state), session, media_type, body)
     headers |= {"etag": tag, "cache-control": "private, no-cache"}
     if _matches(request.headers.get("if-none-match"), tag):
         return Response(b"", status_code=304, headers=headers)

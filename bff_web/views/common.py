@@ -11,7 +11,7 @@ from typing import Any
 
 from litestar import Request, Response
 
-from bff_web.auth import current_session
+from bff_web.auth import session_reader
 from bff_web.formatting import babel_locale, date_label, money_label, status_label
 from bff_web.schemas import MoneyView, OrderLineView, OrderSummary, OrderView, ProductCard
 from core_clients.accounts import Account
@@ -28,7 +28,7 @@ THUMBNAIL_WIDTH = 160
 async def open_screen(request: Request[Any, Any, Any]) -> Screen:
     """The cookie session (401 problem without one), a fresh token, the screen's deadline."""
     identity: Identity = request.app.state.identity
-    session = await current_session(request)
+    session = await session_reader(identity).require(request.cookies)
     return await open_screen_for(
         identity, session, request.app.state.core, request.scope["state"].get("request_id")
     )

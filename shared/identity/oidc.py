@@ -36,10 +36,13 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from joserfc.jwt import ClaimsOption
 
+from shared.identity.errors import IdpUnavailable, InvalidGrant, OidcError
+from shared.platform.clock import SYSTEM_CLOCK, Clock
 from shared.platform.logging import get_logger
 from shared.platform.telemetry import TracedTransport
 
 METADATA_TTL_S = 3600.0
+READY_CHECK_TIMEOUT_S = 2.0
 JWKS_MIN_REFRESH_INTERVAL_S = 30.0
 CLOCK_LEEWAY_S = 60
 LOGOUT_TOKEN_MAX_AGE_S = 300
@@ -47,22 +50,6 @@ BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 SIGNING_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384")
 
 _logger = get_logger("bff.oidc")
-
-
-class OidcError(Exception):
-    """A protocol step failed; ``reason`` is safe to show (never a token or an IdP body)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class IdpUnavailable(OidcError):
-    """The provider could not be reached or answered with a server error."""
-
-
-class InvalidGrant(OidcError):
-    """The provider refused a code or refresh token: the session cannot continue."""
 
 
 class TokenResponse(msgspec.Struct, frozen=True):
@@ -98,7 +85,9 @@ class OidcRelyingParty:
         scopes: tuple[str, ...],
         transport: httpx.AsyncBaseTransport | None = None,
         timeout_s: float = 10.0,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
+        self._clock = clock
         self.issuer = issuer.rstrip("/")
         self.client_id = client_id
         self._client_secret = client_secret
@@ -172,6 +161,16 @@ class OidcRelyingParty:
                 raise IdpUnavailable("the discovery document names another issuer")
             self._metadata, self._metadata_at = metadata, time.monotonic()
             return metadata
+
+    async def is_reachable(self) -> bool:
+        """For readiness: the discovery document can be read now (and is cached again)."""
+        try:
+            async with asyncio.timeout(READY_CHECK_TIMEOUT_S):
+                await self.metadata(force=True)
+        except (IdpUnavailable, OidcError, TimeoutError):
+            _logger.warning("ready_check_failed", check="oidc")
+            return False
+        return True
 
     async def _key_set(self, *, refresh: bool = False) -> KeySet:
         now = time.monotonic()
@@ -288,7 +287,7 @@ class OidcRelyingParty:
         expires_in = float(token.get("expires_in") or 300)
         return TokenResponse(
             access_token=str(token["access_token"]),
-            expires_at=time.time() + expires_in,
+            expires_at=self._clock.time() + expires_in,
             refresh_token=token.get("refresh_token"),
             id_token=token.get("id_token"),
             scope=token.get("scope"),

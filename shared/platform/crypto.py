@@ -1,4 +1,4 @@
-"""Encryption of tokens at rest, keyed hashes for lookups, and key rotation.
+"""Encryption of tokens at rest, and key rotation.
 
 Threats this stops:
 
@@ -7,14 +7,12 @@ Threats this stops:
 * A sealed value must not be replayable elsewhere: the caller's associated data (for session
   tokens, the session id) is authenticated with it, so tokens moved into another session do not
   open.
-* Bearer secrets the gateways hand out (mobile access and refresh tokens) and personal data in
-  key names (a user's ``sub``) are stored as keyed hashes (HMAC-SHA256): a reader of the store
-  can neither use them nor, for low-entropy values such as an email address, guess them.
-* Key rotation: ``BFF_SECRET_KEY`` seals and hashes, ``BFF_SECRET_KEY_PREVIOUS`` still opens
-  and is offered as a second hash candidate, so no session is lost when the key changes.
+* Key rotation: ``BFF_SECRET_KEY`` seals, ``BFF_SECRET_KEY_PREVIOUS`` still opens, so no
+  session is lost when the key changes.
 
-Each operator secret is stretched with HKDF-SHA256 into one independent 256-bit key per
-purpose (the HKDF ``info`` names the purpose), so a key is never used for two jobs.
+The encryption key is derived from the operator secret with HKDF-SHA256 under its own label
+(:func:`shared.platform.keys.derive_key`); keyed hashes (lookups, key names, ETags) have keys
+of their own, in :mod:`shared.platform.keys`.
 
 Sealed format (one URL-safe base64 string, no padding)::
 
@@ -29,19 +27,15 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import hmac
 import re
 import secrets
-from typing import Literal
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.hashes import SHA256
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from shared.platform.keys import derive_key
 
 MIN_SECRET_KEY_LENGTH = 32
-
-HashPurpose = Literal["token", "key-name"]
 
 _VERSION = b"\x01"
 _KEY_ID_LENGTH = 4
@@ -52,10 +46,6 @@ _MIN_SEALED_LENGTH = _HEADER_LENGTH + _NONCE_LENGTH + _TAG_LENGTH
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
 
 _ENCRYPTION_INFO = b"bff token encryption v1"
-_HASH_INFO: dict[HashPurpose, bytes] = {
-    "token": b"bff token lookup hash v1",
-    "key-name": b"bff key name hash v1",
-}
 
 
 class DecryptionError(Exception):
@@ -72,19 +62,13 @@ class _Key:
         if len(set(secret)) < 8:
             # Catches placeholders such as "x" * 32 or "0" * 40, which are long but guessable.
             raise ValueError("the secret key must be a random string, not a repeated pattern")
-        encryption_key = _derive(secret, _ENCRYPTION_INFO)
+        encryption_key = derive_key(secret, _ENCRYPTION_INFO)
         self.aead = AESGCM(encryption_key)
         self.key_id = hashlib.sha256(encryption_key).digest()[:_KEY_ID_LENGTH]
-        self.hash_keys = {purpose: _derive(secret, info) for purpose, info in _HASH_INFO.items()}
-
-
-def _derive(secret: str, info: bytes) -> bytes:
-    # No salt: the input is already a high-entropy secret, which is what HKDF-Extract needs.
-    return HKDF(algorithm=SHA256(), length=32, salt=None, info=info).derive(secret.encode())
 
 
 class TokenCipher:
-    """Seals, opens and hashes with the current key; opens and hashes with the previous one too.
+    """Seals and opens with the current key; opens with the previous one too.
 
     Built once at start-up from ``BFF_SECRET_KEY`` and ``BFF_SECRET_KEY_PREVIOUS``; keep the
     previous key configured for at least the absolute session timeout after a rotation.
@@ -122,28 +106,12 @@ class TokenCipher:
                 continue
         raise DecryptionError("the value does not open with the configured keys")
 
-    def hash_token(self, value: str, purpose: HashPurpose = "token") -> str:
-        """Keyed hash (HMAC-SHA256, 64 hex digits) of ``value`` with the current key.
-
-        ``purpose`` picks an independent key: "token" to store and look up bearer secrets,
-        "key-name" to put identifiers such as a user's ``sub`` into storage key names.
-        """
-        return _hmac_hex(self._current.hash_keys[purpose], value)
-
-    def hash_token_candidates(self, value: str, purpose: HashPurpose = "token") -> list[str]:
-        """The hashes to look ``value`` up by: current key first, then the previous one."""
-        return [_hmac_hex(key.hash_keys[purpose], value) for key in self._keys]
-
 
 def new_opaque_id(nbytes: int = 32) -> str:
     """A random, unguessable identifier (session ids, one-time codes, opaque tokens)."""
     if nbytes < 16:
         raise ValueError("an opaque id needs at least 128 random bits")
     return secrets.token_urlsafe(nbytes)
-
-
-def _hmac_hex(key: bytes, value: str) -> str:
-    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
 
 
 def _unbase64(token: str) -> bytes | None:

@@ -30,7 +30,6 @@ Attribute values are always from small fixed sets: never a user, a key, an id or
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
 import weakref
 from collections.abc import Callable, Iterable
@@ -189,10 +188,10 @@ class ActiveSessions:
         self._redis_failing = False
         _active_trackers.add(self)
 
-    def seen(self, session_id: str) -> None:
-        self._pending.add(
-            hashlib.sha256(b"bff active session\x00" + session_id.encode()).digest()[:16]
-        )
+    def seen(self, session_key: str) -> None:
+        """Note a session by its keyed hash (``KeyedHasher.hex("session-key", id)``), never the
+        id itself, which is the cookie's or the bearer's secret."""
+        self._pending.add(session_key.encode())
 
     def _key(self, minute: int) -> str:
         return f"bff:metrics:{{active:{self.gateway}}}:{minute}"

@@ -15,15 +15,14 @@ from __future__ import annotations
 import asyncio
 import hmac
 import ipaddress
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any
 
-import httpx
 import msgspec
-from litestar import Litestar, Request, Response, get
+from litestar import Litestar, Response, get
 from litestar.config.app import AppConfig
-from litestar.datastructures import State
+from litestar.datastructures import Headers, State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins import InitPlugin
@@ -36,10 +35,9 @@ from shared.platform.keys import KeyedHasher
 from shared.platform.logging import RequestContextMiddleware, configure_logging, get_logger
 from shared.platform.redis import RedisClient, create_redis_client
 from shared.platform.settings import Settings
-from shared.platform.state import StateSlot
+from shared.platform.state import Injected, StateSlot
 from shared.platform.telemetry import (
     ServerSpanMiddleware,
-    TracedTransport,
     configure_telemetry,
     prometheus_registry,
 )
@@ -66,16 +64,9 @@ def live() -> HealthStatus:
 
 
 @get("/health/ready", include_in_schema=False)
-async def ready(state: State) -> HealthStatus:
+async def ready(readiness: Injected[Readiness]) -> HealthStatus:
     """Ready means this instance can log users in and keep their sessions: Redis and the IdP."""
-    checks: dict[str, str] = {}
-    redis: RedisClient | None = state.redis
-    settings: Settings = state.settings
-    coroutines: dict[str, Any] = {"oidc": _check_discovery(state.idp_http, settings.oidc_issuer)}
-    if redis is not None:
-        coroutines["redis"] = _check_redis(redis)
-    results = await asyncio.gather(*coroutines.values())
-    checks = dict(zip(coroutines, results, strict=True))
+    checks = await readiness.run()
     failed = sorted(name for name, result in checks.items() if result != "ok")
     if failed:
         raise NotReady(
@@ -85,56 +76,67 @@ async def ready(state: State) -> HealthStatus:
 
 
 @get("/metrics", include_in_schema=False, sync_to_thread=False)
-def prometheus_metrics(request: Request[Any, Any, Any], state: State) -> Response[bytes]:
+def prometheus_metrics(
+    settings: Injected[Settings], headers: Headers, scope: Scope
+) -> Response[bytes]:
     """The Prometheus text exposition of the gateway's OpenTelemetry instruments."""
     registry = prometheus_registry()
-    settings: Settings = state.settings
     if registry is None:
         raise NotFound("Not found")
     if settings.metrics_token is not None:
-        sent = request.headers.get("authorization", "")
+        sent = headers.get("authorization", "")
         expected = f"Bearer {settings.metrics_token}"
         if not hmac.compare_digest(sent.encode(), expected.encode()):
             raise Unauthenticated(
                 "A bearer token is required", headers={"WWW-Authenticate": "Bearer"}
             )
-    elif settings.is_prod or not _is_loopback(request):
+    elif settings.is_prod or not _is_loopback(scope):
         raise NotFound("Not found")
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
-def _is_loopback(request: Request[Any, Any, Any]) -> bool:
-    client = request.client
-    if client is None:
+def _is_loopback(scope: Scope) -> bool:
+    client = scope.get("client")
+    if not client:
         return False
     try:
-        return ipaddress.ip_address(client.host).is_loopback
+        return ipaddress.ip_address(client[0]).is_loopback
     except ValueError:
         return False
 
 
-async def _check_redis(redis: RedisClient) -> str:
-    try:
-        async with asyncio.timeout(_READY_CHECK_TIMEOUT_S):
-            await redis.ping()
-    except Exception:  # any failure means "not ready"; the reason is logged, not returned
-        _logger.warning("ready_check_failed", check="redis")
-        return "unavailable"
-    return "ok"
+class Readiness:
+    """The checks behind ``/health/ready``; each layer adds its own (Redis here, the IdP in
+    the identity layer). A check answers True when its dependency is usable; its reason for
+    failing is logged, never returned."""
+
+    def __init__(self) -> None:
+        self._checks: dict[str, Callable[[], Awaitable[bool]]] = {}
+
+    def add(self, name: str, check: Callable[[], Awaitable[bool]]) -> None:
+        self._checks[name] = check
+
+    async def run(self) -> dict[str, str]:
+        names = list(self._checks)
+        results = await asyncio.gather(*(self._checks[name]() for name in names))
+        outcomes = zip(names, results, strict=True)
+        return {name: "ok" if ok else "unavailable" for name, ok in outcomes}
 
 
-async def _check_discovery(client: httpx.AsyncClient, issuer: str) -> str:
-    try:
-        response = await client.get(
-            f"{issuer}/.well-known/openid-configuration", timeout=_READY_CHECK_TIMEOUT_S
-        )
-        document = msgspec.json.decode(response.content) if response.status_code == 200 else {}
-    except (httpx.HTTPError, msgspec.DecodeError):
-        document = {}
-    if not isinstance(document, dict) or "authorization_endpoint" not in document:
-        _logger.warning("ready_check_failed", check="oidc")
-        return "unavailable"
-    return "ok"
+def redis_check(redis: RedisClient) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        try:
+            async with asyncio.timeout(_READY_CHECK_TIMEOUT_S):
+                await redis.ping()
+        except Exception:  # any failure means "not ready"; the reason is logged, not returned
+            _logger.warning("ready_check_failed", check="redis")
+            return False
+        return True
+
+    return check
+
+
+READINESS = StateSlot("readiness", Readiness)
 
 
 def provide_request_id(scope: Scope) -> str:
@@ -168,8 +170,10 @@ class GatewayPlugin(InitPlugin):
             "keys": KEYS.provide(),
             "clock": CLOCK.provide(),
             "request_id": Provide(provide_request_id, sync_to_thread=False),
+            "readiness": READINESS.provide(),
         }
-        state = State({"redis": None, "idp_http": None})
+        state = State({"redis": None})
+        READINESS.fill(state, Readiness())
         SETTINGS.fill(state, self.settings)
         CLOCK.fill(state, self.clock)
         KEYS.fill(state, KeyedHasher(self.settings.secret_key, self.settings.secret_key_previous))
@@ -188,12 +192,7 @@ class GatewayPlugin(InitPlugin):
                 redis = create_redis_client(self.settings.redis_url, self.settings.redis_mode)
                 stack.push_async_callback(redis.aclose)
                 app.state.redis = redis
-            idp_http = httpx.AsyncClient(
-                transport=TracedTransport(httpx.AsyncHTTPTransport(), upstream="idp"),
-                timeout=httpx.Timeout(5.0, connect=2.0),
-            )
-            stack.push_async_callback(idp_http.aclose)
-            app.state.idp_http = idp_http
+                READINESS.get(app.state).add("redis", redis_check(redis))
             for resource in self.resources:
                 await stack.enter_async_context(resource(app))
             _logger.info("gateway_started", gateway=self.settings.gateway)

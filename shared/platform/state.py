@@ -8,19 +8,23 @@ dependency, which the slot provides through Litestar's ``Provide``::
     IDENTITY = StateSlot("identity", Identity)              # declared by the layer
     IDENTITY.fill(app.state, Identity(...))                 # in the lifespan
     dependencies={"identity": IDENTITY.provide()}           # in create_app
-    async def handler(identity: Identity) -> ...: ...       # in the handler
+    async def handler(identity: Injected[Identity]) -> ...  # in the handler
 
 A slot read before the lifespan filled it fails loudly, naming the slot.
 """
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeAlias, TypeVar
 
 from litestar.datastructures import State
-from litestar.di import Provide
+from litestar.di import Dependency, Provide
 
 T = TypeVar("T")
+
+Injected: TypeAlias = Annotated[T, Dependency(kind="named")]
+"""``identity: Injected[Identity]``: the parameter is the dependency of that name (explicit, as
+Litestar asks, rather than inferred from the name)."""
 
 
 class StateSlot(Generic[T]):

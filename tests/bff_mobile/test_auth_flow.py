@@ -244,7 +244,7 @@ def test_a_mobile_session_is_a_shared_store_session_of_kind_mobile(
     [record] = asyncio.run(sessions())
     assert record.kind == "mobile"
     assert record.idp_sid
-    opened = identity.sessions.open_tokens(record)
+    opened = identity.tokens.open_tokens(record)
     assert opened.refresh_token  # the IdP's, kept on the server
     assert tokens["access_token"] not in str(record)
     assert tokens["refresh_token"] not in str(record)

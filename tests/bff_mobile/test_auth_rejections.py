@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -13,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from shared.identity.mobile_tokens import ACCESS_TOKEN_TTL_S, CODE_TTL_S
 from tests.bff_mobile.test_auth_flow import (
     CUSTOM_SCHEME_URI,
     LOOPBACK_URI,
@@ -25,6 +25,7 @@ from tests.bff_mobile.test_auth_flow import (
     redeem_code,
     refresh,
 )
+from tests.fixtures.clock import FakeClock
 from tests.fixtures.gateways import RunningGateway, StartGateway, log_in_browser
 from tests.fixtures.idp import IdpServer
 
@@ -44,10 +45,17 @@ def mobile(
     """The gateway on the memory store, or on the one named by ``ON_EACH_STORE``."""
     store = getattr(request, "param", "memory")
     redis_url = request.getfixturevalue("redis_url") if store == "redis" else None
-    return start_gateway("mobile", idp_url=idp.url, redis_url=redis_url)
+    return start_gateway("mobile", idp_url=idp.url, redis_url=redis_url, clock=FakeClock())
 
 
 # What is refused must not depend on the session store behind the gateway.
+@pytest.fixture
+def fake_clock(mobile: RunningGateway) -> FakeClock:
+    """The clock the ``mobile`` gateway reads: a test moves it instead of sleeping."""
+    assert isinstance(mobile.clock, FakeClock)
+    return mobile.clock
+
+
 ON_EACH_STORE = pytest.mark.parametrize("mobile", ["memory", "redis"], indirect=True)
 
 
@@ -282,13 +290,10 @@ def test_a_replayed_code_is_refused_and_ends_the_session_it_made(
 
 
 @ON_EACH_STORE
-def test_an_expired_code_is_refused(
-    mobile: RunningGateway, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr("bff_mobile.auth.CODE_TTL_S", 1)
+def test_an_expired_code_is_refused(mobile: RunningGateway, fake_clock: FakeClock) -> None:
     app = AppLogin()
     code = get_code(mobile.url, app)
-    time.sleep(1.3)
+    fake_clock.advance(CODE_TTL_S + 1)
     assert_oauth_error(redeem_code(mobile.url, code, app.verifier), "invalid_grant")
 
 
@@ -433,12 +438,11 @@ def test_no_bearer_gets_401_with_a_bare_challenge(mobile: RunningGateway) -> Non
 
 @ON_EACH_STORE
 def test_an_expired_access_token_is_refused_and_a_refresh_brings_a_new_one(
-    mobile: RunningGateway, monkeypatch: pytest.MonkeyPatch
+    mobile: RunningGateway, fake_clock: FakeClock
 ) -> None:
-    monkeypatch.setattr("bff_mobile.tokens.ACCESS_TOKEN_TTL_S", 1)
     tokens = log_in_app(mobile.url)
-    assert tokens["expires_in"] == 1
-    time.sleep(1.2)
+    assert tokens["expires_in"] == ACCESS_TOKEN_TTL_S
+    fake_clock.advance(ACCESS_TOKEN_TTL_S + 1)
     expired = get_me(mobile.url, tokens["access_token"])
     assert expired.status_code == 401
     assert expired.headers["www-authenticate"] == 'Bearer error="invalid_token"'

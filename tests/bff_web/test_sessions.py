@@ -12,14 +12,13 @@ import pytest
 import redis
 
 from shared.identity.records import TokenSet
-from shared.identity.sessions import RedisSessionStore
-from shared.platform.crypto import TokenCipher
 from shared.platform.redis import create_redis_client
+from tests.fixtures.clock import FakeClock
 from tests.fixtures.gateways import (
-    TEST_SECRET_KEY,
     RunningGateway,
     StartGateway,
     log_in_browser,
+    redis_session_store,
 )
 from tests.fixtures.idp import IdpServer, StartIdp
 from tests.fixtures.servers import free_port
@@ -37,19 +36,21 @@ def user_status(gateway: RunningGateway, cookie: str) -> int:
     return httpx.get(f"{gateway.url}/bff/user", headers=CSRF, cookies={"bff": cookie}).status_code
 
 
-def store_session(redis_url: str, secret_key: str, *, idle: float, absolute: float) -> str:
+def store_session(redis_url: str, *, idle: float, absolute: float, now: float | None = None) -> str:
     """Write a session straight into the shared Redis (as another instance would)."""
 
     async def create() -> str:
         redis = create_redis_client(redis_url)
-        store = RedisSessionStore(redis, TokenCipher(secret_key))
-        record = store.new_record(
+        store = redis_session_store(redis)
+        created_at = time.time() if now is None else now
+        record = store.codec.new_record(
             kind="web",
             sub="timeout-user",
-            tokens=TokenSet(access_token="at", access_token_expires_at=time.time() + 300),
+            tokens=TokenSet(access_token="at", access_token_expires_at=created_at + 300),
             claims={"sub": "timeout-user"},
             idle_timeout=idle,
             absolute_timeout=absolute,
+            now=created_at,
         )
         await store.create(record)
         await redis.aclose()
@@ -61,53 +62,57 @@ def store_session(redis_url: str, secret_key: str, *, idle: float, absolute: flo
 def test_an_idle_session_expires(
     idp: IdpServer, start_gateway: StartGateway, redis_url: str
 ) -> None:
-    web = start_gateway("web", idp_url=idp.url, redis_url=redis_url)
-    session_id = store_session(redis_url, TEST_SECRET_KEY, idle=1, absolute=60)
+    clock = FakeClock()
+    web = start_gateway("web", idp_url=idp.url, redis_url=redis_url, clock=clock)
+    session_id = store_session(redis_url, idle=60, absolute=600, now=clock.time())
     probe = httpx.get(
         f"{web.url}/bff/user", params={"slide": "false"}, headers=CSRF, cookies={"bff": session_id}
     )
     assert probe.status_code == 200
-    time.sleep(1.3)
+    clock.advance(61)
     assert user_status(web, session_id) == 401
 
 
 def test_activity_cannot_outlive_the_absolute_timeout(
     idp: IdpServer, start_gateway: StartGateway, redis_url: str
 ) -> None:
-    web = start_gateway("web", idp_url=idp.url, redis_url=redis_url)
-    session_id = store_session(redis_url, TEST_SECRET_KEY, idle=1, absolute=2)
+    clock = FakeClock()
+    web = start_gateway("web", idp_url=idp.url, redis_url=redis_url, clock=clock)
+    session_id = store_session(redis_url, idle=60, absolute=120, now=clock.time())
     for _ in range(4):
-        assert user_status(web, session_id) == 200
-        time.sleep(0.4)
-    time.sleep(0.6)
+        assert user_status(web, session_id) == 200  # each request slides the idle timeout
+        clock.advance(25)
+    clock.advance(25)  # 125 s after login: active all along, but past the absolute timeout
     assert user_status(web, session_id) == 401
 
 
 def test_user_without_slide_does_not_extend_the_idle_timeout(
     idp: IdpServer, start_gateway: StartGateway, browser: httpx.Client
 ) -> None:
-    web = start_gateway("web", idp_url=idp.url, BFF_SESSION_IDLE_TIMEOUT="60")
+    clock = FakeClock()
+    web = start_gateway("web", idp_url=idp.url, BFF_SESSION_IDLE_TIMEOUT="60", clock=clock)
     log_in_browser(browser, web.url)
     first = browser.get(f"{web.url}/bff/user", params={"slide": "false"}, headers=CSRF).json()
-    time.sleep(1.1)
+    clock.advance(10)
     second = browser.get(f"{web.url}/bff/user", params={"slide": "false"}, headers=CSRF).json()
-    assert second["sessionExpiresIn"] < first["sessionExpiresIn"]
+    assert second["sessionExpiresIn"] == first["sessionExpiresIn"] - 10
     slid = browser.get(f"{web.url}/bff/user", headers=CSRF).json()
-    assert slid["sessionExpiresIn"] >= 59
+    assert slid["sessionExpiresIn"] == 60
 
 
-def test_a_record_that_does_not_decrypt_is_ended_with_a_401(
+def test_a_record_that_does_not_open_is_ended_with_a_401(
     idp: IdpServer, start_gateway: StartGateway, redis_url: str
 ) -> None:
-    """A record sealed with a key this gateway does not have: 401 and deleted, never a 500."""
+    """A stored record whose sealed tokens were changed: 401 and deleted, never a 500."""
     web = start_gateway("web", idp_url=idp.url, redis_url=redis_url)
-    session_id = store_session(redis_url, "Vb8Nm2Qw4Er6Ty0Ui1Op3As5Df7Gh9Jk", idle=60, absolute=60)
+    session_id = store_session(redis_url, idle=60, absolute=60)
     client = redis.Redis.from_url(redis_url)
-    keys_before = client.dbsize()
+    (record_key,) = list(client.scan_iter(match="bff:sess:{u:*}:s:*"))
+    client.hset(record_key, "tokens", b'{"ciphertext":"AQAAAAAtampered"}')
     response = httpx.get(f"{web.url}/bff/user", headers=CSRF, cookies={"bff": session_id})
     assert response.status_code == 401
     assert response.headers["content-type"].startswith("application/problem+json")
-    assert client.dbsize() < keys_before  # the bad record was deleted
+    assert not client.exists(record_key)  # the bad record was deleted
     client.close()
 
 

@@ -4,10 +4,10 @@ across instances too; a refused refresh ends the session without a loop."""
 from __future__ import annotations
 
 import concurrent.futures
-import time
 
 import httpx
 
+from tests.fixtures.clock import FakeClock
 from tests.fixtures.gateways import StartGateway, log_in_browser, stored_tokens
 from tests.fixtures.idp import StartIdp
 
@@ -19,8 +19,11 @@ def test_twenty_parallel_requests_over_two_instances_refresh_exactly_once(
     start_idp: StartIdp, core_stubs: str, start_gateway: StartGateway, redis_url: str
 ) -> None:
     idp = start_idp(token_max_age=TOKEN_LIFETIME_S)
+    clock = FakeClock()
     gateways = [
-        start_gateway("web", idp_url=idp.url, stubs_url=core_stubs, redis_url=redis_url)
+        start_gateway(
+            "web", idp_url=idp.url, stubs_url=core_stubs, redis_url=redis_url, clock=clock
+        )
         for _ in range(2)
     ]
     with httpx.Client(headers=CSRF, timeout=20) as browser:
@@ -30,7 +33,7 @@ def test_twenty_parallel_requests_over_two_instances_refresh_exactly_once(
         httpx.get(f"{gateways[1].url}/api/home", headers=CSRF, cookies=cookies).status_code == 200
     )
     idp.reset_stats()
-    time.sleep(TOKEN_LIFETIME_S / 2 + 0.3)  # now inside the refresh window
+    clock.advance(TOKEN_LIFETIME_S / 2 + 0.3)  # now inside the refresh window
 
     def fetch(n: int) -> int:
         base = gateways[n % 2].url
@@ -46,7 +49,10 @@ def test_a_revoked_refresh_token_ends_the_session_with_one_401(
     start_idp: StartIdp, core_stubs: str, start_gateway: StartGateway, redis_url: str
 ) -> None:
     idp = start_idp(token_max_age=TOKEN_LIFETIME_S)
-    web = start_gateway("web", idp_url=idp.url, stubs_url=core_stubs, redis_url=redis_url)
+    clock = FakeClock()
+    web = start_gateway(
+        "web", idp_url=idp.url, stubs_url=core_stubs, redis_url=redis_url, clock=clock
+    )
     with httpx.Client(base_url=web.url, headers=CSRF, timeout=20) as browser:
         log_in_browser(browser, web.url)
         # The IdP forgets every grant of the user, as an admin's "sign out everywhere" would.
@@ -58,7 +64,7 @@ def test_a_revoked_refresh_token_ends_the_session_with_one_401(
         )
         assert revoke.status_code == 200
         idp.reset_stats()
-        time.sleep(TOKEN_LIFETIME_S / 2 + 0.3)
+        clock.advance(TOKEN_LIFETIME_S / 2 + 0.3)
         first = browser.get("/api/home")
         second = browser.get("/api/home")
         user = browser.get("/bff/user")

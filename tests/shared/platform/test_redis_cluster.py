@@ -10,8 +10,10 @@ import pytest
 
 from shared.cache.two_level import Cache, CacheKey
 from shared.identity.records import TokenSet
-from shared.identity.sessions import RedisSessionStore
+from shared.identity.stores import build_stores
+from shared.platform.clock import SYSTEM_CLOCK
 from shared.platform.crypto import TokenCipher
+from shared.platform.keys import KeyedHasher
 from shared.platform.metrics import ActiveSessions
 from shared.platform.redis import create_redis_client
 from tests.fixtures.gateways import StartGateway, log_in_browser
@@ -23,10 +25,12 @@ CIPHER_KEY = "Tz5Qm1Xc7Vb3Nk9Lw2Hp6Rd4Gf8Js0Ya"
 
 async def test_the_session_store_works_unchanged_on_a_cluster(redis_cluster_url: str) -> None:
     redis = create_redis_client(redis_cluster_url, "cluster")
-    store = RedisSessionStore(redis, TokenCipher(CIPHER_KEY))
+    keys = KeyedHasher(CIPHER_KEY)
+    stores = build_stores(redis, TokenCipher(CIPHER_KEY), keys, SYSTEM_CLOCK)
+    store = stores.sessions
     try:
         records = [
-            store.new_record(
+            store.codec.new_record(
                 kind="web",
                 sub=sub,
                 tokens=TokenSet(access_token=f"at-{n}", access_token_expires_at=time.time() + 60),
@@ -34,6 +38,7 @@ async def test_the_session_store_works_unchanged_on_a_cluster(redis_cluster_url:
                 idle_timeout=60,
                 absolute_timeout=120,
                 idp_sid=f"idp-{n % 2}",
+                now=time.time(),
             )
             for n, sub in enumerate(["alice", "alice", "bob", "carol"])
         ]
@@ -46,15 +51,15 @@ async def test_the_session_store_works_unchanged_on_a_cluster(redis_cluster_url:
         assert await store.end_all_for_user("alice") == 1
         assert await store.get(records[2].id) is not None  # bob untouched
 
-        await store.put_one_time("code-1", b"value", 30)
-        assert await store.take_one_time("code-1") == b"value"
-        assert await store.take_one_time("code-1") is None
-        assert await store.remember_once("jti-1", 30)
-        assert not await store.remember_once("jti-1", 30)
+        await stores.one_time.put("code-1", b"value", 30)
+        assert await stores.one_time.take("code-1") == b"value"
+        assert await stores.one_time.take("code-1") is None
+        assert await stores.one_time.remember_once("jti-1", 30)
+        assert not await stores.one_time.remember_once("jti-1", 30)
 
-        token_hash = store.cipher.hash_token("opaque-access-token-value-0123456789")
-        await store.index_token("access", token_hash, records[2].id, 30)
-        assert await store.lookup_token("access", token_hash) == records[2].id
+        token_hash = keys.hex("token", "opaque-access-token-value-0123456789")
+        await stores.tokens.add("access", token_hash, records[2].id, 30)
+        assert await stores.tokens.lookup("access", token_hash) == records[2].id
     finally:
         await redis.aclose()
 

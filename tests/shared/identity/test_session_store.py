@@ -1,9 +1,6 @@
-"""Session stores: the same behaviour in memory and in a real Redis."""
+"""The session store: the same behaviour in memory and in a real Redis."""
 
 from __future__ import annotations
-
-import hashlib
-from collections.abc import AsyncIterator
 
 import anyio
 import msgspec
@@ -12,73 +9,43 @@ import structlog
 from redis.asyncio import Redis
 from redis.crc import key_slot
 
-from shared.identity.records import SessionKind, SessionRecord, TokenSet
-from shared.identity.sessions import MemorySessionStore, RedisSessionStore, SessionStore
+from shared.identity.session_codec import SessionCodec
+from shared.identity.session_store import SessionStore
+from shared.identity.session_store_memory import MemorySessionStore
+from shared.identity.session_store_redis import RedisSessionStore
+from shared.identity.stores import IdentityStores
 from shared.platform.crypto import TokenCipher
-from shared.platform.redis import create_redis_client
+from tests.shared.identity.support import (
+    ABSOLUTE,
+    ALICE,
+    BOB,
+    IDLE,
+    KEYS,
+    NEW_KEY,
+    OLD_KEY,
+    dump,
+    new_record,
+    redis,
+    redis_stores,
+    rotate_keys,
+    stores,
+    token_set,
+)
 
 pytestmark = pytest.mark.anyio
 
-OLD_KEY = "old-secret-key-0123456789-abcdefghijklmnop"
-NEW_KEY = "new-secret-key-9876543210-zyxwvutsrqponmlk"
-IDLE = 300.0
-ABSOLUTE = 3600.0
-ALICE = "alice@example.com"
-BOB = "bob@example.com"
-
-
-def token_set(n: int = 1) -> TokenSet:
-    return TokenSet(
-        access_token=f"ACCESS-TOKEN-{n}-do-not-store",
-        refresh_token=f"REFRESH-TOKEN-{n}-do-not-store",
-        id_token=f"ID-TOKEN-{n}",
-        access_token_expires_at=2_000_000_000.0 + n,
-    )
-
-
-def new_record(
-    store: SessionStore,
-    sub: str = ALICE,
-    *,
-    idp_sid: str | None = "idp-sid-1",
-    kind: SessionKind = "web",
-    idle: float = IDLE,
-    absolute: float = ABSOLUTE,
-    n: int = 1,
-) -> SessionRecord:
-    return store.new_record(
-        kind=kind,
-        sub=sub,
-        tokens=token_set(n),
-        claims={"name": "Alice", "email": sub},
-        idle_timeout=idle,
-        absolute_timeout=absolute,
-        idp_sid=idp_sid,
-        user_agent="pytest",
-        extra={"family": "f-1"},
-    )
-
-
-@pytest.fixture(params=["memory", "redis"])
-async def store(request: pytest.FixtureRequest) -> AsyncIterator[SessionStore]:
-    cipher = TokenCipher(OLD_KEY)
-    if request.param == "memory":
-        yield MemorySessionStore(cipher)
-        return
-    client = create_redis_client(request.getfixturevalue("redis_url"))
-    try:
-        yield RedisSessionStore(client, cipher)
-    finally:
-        await client.aclose()
+__all__ = ["redis", "redis_stores", "stores"]  # fixtures, used by name
 
 
 @pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url)
-    try:
-        yield client
-    finally:
-        await client.aclose()
+def store(stores: IdentityStores) -> SessionStore:
+    return stores.sessions
+
+
+@pytest.fixture
+def redis_store(redis_stores: IdentityStores) -> RedisSessionStore:
+    assert isinstance(redis_stores.sessions, RedisSessionStore)
+    return redis_stores.sessions
 
 
 async def set_stored_field(store: SessionStore, session_id: str, field: str, value: bytes) -> None:
@@ -87,7 +54,7 @@ async def set_stored_field(store: SessionStore, session_id: str, field: str, val
         store._sessions[session_id].fields[field] = value
         return
     assert isinstance(store, RedisSessionStore)
-    digest = hashlib.sha256(session_id.encode()).hexdigest()
+    digest = KEYS.hex("session-key", session_id)
     [key] = [k async for k in store._redis.scan_iter(match=f"bff:sess:*:s:{digest}")]
     await store._redis.hset(key, field, value)
 
@@ -102,7 +69,7 @@ async def test_created_session_reads_back_with_its_tokens(store: SessionStore) -
 
     loaded = await store.get(record.id)
     assert loaded == record
-    assert store.open_tokens(loaded) == token_set()
+    assert store.codec.open_tokens(loaded) == token_set()
     assert len(record.id) >= 43
 
 
@@ -136,10 +103,10 @@ async def test_sessions_survive_a_key_rotation(store: SessionStore) -> None:
     record = new_record(store)
     await store.create(record)
 
-    store.cipher = TokenCipher(NEW_KEY, previous_key=OLD_KEY)  # a restart with rotated keys
+    rotate_keys(store, NEW_KEY, OLD_KEY)  # a restart with rotated keys
     loaded = await store.get(record.id)
     assert loaded is not None
-    assert store.open_tokens(loaded) == token_set()
+    assert store.codec.open_tokens(loaded) == token_set()
     assert [r.id for r in await store.list_for_user(ALICE)] == [record.id]
 
 
@@ -148,9 +115,9 @@ async def test_session_whose_key_is_gone_is_deleted(store: SessionStore) -> None
     record = new_record(store)
     await store.create(record)
 
-    store.cipher = TokenCipher(NEW_KEY)
+    store.codec = SessionCodec(TokenCipher(NEW_KEY))  # the sealing key retired too early
     assert await store.get(record.id) is None
-    store.cipher = TokenCipher(OLD_KEY)
+    store.codec = SessionCodec(TokenCipher(OLD_KEY))
     assert await store.get(record.id) is None  # deleted, not just hidden
 
 
@@ -159,7 +126,7 @@ async def test_lookups_by_user_and_idp_sid_find_sessions_indexed_under_the_old_k
 ) -> None:
     old = new_record(store, idp_sid="idp-sid-1")
     await store.create(old)
-    store.cipher = TokenCipher(NEW_KEY, previous_key=OLD_KEY)
+    rotate_keys(store, NEW_KEY, OLD_KEY)
     new = new_record(store, idp_sid="idp-sid-1")
     await store.create(new)
 
@@ -269,7 +236,7 @@ async def test_update_tokens_and_extra_replace_only_their_fields(store: SessionS
 
     loaded = await store.get(record.id, now=t + 6)
     assert loaded is not None
-    assert store.open_tokens(loaded) == token_set(2)
+    assert store.codec.open_tokens(loaded) == token_set(2)
     assert loaded.extra == {"family": "f-2", "generation": 2}
     assert loaded.last_seen_at == t + 5
 
@@ -287,7 +254,7 @@ async def test_parallel_touches_never_undo_a_token_refresh(store: SessionStore) 
 
     loaded = await store.get(record.id, now=t + 3)
     assert loaded is not None
-    assert store.open_tokens(loaded) == token_set(2)
+    assert store.codec.open_tokens(loaded) == token_set(2)
 
 
 async def test_updates_after_logout_do_not_bring_the_session_back(store: SessionStore) -> None:
@@ -368,161 +335,16 @@ async def test_users_never_see_each_others_sessions(store: SessionStore) -> None
     assert await store.list_for_user("carol@example.com") == []
 
 
-# -- one-time values and replay markers ------------------------------------------------------
-
-
-async def test_one_time_value_can_be_taken_once(store: SessionStore) -> None:
-    await store.put_one_time("code-123", b"payload", ttl=30)
-
-    assert await store.take_one_time("code-123") == b"payload"
-    assert await store.take_one_time("code-123") is None
-    assert await store.take_one_time("never-put") is None
-
-
-async def test_one_time_value_expires(store: SessionStore) -> None:
-    await store.put_one_time("code-456", b"payload", ttl=0.05)
-    await anyio.sleep(0.1)
-    assert await store.take_one_time("code-456") is None
-
-
-async def test_remember_once_detects_replays_until_it_forgets(store: SessionStore) -> None:
-    """A logout token's jti is accepted once; a replay within the window is refused."""
-    assert await store.remember_once("jti:abc", ttl=0.2) is True
-    assert await store.remember_once("jti:abc", ttl=0.2) is False
-    assert await store.remember_once("jti:other", ttl=0.2) is True
-    await anyio.sleep(0.3)
-    assert await store.remember_once("jti:abc", ttl=0.2) is True
-
-
-# -- bearer-token index ----------------------------------------------------------------------
-
-BEARER = "opaque-bearer-token-0123456789-abcdefghijklmnop"
-
-
-async def test_a_token_hash_leads_to_its_session_until_dropped(store: SessionStore) -> None:
-    """The index maps a token's keyed hash to the session id; dropping it is atomic."""
-    record = new_record(store, kind="mobile")
-    await store.create(record)
-    token_hash = store.cipher.hash_token(BEARER)
-
-    await store.index_token("access", token_hash, record.id, ttl=60)
-    assert await store.lookup_token("access", token_hash) == record.id
-    assert await store.lookup_token("access", store.cipher.hash_token("another")) is None
-    assert await store.drop_token("access", token_hash) is True
-    assert await store.drop_token("access", token_hash) is False
-    assert await store.lookup_token("access", token_hash) is None
-
-
-async def test_one_kind_of_token_is_never_found_as_another(store: SessionStore) -> None:
-    """A refresh token presented as an access token (or the reverse) finds nothing."""
-    token_hash = store.cipher.hash_token(BEARER)
-    await store.index_token("refresh", token_hash, "s" * 43, ttl=60)
-
-    assert await store.lookup_token("access", token_hash) is None
-    assert await store.lookup_token("refresh", token_hash) == "s" * 43
-
-
-async def test_a_token_index_entry_expires(store: SessionStore) -> None:
-    token_hash = store.cipher.hash_token(BEARER)
-    await store.index_token("access", token_hash, "s" * 43, ttl=0.05)
-    await anyio.sleep(0.1)
-    assert await store.lookup_token("access", token_hash) is None
-    assert await store.drop_token("access", token_hash) is False
-
-
-async def test_a_token_hash_cannot_be_indexed_twice(store: SessionStore) -> None:
-    """An entry is never silently repointed at another session."""
-    token_hash = store.cipher.hash_token(BEARER)
-    await store.index_token("access", token_hash, "s" * 43, ttl=60)
-    with pytest.raises(ValueError, match="already indexed"):
-        await store.index_token("access", token_hash, "t" * 43, ttl=60)
-    assert await store.lookup_token("access", token_hash) == "s" * 43
-
-
-@pytest.mark.parametrize(
-    ("kind", "token_hash"),
-    [
-        ("access", BEARER),  # the token itself, not its hash
-        ("access", "ab" * 31),
-        ("access", "AB" * 32),
-        ("Access", "ab" * 32),
-        ("access:x", "ab" * 32),
-        ("", "ab" * 32),
-    ],
-)
-async def test_only_keyed_hashes_and_plain_kinds_are_accepted(
-    store: SessionStore, kind: str, token_hash: str
-) -> None:
-    """A token passed in clear by mistake, or a kind that could shape a key name, is refused."""
-    with pytest.raises(ValueError, match=r"kind|hash"):
-        await store.index_token(kind, token_hash, "s" * 43, ttl=60)
-    with pytest.raises(ValueError, match=r"kind|hash"):
-        await store.lookup_token(kind, token_hash)
-    with pytest.raises(ValueError, match=r"kind|hash"):
-        await store.drop_token(kind, token_hash)
-
-
-async def test_token_entries_survive_a_key_rotation(store: SessionStore) -> None:
-    """Indexed under the old key; after rotation the previous-key hash still finds it."""
-    old_hash = store.cipher.hash_token(BEARER)
-    await store.index_token("refresh", old_hash, "s" * 43, ttl=60)
-
-    store.cipher = TokenCipher(NEW_KEY, previous_key=OLD_KEY)
-    candidates = store.cipher.hash_token_candidates(BEARER)
-    assert candidates[0] != old_hash
-    found = [await store.lookup_token("refresh", h) for h in candidates]
-    assert found == [None, "s" * 43]
-
-
-async def test_a_token_entry_whose_key_is_gone_is_missing_and_deleted(
-    store: SessionStore,
-) -> None:
-    token_hash = store.cipher.hash_token(BEARER)
-    await store.index_token("access", token_hash, "s" * 43, ttl=60)
-
-    store.cipher = TokenCipher(NEW_KEY)
-    assert await store.lookup_token("access", token_hash) is None
-    store.cipher = TokenCipher(OLD_KEY)
-    assert await store.lookup_token("access", token_hash) is None  # deleted, not just hidden
-
-
-# -- Redis only: what is at rest, key slots, TTLs --------------------------------------------
-
-
-@pytest.fixture
-async def redis_store(redis: Redis) -> RedisSessionStore:
-    return RedisSessionStore(redis, TokenCipher(OLD_KEY))
-
-
-async def _dump(redis: Redis) -> dict[bytes, bytes]:
-    """Every key with its value(s) as one blob of bytes."""
-
-    def b(value: bytes | str) -> bytes:
-        return value.encode() if isinstance(value, str) else value
-
-    dump: dict[bytes, bytes] = {}
-    async for key in redis.scan_iter():
-        kind = await redis.type(key)
-        if kind == b"hash":
-            fields = await redis.hgetall(key)
-            dump[key] = b"|".join(b(k) + b"=" + b(v) for k, v in fields.items())
-        elif kind == b"set":
-            dump[key] = b"|".join(b(m) for m in await redis.smembers(key))
-        else:
-            dump[key] = b(await redis.get(key) or b"")
-    return dump
-
-
 async def test_redis_holds_no_usable_token_and_no_identifier_in_key_names(
-    redis_store: RedisSessionStore, redis: Redis
+    redis_stores: IdentityStores, redis_store: RedisSessionStore, redis: Redis
 ) -> None:
     """A copy of Redis yields no token and no session id; key names hold no sub or IdP sid."""
     record = new_record(redis_store, idp_sid="idp-sid-secret")
     await redis_store.create(record)
-    await redis_store.put_one_time("code-789", b"one-time-PAYLOAD", ttl=30)
+    await redis_stores.one_time.put("code-789", b"one-time-PAYLOAD", ttl=30)
 
-    dump = await _dump(redis)
-    values = b"\n".join(dump.values())
+    found = await dump(redis)
+    values = b"\n".join(found.values())
     for secret in (
         b"ACCESS-TOKEN",
         b"REFRESH-TOKEN",
@@ -531,40 +353,9 @@ async def test_redis_holds_no_usable_token_and_no_identifier_in_key_names(
         record.id.encode(),
     ):
         assert secret not in values
-    names = b"\n".join(dump)
+    names = b"\n".join(found)
     for identifier in (record.id, ALICE, "idp-sid-secret", "code-789"):
         assert identifier.encode() not in names
-
-
-async def test_the_token_index_holds_neither_tokens_nor_session_ids_in_clear(
-    redis_store: RedisSessionStore, redis: Redis
-) -> None:
-    """A copy of Redis shows only keyed hashes of bearer tokens and sealed session ids."""
-    record = new_record(redis_store, kind="mobile")
-    await redis_store.create(record)
-    await redis_store.index_token("access", redis_store.cipher.hash_token(BEARER), record.id, 60)
-
-    dump = await _dump(redis)
-    [token_key] = [k for k in dump if k.startswith(b"bff:sess:tok:access:")]
-    everything = b"\n".join([*dump, *dump.values()])
-    assert BEARER.encode() not in everything
-    assert record.id.encode() not in dump[token_key]
-    assert 0 < await redis.pttl(token_key) <= 60_000
-
-
-async def test_a_tampered_token_entry_is_missing_and_deleted(
-    redis_store: RedisSessionStore, redis: Redis
-) -> None:
-    """An entry moved to another token's key (or rewritten) does not open: never a session."""
-    first, second = redis_store.cipher.hash_token("first"), redis_store.cipher.hash_token("second")
-    await redis_store.index_token("access", first, "s" * 43, 60)
-    await redis.set(
-        f"bff:sess:tok:access:{second}", await redis.get(f"bff:sess:tok:access:{first}")
-    )
-
-    assert await redis_store.lookup_token("access", second) is None
-    assert await redis.exists(f"bff:sess:tok:access:{second}") == 0
-    assert await redis_store.lookup_token("access", first) == "s" * 43
 
 
 async def test_a_users_record_and_index_share_one_hash_slot(
@@ -599,7 +390,7 @@ async def test_garbage_pointer_is_treated_as_missing(
 ) -> None:
     record = new_record(redis_store)
     await redis_store.create(record)
-    digest = hashlib.sha256(record.id.encode()).hexdigest()
+    digest = KEYS.hex("session-key", record.id)
     await redis.set(f"bff:sess:id:{digest}", b"\xff{not-a-hash}")
 
     assert await redis_store.get(record.id) is None

@@ -1,0 +1,107 @@
+"""One login flow for both gateways: only the hand-off differs.
+
+begin()      -> the IdP's authorization URL and the attempt to keep (state, nonce, PKCE
+                verifier); the web keeps it in a sealed browser cookie, the mobile gateway
+                in the one-time store, bound to the browser
+complete()   -> RFC 9207 ``iss``, the code exchange with this attempt's verifier, then the
+                ID token and its nonce; ``LoginRejected`` or ``IdpUnavailable`` otherwise
+open_session() -> a new session with a fresh id (the web sets a cookie, the mobile gateway
+                hands the app a one-time code first)
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from shared.identity.errors import LoginRejected, OidcError
+from shared.identity.oidc import OidcRelyingParty
+from shared.identity.records import SessionKind, SessionRecord, TokenSet
+from shared.identity.sessions import SessionManager, shown_claims
+from shared.platform.clock import Clock
+from shared.platform.crypto import new_opaque_id
+
+
+class LoginAttempt(msgspec.Struct, frozen=True):
+    """What binds the IdP's answer to the login that asked for it; kept until the callback."""
+
+    state: str
+    nonce: str
+    code_verifier: str
+
+
+@dataclass(frozen=True, slots=True)
+class LoginResult:
+    """A login the IdP vouched for: the tokens and who it is."""
+
+    tokens: TokenSet
+    sub: str
+    idp_sid: str | None
+    claims: dict[str, Any]
+    """Only the claims a session keeps (``shown_claims``)."""
+
+
+class LoginFlow:
+    def __init__(self, oidc: OidcRelyingParty, sessions: SessionManager, clock: Clock) -> None:
+        self.oidc = oidc
+        self.sessions = sessions
+        self.clock = clock
+
+    async def begin(self) -> tuple[str, LoginAttempt]:
+        """A new attempt and the URL to send the browser to (``IdpUnavailable`` if the IdP's
+        discovery cannot be read)."""
+        attempt = LoginAttempt(
+            state=new_opaque_id(), nonce=new_opaque_id(), code_verifier=secrets.token_urlsafe(48)
+        )
+        url = await self.oidc.authorization_url(
+            state=attempt.state, nonce=attempt.nonce, code_verifier=attempt.code_verifier
+        )
+        return url, attempt
+
+    async def complete(
+        self, attempt: LoginAttempt, *, code: str | None, iss: str | None
+    ) -> LoginResult:
+        try:
+            await self.oidc.check_authorization_response_issuer(iss)
+            if not code:
+                raise OidcError("the login response has no code")
+            response = await self.oidc.exchange_code(code=code, code_verifier=attempt.code_verifier)
+            if not response.id_token:
+                raise OidcError("the identity provider sent no ID token")
+            claims = await self.oidc.validate_id_token(response.id_token, nonce=attempt.nonce)
+        except OidcError as exc:
+            raise LoginRejected(f"The login response was rejected: {exc.reason}") from exc
+        tokens = TokenSet(
+            access_token=response.access_token,
+            refresh_token=response.refresh_token,
+            id_token=response.id_token,
+            access_token_expires_at=response.expires_at,
+            access_token_issued_at=self.clock.time(),
+        )
+        return LoginResult(
+            tokens=tokens,
+            sub=str(claims["sub"]),
+            idp_sid=str(claims["sid"]) if claims.get("sid") else None,
+            claims=shown_claims(claims),
+        )
+
+    async def open_session(
+        self,
+        kind: SessionKind,
+        result: LoginResult,
+        *,
+        user_agent: str | None,
+        extra: dict[str, Any] | None = None,
+    ) -> SessionRecord:
+        return await self.sessions.open(
+            kind=kind,
+            sub=result.sub,
+            tokens=result.tokens,
+            claims=result.claims,
+            idp_sid=result.idp_sid,
+            user_agent=user_agent,
+            extra=extra,
+        )

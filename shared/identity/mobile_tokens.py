@@ -1,0 +1,345 @@
+"""The token handler for native apps (RFC 8252, RFC 7636): the core the mobile endpoints call.
+
+The app never holds an IdP token. It holds two random strings (256 bits each) that mean nothing
+outside this gateway: an access token (``ACCESS_TOKEN_TTL_S``) for ``/m/v1/*``, and a refresh
+token traded once at ``POST /auth/token`` for a new pair. Threats this stops:
+
+* **An intercepted one-time code** (another app claiming the same custom scheme) is useless
+  without the app's PKCE verifier; it lives ``CODE_TTL_S`` and works once. A second redemption
+  ends the session the first one created (RFC 6749 4.1.2), since one of the two was a thief.
+* **A login finished in another browser**: the pending attempt is bound to the browser that
+  started it (the hash of a cookie value the gateway set), and taken once from the store.
+* **A copy of the store yields no bearer.** Tokens are indexed by their keyed hash only.
+* **A stolen refresh token is good for one use at most, and its use is noticed.** The session
+  keeps its token family in ``extra[FAMILY_KEY]``: the hashes of the one current refresh token
+  and of the access token minted with it, and a generation count. A rotated-out refresh token
+  still finds its session, so whoever presents it second, thief or app, is recognised as reuse,
+  and the whole session ends (every token of it stops working, the IdP token is revoked).
+* **Two presentations racing each other.** Rotating first claims the presented token with
+  ``remember_once`` (one ``SET NX``): only one caller can win, the other one is reuse.
+* **A stolen access token is short-lived and dies with the next rotation**: the bearer reader
+  accepts only the family's current access hash, before its expiry, of a live mobile session.
+
+Strict rotation has a price: an app that loses the response to a refresh and retries with the
+same refresh token ends its own session and has to log in again.
+"""
+
+from __future__ import annotations
+
+import hmac
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
+
+from shared.identity.errors import GrantRefused, LoginRejected, NotSignedIn
+from shared.identity.login import LoginAttempt, LoginFlow, LoginResult
+from shared.identity.one_time import OneTimeStore
+from shared.identity.records import SessionRecord, TokenSet
+from shared.identity.sessions import SessionManager
+from shared.identity.token_index import TokenIndex
+from shared.platform.crypto import new_opaque_id
+from shared.platform.keys import KeyedHasher
+from shared.platform.logging import get_logger
+
+ACCESS_TOKEN_TTL_S = 300
+CODE_TTL_S = 60
+LOGIN_TTL_S = 600
+USED_CODE_MEMORY_S = 600  # how long a redeemed code is remembered, to spot its replay
+FAMILY_KEY = "token_family"
+
+# What new_opaque_id() makes is 43 characters; a little room either way, nothing else.
+OPAQUE_FORMAT = re.compile(r"[A-Za-z0-9_-]{32,128}")
+_REFRESH_CLAIM_PREFIX = "mobile-refresh-used:"
+_UNKNOWN_LOGIN = "This sign-in response is unknown, expired or was already used"
+
+_logger = get_logger("bff.mobile.tokens")
+
+
+class AppAuthorization(msgspec.Struct, frozen=True):
+    """What the app asked for at ``/auth/authorize``; kept until its code is redeemed."""
+
+    redirect_uri: str
+    state: str
+    code_challenge: str
+
+
+class PendingAppLogin(msgspec.Struct, frozen=True):
+    """One login in progress at the IdP, stored sealed and taken once by the callback."""
+
+    app: AppAuthorization
+    attempt: LoginAttempt
+    browser_binding: str  # keyed hash of the login cookie's value
+
+
+class IssuedCode(msgspec.Struct, frozen=True):
+    """What a one-time code stands for, stored sealed for ``CODE_TTL_S``."""
+
+    app: AppAuthorization
+    sub: str
+    idp_sid: str | None
+    claims: dict[str, Any]
+    tokens: TokenSet
+
+
+class TokenFamily(msgspec.Struct, frozen=True):
+    """The session's current pair, by hash: what tells a current token from a rotated-out one."""
+
+    generation: int
+    refresh_hash: str
+    access_hash: str
+    access_expires_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedTokens:
+    """A new pair for the app, in clear: only ever in the token response, never stored."""
+
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+    def __repr__(self) -> str:
+        return f"IssuedTokens(<redacted>, expires_in={self.expires_in})"
+
+
+def read_family(record: SessionRecord) -> TokenFamily | None:
+    try:
+        return msgspec.convert(record.extra.get(FAMILY_KEY), TokenFamily)
+    except msgspec.ValidationError:
+        return None
+
+
+def _with_family(extra: dict[str, Any], family: TokenFamily) -> dict[str, Any]:
+    return {**extra, FAMILY_KEY: msgspec.to_builtins(family)}
+
+
+class MobileTokenHandler:
+    """Logins handed off to apps, and the apps' opaque tokens."""
+
+    def __init__(
+        self,
+        login: LoginFlow,
+        sessions: SessionManager,
+        one_time: OneTimeStore,
+        tokens: TokenIndex,
+        keys: KeyedHasher,
+    ) -> None:
+        self.login = login
+        self.sessions = sessions
+        self._one_time = one_time
+        self._tokens = tokens
+        self._keys = keys
+        self.clock = sessions.clock
+        self.access_token_ttl_s = float(ACCESS_TOKEN_TTL_S)
+        self.code_ttl_s = float(CODE_TTL_S)
+
+    # --- the login hand-off ---------------------------------------------------------------------
+
+    async def begin(self, app: AppAuthorization, browser_value: str) -> str:
+        """Start the IdP login for the app; returns the authorization URL."""
+        url, attempt = await self.login.begin()
+        pending = PendingAppLogin(
+            app=app, attempt=attempt, browser_binding=self._keys.hex("token", browser_value)
+        )
+        await self._one_time.put(
+            "mobile-login:" + attempt.state, msgspec.msgpack.encode(pending), LOGIN_TTL_S
+        )
+        return url
+
+    async def take_pending(self, idp_state: str, browser_value: str) -> PendingAppLogin:
+        """The attempt the IdP's answer belongs to, bound to this browser (``LoginRejected``).
+
+        Taken before the browser check: whoever replays a leaked callback URL elsewhere can only
+        spoil that attempt (the app starts again), never finish it."""
+        raw = await self._one_time.take("mobile-login:" + idp_state)
+        if raw is None:
+            raise LoginRejected(_UNKNOWN_LOGIN)
+        try:
+            pending = msgspec.msgpack.decode(raw, type=PendingAppLogin)
+        except msgspec.DecodeError:
+            raise LoginRejected(_UNKNOWN_LOGIN) from None
+        binding = self._keys.hex("token", browser_value)
+        if not hmac.compare_digest(binding.encode(), pending.browser_binding.encode()):
+            _logger.info("mobile_callback_refused", reason="browser_binding")
+            raise LoginRejected("This sign-in was started in another browser")
+        return pending
+
+    async def issue_code(self, app: AppAuthorization, result: LoginResult) -> str:
+        """A one-time code standing for the finished login, for the app to redeem."""
+        issued = IssuedCode(
+            app=app,
+            sub=result.sub,
+            idp_sid=result.idp_sid,
+            claims=result.claims,
+            tokens=result.tokens,
+        )
+        code = new_opaque_id()
+        await self._one_time.put(
+            "mobile-code:" + code, msgspec.msgpack.encode(issued), self.code_ttl_s
+        )
+        _logger.info("mobile_code_issued")
+        return code
+
+    async def redeem_code(
+        self, code: str, verifier: str, redirect_uri: str | None, user_agent: str | None
+    ) -> IssuedTokens:
+        """A new session and its first pair for a one-time code and the app's PKCE verifier."""
+        if not OPAQUE_FORMAT.fullmatch(code):
+            raise GrantRefused("The code is not valid")
+        raw = await self._one_time.take("mobile-code:" + code)
+        if raw is None:
+            await self._end_session_of_replayed_code(code)
+            raise GrantRefused("The code is not valid, has expired or was already used")
+        try:
+            issued = msgspec.msgpack.decode(raw, type=IssuedCode)
+        except msgspec.DecodeError:
+            raise GrantRefused("The code is not valid") from None
+        challenge = str(create_s256_code_challenge(verifier))
+        if not hmac.compare_digest(challenge.encode(), issued.app.code_challenge.encode()):
+            raise GrantRefused("The code_verifier does not match the code_challenge")
+        if redirect_uri is not None and redirect_uri != issued.app.redirect_uri:
+            raise GrantRefused("The redirect_uri does not match the authorization request")
+        now = self.clock.time()
+        tokens, family = self._mint(1, now, now + self.sessions.absolute_timeout_s)
+        record = await self.sessions.open(
+            kind="mobile",
+            sub=issued.sub,
+            tokens=issued.tokens,
+            claims=issued.claims,
+            idp_sid=issued.idp_sid,
+            user_agent=user_agent,
+            extra=_with_family({}, family),
+        )
+        await self._index(record.id, family, now, record.absolute_expires_at)
+        await self._tokens.add(
+            "used-code", self._keys.hex("token", code), record.id, USED_CODE_MEMORY_S
+        )
+        return tokens
+
+    async def _end_session_of_replayed_code(self, code: str) -> None:
+        """RFC 6749 4.1.2: a code used twice revokes what it was first redeemed for."""
+        found = await self._find("used-code", code)
+        if found is None:
+            return
+        record = await self.sessions.store.get(found[0])
+        if record is not None:
+            await self.end(record)
+        _logger.warning("authorization_code_replay")
+
+    # --- the app's tokens -------------------------------------------------------------------------
+
+    async def rotate(self, refresh_token: str) -> IssuedTokens:
+        """Trade a current refresh token for a new pair; reuse of any other ends the session."""
+        found = await self._find("refresh", refresh_token)
+        if found is None:
+            raise GrantRefused("The refresh token is not valid")
+        session_id, presented_hash = found
+        record = await self.sessions.load(session_id, slide=True)
+        if record is None or record.kind != "mobile":
+            raise GrantRefused("The session has ended")
+        family = read_family(record)
+        if family is None:
+            raise GrantRefused("The session has no token family")
+        now = self.clock.time()
+        is_current = hmac.compare_digest(presented_hash, family.refresh_hash)
+        if not is_current or not await self._one_time.remember_once(
+            _REFRESH_CLAIM_PREFIX + presented_hash, max(1.0, record.absolute_expires_at - now)
+        ):
+            await self.end(record)
+            _logger.warning("refresh_token_reuse", generation=family.generation)
+            raise GrantRefused("The refresh token was already used; the session has ended")
+        issued, renewed = self._mint(family.generation + 1, now, record.absolute_expires_at)
+        await self._index(record.id, renewed, now, record.absolute_expires_at)
+        extra = _with_family(record.extra, renewed)
+        if not await self.sessions.store.update_extra(record.id, extra):
+            await self._drop(renewed)
+            raise GrantRefused("The session has ended")
+        # The rotated-out refresh entry stays: it is how a later replay is recognised.
+        await self._tokens.drop("access", family.access_hash)
+        _logger.info("mobile_tokens_rotated", generation=renewed.generation)
+        return issued
+
+    async def session_for_bearer(self, authorization: str | None) -> SessionRecord:
+        """The live mobile session of ``Authorization: Bearer <current access token>``.
+
+        ``NotSignedIn`` otherwise, saying whether a token was sent at all (RFC 6750 3.1)."""
+        if not authorization:
+            raise NotSignedIn("A bearer token is required", credentials_sent=False)
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise NotSignedIn("The Authorization header must be 'Bearer <access token>'")
+        record = await self._session_for_access_token(token.strip())
+        if record is None:
+            raise NotSignedIn("The access token is not valid or has expired")
+        return record
+
+    async def _session_for_access_token(self, token: str) -> SessionRecord | None:
+        found = await self._find("access", token)
+        if found is None:
+            return None
+        session_id, token_hash = found
+        record = await self.sessions.load(session_id, slide=False)
+        if record is None or record.kind != "mobile":
+            return None
+        family = read_family(record)
+        if (
+            family is None
+            or not hmac.compare_digest(token_hash, family.access_hash)
+            or self.clock.time() >= family.access_expires_at
+        ):
+            return None
+        await self.sessions.slide(record)
+        return record
+
+    async def end(self, record: SessionRecord) -> None:
+        """End the session everywhere, revoke its IdP refresh token, drop its current pair."""
+        family = read_family(record)
+        if family is not None:
+            await self._drop(family)
+        await self.sessions.end(record)
+
+    # --- helpers --------------------------------------------------------------------------------
+
+    def _mint(
+        self, generation: int, now: float, session_expires_at: float
+    ) -> tuple[IssuedTokens, TokenFamily]:
+        """A fresh random pair and the family record that names it by hash (nothing stored)."""
+        access_token, refresh_token = new_opaque_id(), new_opaque_id()
+        lifetime = max(1.0, min(self.access_token_ttl_s, session_expires_at - now))
+        family = TokenFamily(
+            generation=generation,
+            refresh_hash=self._keys.hex("token", refresh_token),
+            access_hash=self._keys.hex("token", access_token),
+            access_expires_at=now + lifetime,
+        )
+        return IssuedTokens(access_token, refresh_token, math.floor(lifetime)), family
+
+    async def _index(
+        self, session_id: str, family: TokenFamily, now: float, session_expires_at: float
+    ) -> None:
+        """Make a minted pair usable. The refresh entry lives as long as the session can, so
+        that its reuse is still recognised after it has been rotated out."""
+        await self._tokens.add(
+            "access", family.access_hash, session_id, family.access_expires_at - now
+        )
+        await self._tokens.add(
+            "refresh", family.refresh_hash, session_id, max(1.0, session_expires_at - now)
+        )
+
+    async def _drop(self, family: TokenFamily) -> None:
+        await self._tokens.drop("access", family.access_hash)
+        await self._tokens.drop("refresh", family.refresh_hash)
+
+    async def _find(self, kind: str, token: str) -> tuple[str, str] | None:
+        """``(session id, matching hash)`` of a presented token, trying every hash candidate."""
+        if not OPAQUE_FORMAT.fullmatch(token):
+            return None
+        for token_hash in self._keys.hex_candidates("token", token):
+            session_id = await self._tokens.lookup(kind, token_hash)
+            if session_id is not None:
+                return session_id, token_hash
+        return None
