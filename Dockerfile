@@ -10,7 +10,7 @@ COPY shared ./shared
 COPY core_clients ./core_clients
 COPY bff_web ./bff_web
 COPY bff_mobile ./bff_mobile
-COPY devstack ./devstack
+# No devstack and no dev group: the image holds what `bff serve` and `bff config check` need.
 RUN uv sync --frozen --no-dev
 
 FROM python:3.11-slim AS runtime

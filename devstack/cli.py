@@ -1,20 +1,19 @@
-"""The ``bff`` command: run the whole stack for development, or one gateway for production.
+"""The development commands of ``bff`` (``shared.platform.cli`` hands them over by name).
 
 bff dev                         IdP + core stubs + both gateways, until Ctrl-C / SIGTERM
-bff serve web|mobile            one gateway (multi-worker ASGI server), settings from env
 bff stubs [--latency-ms N]      the stand-in core services alone
 bff idp                         the development OpenID provider alone
-bff config check web|mobile     validate the environment, print the effective settings
+
+Their dependencies (uvicorn, the dev IdP's ``oidc-provider-mock``) are imported here, at the
+top: without them this module does not import, and ``bff`` reports that in one line.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,82 +22,16 @@ from dataclasses import dataclass
 from types import FrameType
 
 import httpx
+import uvicorn
 
-from shared.platform.settings import ConfigError, Gateway, Settings, load_settings
+from devstack import idp
+from devstack.core_stubs import create_stubs_app
+from shared.platform.cli import DEV_COMMANDS, fail, port_is_free
+from shared.platform.settings import Gateway
 
-EXIT_CONFIG_ERROR = 2
 DEV_TEST_USER = "alice"
 DEV_MOBILE_REDIRECT_URIS = "com.example.shop:/oauth/callback,http://127.0.0.1:8765/callback"
 _STARTUP_TIMEOUT_S = 60.0
-
-
-def _fail(message: str, code: int = EXIT_CONFIG_ERROR) -> int:
-    print(f"bff: {message}", file=sys.stderr)
-    return code
-
-
-def _load(gateway: Gateway) -> Settings | None:
-    try:
-        return load_settings(gateway)
-    except ConfigError as exc:
-        print(f"bff: configuration error: {exc}", file=sys.stderr)
-        return None
-
-
-def port_is_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-# --- bff config check ------------------------------------------------------------------------
-
-
-def cmd_config_check(args: argparse.Namespace) -> int:
-    settings = _load(args.gateway)
-    if settings is None:
-        return EXIT_CONFIG_ERROR
-    print(json.dumps(settings.redacted(), indent=2, default=list))
-    print(f"bff: configuration for the {args.gateway} gateway is valid", file=sys.stderr)
-    return 0
-
-
-# --- bff serve --------------------------------------------------------------------------------
-
-
-def cmd_serve(args: argparse.Namespace) -> int:
-    settings = _load(args.gateway)
-    if settings is None:
-        return EXIT_CONFIG_ERROR
-    workers = args.workers or settings.workers
-    if settings.is_prod and settings.redis_url is None and workers > 1:
-        return _fail(
-            "configuration error: BFF_REDIS_URL: is required when BFF_ENV=prod runs more than "
-            "one worker (in-memory sessions are not shared between processes)"
-        )
-    if not port_is_free(args.host, args.port):
-        return _fail(f"port {args.port} on {args.host} is already in use", 1)
-    from granian import Granian
-    from granian.constants import Interfaces, Loops
-
-    # granian was measured faster than uvicorn+uvloop+httptools here (docs/operations.md).
-    Granian(
-        f"bff_{args.gateway}.app:create_app",
-        factory=True,
-        address=args.host,
-        port=args.port,
-        workers=workers,
-        interface=Interfaces.ASGI,
-        loop=Loops.uvloop,
-        log_enabled=False,
-        respawn_failed_workers=True,
-        workers_kill_timeout=10,
-    ).serve()
-    return 0
 
 
 # --- bff stubs / bff idp ----------------------------------------------------------------------
@@ -106,11 +39,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_stubs(args: argparse.Namespace) -> int:
     if not port_is_free(args.host, args.port):
-        return _fail(f"port {args.port} on {args.host} is already in use (core stubs)", 1)
-    import uvicorn
-
-    from devstack.core_stubs import create_stubs_app
-
+        return fail(f"port {args.port} on {args.host} is already in use (core stubs)", 1)
     app = create_stubs_app(seed=args.seed, latency_ms=args.latency_ms)
     uvicorn.run(
         app,
@@ -125,9 +54,7 @@ def cmd_stubs(args: argparse.Namespace) -> int:
 
 def cmd_idp(args: argparse.Namespace) -> int:
     if not port_is_free(args.host, args.port):
-        return _fail(f"port {args.port} on {args.host} is already in use (dev IdP)", 1)
-    from devstack import idp
-
+        return fail(f"port {args.port} on {args.host} is already in use (dev IdP)", 1)
     argv = ["--host", args.host, "--port", str(args.port)]
     argv += ["--token-max-age", str(args.token_max_age)]
     for uri in args.backchannel_logout_uri:
@@ -179,6 +106,7 @@ class _DevStack:
 
     def commands(self) -> list[tuple[_Child, list[str], dict[str, str]]]:
         python = [sys.executable, "-m", "devstack.cli"]
+        gateway = [sys.executable, "-m", "shared.platform.cli", "serve"]
         web_bcl = f"bff-web={self.web.url}/bff/backchannel-logout"
         mobile_bcl = f"bff-mobile={self.mobile.url}/auth/backchannel-logout"
         args = self.args
@@ -202,12 +130,12 @@ class _DevStack:
             (self.stubs, [*python, "stubs", "--port", str(args.stubs_port)], dict(os.environ)),
             (
                 self.web,
-                [*python, "serve", "web", "--port", str(args.web_port), "--workers", "1"],
+                [*gateway, "web", "--port", str(args.web_port), "--workers", "1"],
                 self.gateway_env("web", args.web_port),
             ),
             (
                 self.mobile,
-                [*python, "serve", "mobile", "--port", str(args.mobile_port), "--workers", "1"],
+                [*gateway, "mobile", "--port", str(args.mobile_port), "--workers", "1"],
                 self.gateway_env("mobile", args.mobile_port),
             ),
         ]
@@ -288,7 +216,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
     stack = _DevStack(args)
     problem = stack.check_ports()
     if problem:
-        return _fail(problem, 1)
+        return fail(problem, 1)
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
         stack.stopping = True
@@ -298,7 +226,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
     try:
         problem = stack.start()
         if problem and problem != "interrupted":
-            return _fail(problem, 1)
+            return fail(problem, 1)
         if not stack.stopping:
             print(stack.banner(), flush=True)
         while not stack.stopping:
@@ -320,7 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bff", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
-    dev = commands.add_parser("dev", help="run IdP, core stubs and both gateways")
+    dev = commands.add_parser("dev", help=DEV_COMMANDS["dev"])
     dev.add_argument("--web-port", type=int, default=8000)
     dev.add_argument("--mobile-port", type=int, default=8001)
     dev.add_argument("--stubs-port", type=int, default=8100)
@@ -328,41 +256,25 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--token-max-age", type=int, default=300, help="IdP access-token lifetime (s)")
     dev.set_defaults(handler=cmd_dev)
 
-    serve = commands.add_parser("serve", help="run one gateway")
-    serve.add_argument("gateway", choices=("web", "mobile"))
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=None)
-    serve.add_argument("--workers", type=int, default=None)
-    serve.set_defaults(handler=cmd_serve)
-
-    stubs = commands.add_parser("stubs", help="run the stand-in core services")
+    stubs = commands.add_parser("stubs", help=DEV_COMMANDS["stubs"])
     stubs.add_argument("--host", default="127.0.0.1")
     stubs.add_argument("--port", type=int, default=8100)
     stubs.add_argument("--latency-ms", type=int, default=0)
     stubs.add_argument("--seed", type=int, default=42)
     stubs.set_defaults(handler=cmd_stubs)
 
-    idp = commands.add_parser("idp", help="run the development OpenID provider")
-    idp.add_argument("--host", default="127.0.0.1")
-    idp.add_argument("--port", type=int, default=9400)
-    idp.add_argument("--token-max-age", type=int, default=300)
-    idp.add_argument("--backchannel-logout-uri", action="append", default=[])
-    idp.set_defaults(handler=cmd_idp)
-
-    config = commands.add_parser("config", help="configuration tools")
-    config_commands = config.add_subparsers(dest="config_command", required=True)
-    check = config_commands.add_parser("check", help="validate the environment")
-    check.add_argument("gateway", choices=("web", "mobile"))
-    check.set_defaults(handler=cmd_config_check)
+    idp_command = commands.add_parser("idp", help=DEV_COMMANDS["idp"])
+    idp_command.add_argument("--host", default="127.0.0.1")
+    idp_command.add_argument("--port", type=int, default=9400)
+    idp_command.add_argument("--token-max-age", type=int, default=300)
+    idp_command.add_argument("--backchannel-logout-uri", action="append", default=[])
+    idp_command.set_defaults(handler=cmd_idp)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "serve" and args.port is None:
-        args.port = 8000 if args.gateway == "web" else 8001
-    handler = args.handler
-    return int(handler(args))
+    return int(args.handler(args))
 
 
 if __name__ == "__main__":

@@ -65,6 +65,8 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
 
+from shared.platform.logging import get_logger
+
 with warnings.catch_warnings():
     # The mock imports authlib.jose and authlib's httpx integration, which authlib deprecates
     # with a warning at import. Only the mock can act on it; here it would be noise on every
@@ -76,7 +78,7 @@ with warnings.catch_warnings():
 
 __all__ = ["TEST_USER", "create_idp_app", "main"]
 
-logger = logging.getLogger("devstack.idp")  # not __main__ under python -m
+logger = get_logger("devstack.idp")  # not __main__ under python -m
 
 #: The seeded user: tests and people log in by entering this ``sub`` at the IdP's form.
 TEST_USER: Mapping[str, object] = {
@@ -377,9 +379,16 @@ def _end_login_session(idp: DevIdp, sid: str) -> None:
             response = httpx.post(
                 uri, data={"logout_token": token}, timeout=BACKCHANNEL_DELIVERY_TIMEOUT_S
             )
-            logger.info("back-channel logout %s -> %s: %s", client_id, uri, response.status_code)
+            logger.info(
+                "backchannel_logout_sent",
+                client_id=client_id,
+                uri=uri,
+                status=response.status_code,
+            )
         except httpx.HTTPError as exc:
-            logger.warning("back-channel logout %s -> %s failed: %r", client_id, uri, exc)
+            logger.warning(
+                "backchannel_logout_failed", client_id=client_id, uri=uri, error=repr(exc)
+            )
 
 
 def _verify_id_token_hint(idp: DevIdp, hint: str) -> dict[str, Any] | None:

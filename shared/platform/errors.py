@@ -12,11 +12,9 @@ own code.
      ├── NotFound                404
      ├── Conflict                409
      ├── Unprocessable           422
-     ├── PreconditionFailed      412
      ├── UpgradeRequired         426
-     ├── TooManyRequests         429
      ├── NotReady                503
-     └── CoreError               502   (raised by core_clients only)
+     └── CoreError               502   (core_clients; CoreTimeout also by the screen gather)
           ├── CoreBadResponse    502
           ├── CoreRejected       502
           ├── CoreNotFound       404
@@ -99,22 +97,10 @@ class Unprocessable(GatewayError):
     title = "The request cannot be carried out"
 
 
-class PreconditionFailed(GatewayError):
-    status = 412
-    slug = "precondition-failed"
-    title = "Precondition failed"
-
-
 class UpgradeRequired(GatewayError):
     status = 426
     slug = "upgrade-required"
     title = "Upgrade required"
-
-
-class TooManyRequests(GatewayError):
-    status = 429
-    slug = "too-many-requests"
-    title = "Too many requests"
 
 
 class NotReady(GatewayError):

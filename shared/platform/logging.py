@@ -22,7 +22,7 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from opentelemetry import trace
 
-REQUEST_ID_HEADER = "x-request-id"
+REQUEST_ID_HEADER = b"x-request-id"
 _REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 REDACTED = "[REDACTED]"
 SECRET_FIELD_NAMES = frozenset(
@@ -176,7 +176,7 @@ def configure_logging(level: str = "INFO", log_format: str = "auto") -> None:
 def request_id_from(headers: list[tuple[bytes, bytes]]) -> str:
     """The caller's ``X-Request-Id`` when it is well-formed, else a fresh one (never echoed raw)."""
     for name, value in headers:
-        if name == b"x-request-id":
+        if name == REQUEST_ID_HEADER:
             candidate = value.decode("latin-1")
             if _REQUEST_ID_PATTERN.fullmatch(candidate):
                 return candidate
@@ -210,7 +210,7 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 status = int(message["status"])
                 headers = list(message.get("headers", []))
-                headers.append((b"x-request-id", request_id.encode("ascii")))
+                headers.append((REQUEST_ID_HEADER, request_id.encode("ascii")))
                 message["headers"] = headers
             await send(message)
 

@@ -6,22 +6,23 @@ inside one hash slot (``{...}`` hash tags), so the same code runs unchanged on a
 
 from __future__ import annotations
 
-from typing import Literal, TypeAlias
+from typing import TypeAlias
 from urllib.parse import urlsplit
 
 from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
 from redis.asyncio.sentinel import Sentinel
 
-RedisMode = Literal["standalone", "cluster", "sentinel"]
+from shared.platform.settings import RedisMode
+
 RedisClient: TypeAlias = "Redis | RedisCluster"
 
 _TIMEOUT_S = 2.0
 _MAX_CONNECTIONS = 512
+_SENTINEL_MASTER = "mymaster"
+"""The master's name when a Sentinel URL has no path (``redis://s1:26379,s2:26379/<name>``)."""
 
 
-def create_redis_client(
-    url: str, mode: RedisMode = "standalone", sentinel_master: str = "mymaster"
-) -> RedisClient:
+def create_redis_client(url: str, mode: RedisMode = "standalone") -> RedisClient:
     """Build (but do not connect) the client; the lifespan pings it and closes it."""
     if mode == "cluster":
         return RedisCluster.from_url(
@@ -36,7 +37,7 @@ def create_redis_client(
             (h.rsplit(":", 1)[0], int(h.rsplit(":", 1)[1]) if ":" in h else 26379)
             for h in parts.netloc.rsplit("@", 1)[-1].split(",")
         ]
-        service = parts.path.strip("/") or sentinel_master
+        service = parts.path.strip("/") or _SENTINEL_MASTER
         sentinel = Sentinel(  # type: ignore[no-untyped-call]
             hosts,
             socket_timeout=_TIMEOUT_S,

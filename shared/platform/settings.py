@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from shared.platform.versions import ANY_VERSION, Version, parse_version
+
 Gateway = Literal["web", "mobile"]
 Environment = Literal["dev", "prod"]
 RedisMode = Literal["standalone", "cluster", "sentinel"]
@@ -84,7 +86,7 @@ class Settings:
     core: tuple[CoreServiceSettings, ...]
     allowed_origins: tuple[str, ...] = ()
     mobile_redirect_uris: tuple[str, ...] = ()
-    mobile_min_app_version: str = "0.0.0"
+    mobile_min_app_version: Version = ANY_VERSION
     mobile_upgrade_url: str = ""
     session_idle_timeout_s: int = 1800
     session_absolute_timeout_s: int = 28800
@@ -113,6 +115,7 @@ class Settings:
                 data[name] = "<redacted>"
         if data.get("redis_url"):
             data["redis_url"] = _redact_url_password(data["redis_url"])
+        data["mobile_min_app_version"] = str(self.mobile_min_app_version)  # not [2, 3, 0]
         return dict(data)
 
 
@@ -215,11 +218,14 @@ def _check_secret_key(name: str, value: str) -> None:
         raise ConfigError(name, "must be a random string, not a repeated pattern")
 
 
-def _parse_version(name: str, value: str) -> str:
-    parts = value.split(".")
-    if not 1 <= len(parts) <= 3 or not all(p.isdigit() for p in parts):
-        raise ConfigError(name, f"must be a version like 2.3.0, got {value!r}")
-    return value
+def _version(reader: _Reader, name: str, default: str) -> Version:
+    value = reader.text(name, default)
+    version = parse_version(value)
+    if version is None:
+        raise ConfigError(
+            name, f"must be a version like 2.3.0 (up to three numbers of 1-9 digits), got {value!r}"
+        )
+    return version
 
 
 def _origin_list(reader: _Reader, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
@@ -363,9 +369,7 @@ def load_settings(gateway: Gateway, environ: Mapping[str, str] | None = None) ->
         core=_core_settings(reader),
         allowed_origins=_origin_list(reader, "BFF_ALLOWED_ORIGINS", (public_url,)),
         mobile_redirect_uris=reader.url_list("BFF_MOBILE_REDIRECT_URIS"),
-        mobile_min_app_version=_parse_version(
-            "BFF_MOBILE_MIN_APP_VERSION", reader.text("BFF_MOBILE_MIN_APP_VERSION", "0.0.0")
-        ),
+        mobile_min_app_version=_version(reader, "BFF_MOBILE_MIN_APP_VERSION", "0.0.0"),
         mobile_upgrade_url=reader.text("BFF_MOBILE_UPGRADE_URL", "https://example.com/app"),
         session_idle_timeout_s=idle,
         session_absolute_timeout_s=absolute,
@@ -396,12 +400,21 @@ def _refuse_unsafe_production(settings: Settings, reader: _Reader) -> None:
         raise ConfigError("BFF_SECRET_KEY", "is the development key; set a real secret")
     if urlsplit(settings.oidc_issuer).scheme != "https":
         raise ConfigError("BFF_OIDC_ISSUER", "must be https when BFF_ENV=prod")
-    if settings.redis_url is None and settings.workers > 1:
+    refuse_unshared_workers(settings, settings.workers)
+    for origin in settings.allowed_origins:
+        if urlsplit(origin).scheme != "https":
+            raise ConfigError("BFF_ALLOWED_ORIGINS", f"{origin!r} must be https when BFF_ENV=prod")
+
+
+def refuse_unshared_workers(settings: Settings, workers: int) -> None:
+    """Production with several workers needs Redis: each process's memory stores are its own.
+
+    Checked at load for ``BFF_WORKERS`` and again by ``bff serve`` for ``--workers``, which can
+    only be known once the command line is read.
+    """
+    if settings.is_prod and settings.redis_url is None and workers > 1:
         raise ConfigError(
             "BFF_REDIS_URL",
             "is required when BFF_ENV=prod runs more than one worker "
             "(in-memory sessions are not shared between processes)",
         )
-    for origin in settings.allowed_origins:
-        if urlsplit(origin).scheme != "https":
-            raise ConfigError("BFF_ALLOWED_ORIGINS", f"{origin!r} must be https when BFF_ENV=prod")

@@ -66,10 +66,12 @@ __all__ = [
     "TracedTransport",
     "build_sampler",
     "child_span",
+    "client_response_attributes",
     "configure_telemetry",
     "in_part",
     "mark_error",
     "prometheus_registry",
+    "safe_url",
     "tracer_provider",
 ]
 

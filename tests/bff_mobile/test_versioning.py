@@ -6,7 +6,6 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from bff_mobile.versioning import app_version_guard, parse_app_version
 from tests.bff_mobile.test_auth_flow import get_code, log_in_app
 from tests.fixtures.gateways import RunningGateway, StartGateway
 from tests.fixtures.idp import IdpServer
@@ -27,41 +26,6 @@ def mobile(idp: IdpServer, start_gateway: StartGateway) -> RunningGateway:
 
 def me(gateway: RunningGateway, headers: dict[str, str]) -> httpx.Response:
     return httpx.get(f"{gateway.url}/m/v1/me", headers=headers)
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        ("2.3.1", (2, 3, 1)),
-        ("2.3", (2, 3, 0)),
-        ("2", (2, 0, 0)),
-        ("02.010.0", (2, 10, 0)),
-        ("", None),
-        (None, None),
-        ("v2.3.1", None),
-        ("2.3.1-beta", None),
-        ("2.3.1+45", None),
-        ("2.3.1.4", None),
-        ("2..3", None),
-        ("2.3.", None),
-        (" 2.3.1", None),
-        ("\u0662.\u0663.\u0661", None),  # Arabic-Indic digits: str.isdigit() says yes
-        ("1" * 10, None),
-    ],
-)
-def test_versions_parse_as_up_to_three_ascii_numbers(
-    value: str | None, expected: tuple[int, int, int] | None
-) -> None:
-    assert parse_app_version(value) == expected
-
-
-def test_versions_compare_as_numbers_not_strings() -> None:
-    assert parse_app_version("2.10.0") > parse_app_version("2.9.9")  # type: ignore[operator]
-
-
-def test_an_unreadable_minimum_version_stops_start_up() -> None:
-    with pytest.raises(ValueError, match="not a version"):
-        app_version_guard("2.x", UPGRADE_URL)
 
 
 @pytest.mark.parametrize("version", ["2.2.9", "2.2", "1", "0.99.99"])

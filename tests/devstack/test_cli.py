@@ -1,26 +1,17 @@
-"""The `bff` command over real processes and sockets."""
+"""The dev commands of `bff` (handed to ``devstack.cli``) over real processes and sockets."""
 
 from __future__ import annotations
 
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 
 from tests.fixtures.servers import free_port
-
-ROOT = Path(__file__).resolve().parents[2]
-BFF = [sys.executable, "-m", "devstack.cli"]
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BFF_", "OTEL_"))}
-    env.update(extra)
-    return env
+from tests.shared.platform.test_cli import BFF, ROOT, clean_env, run_bff
 
 
 def _processes_mentioning(marker: str) -> set[int]:
@@ -62,7 +53,7 @@ def test_bff_dev_starts_everything_and_leaves_nothing_behind_on_sigterm() -> Non
             str(ports["idp"]),
         ],
         cwd=ROOT,
-        env=_env(),
+        env=clean_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -113,58 +104,17 @@ def test_bff_dev_reports_a_taken_port_by_name() -> None:
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         taken = holder.getsockname()[1]
-        result = subprocess.run(
-            [
-                *BFF,
-                "dev",
-                "--web-port",
-                str(taken),
-                "--mobile-port",
-                str(free_port()),
-                "--stubs-port",
-                str(free_port()),
-                "--idp-port",
-                str(free_port()),
-            ],
-            cwd=ROOT,
-            env=_env(),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
+        result = run_bff(
+            "dev",
+            "--web-port",
+            str(taken),
+            "--mobile-port",
+            str(free_port()),
+            "--stubs-port",
+            str(free_port()),
+            "--idp-port",
+            str(free_port()),
         )
     assert result.returncode == 1
     assert f"port {taken} (web BFF) is already in use" in result.stderr
     assert "Traceback" not in result.stderr
-
-
-def test_config_check_prints_redacted_settings() -> None:
-    result = subprocess.run(
-        [*BFF, "config", "check", "web"],
-        cwd=ROOT,
-        env=_env(BFF_OIDC_CLIENT_SECRET="very-secret-client-value"),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0
-    assert '"oidc_client_secret": "<redacted>"' in result.stdout
-    assert "very-secret-client-value" not in result.stdout + result.stderr
-
-
-def test_bad_configuration_stops_start_up_with_one_line() -> None:
-    """Both `config check` and `serve` refuse a bad value with one line naming the variable."""
-    for command in (["config", "check", "mobile"], ["serve", "mobile", "--port", str(free_port())]):
-        result = subprocess.run(
-            [*BFF, *command],
-            cwd=ROOT,
-            env=_env(BFF_ENV="prod", BFF_PUBLIC_URL="https://m.example.com"),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        assert result.returncode == 2, command
-        lines = result.stderr.strip().splitlines()
-        assert lines == ["bff: configuration error: BFF_SECRET_KEY: is required when BFF_ENV=prod"]

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.platform.settings import ConfigError, load_settings
+from shared.platform.settings import ConfigError, load_settings, refuse_unshared_workers
+from shared.platform.versions import Version
 
 PROD_KEY = "Zq3v9XkP2mW7rT5yB8nL4cF6hJ1dG0sA"
 PREVIOUS_KEY = "Hn5Kp8Rt2Wv6Yz9Bc3Df7Gj1Lm4Nq0Sx"
@@ -74,7 +75,7 @@ def test_every_variable_is_parsed(tmp_path: Path) -> None:
     assert s.core_service("catalog").breaker_failures == 7
     assert s.allowed_origins == ("https://shop.example.com", "https://www.example.com")
     assert s.mobile_redirect_uris == ("com.example.app:/cb", "https://app.example.com/cb")
-    assert s.mobile_min_app_version == "2.3.0"
+    assert s.mobile_min_app_version == Version(2, 3, 0)
     assert (s.session_idle_timeout_s, s.session_absolute_timeout_s) == (600, 3600)
     assert s.token_refresh_skew_s == 30
     assert (s.log_format, s.log_level, s.workers) == ("json", "DEBUG", 4)
@@ -127,6 +128,8 @@ def test_secrets_never_show_in_repr_or_redacted_view() -> None:
         ({"BFF_ALLOWED_ORIGINS": "https://a.example/path"}, "BFF_ALLOWED_ORIGINS"),
         ({"BFF_MOBILE_REDIRECT_URIS": "no-scheme"}, "BFF_MOBILE_REDIRECT_URIS"),
         ({"BFF_MOBILE_MIN_APP_VERSION": "v2"}, "BFF_MOBILE_MIN_APP_VERSION"),
+        ({"BFF_MOBILE_MIN_APP_VERSION": "1234567890.0"}, "BFF_MOBILE_MIN_APP_VERSION"),
+        ({"BFF_MOBILE_MIN_APP_VERSION": "\u0662.\u0663"}, "BFF_MOBILE_MIN_APP_VERSION"),
         ({"BFF_SESSION_IDLE_TIMEOUT": "abc"}, "BFF_SESSION_IDLE_TIMEOUT"),
         (
             {"BFF_SESSION_IDLE_TIMEOUT": "600", "BFF_SESSION_ABSOLUTE_TIMEOUT": "300"},
@@ -180,3 +183,42 @@ def test_production_refuses_unsafe_setups(override: dict[str, str | None], varia
 
 def test_production_accepts_a_safe_setup() -> None:
     assert load_settings("web", PROD_BASE).is_prod
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2", (2, 0, 0)),
+        ("2.3", (2, 3, 0)),
+        ("02.10.1", (2, 10, 1)),
+        ("999999999.0", (999999999, 0, 0)),
+    ],
+)
+def test_the_minimum_app_version_is_kept_parsed(value: str, expected: tuple[int, int, int]) -> None:
+    """The gate compares against this very value: what config check accepts, start-up accepts."""
+    settings = load_settings("mobile", {"BFF_MOBILE_MIN_APP_VERSION": value})
+    assert settings.mobile_min_app_version == expected
+    assert settings.redacted()["mobile_min_app_version"] == ".".join(map(str, expected))
+
+
+def test_too_long_a_minimum_app_version_is_refused_at_load() -> None:
+    """Ten digits in a part used to pass the settings and then stop start-up with a traceback."""
+    with pytest.raises(ConfigError) as info:
+        load_settings("mobile", {"BFF_MOBILE_MIN_APP_VERSION": "1234567890.0"})
+    assert info.value.variable == "BFF_MOBILE_MIN_APP_VERSION"
+    assert "'1234567890.0'" in str(info.value)
+
+
+def test_several_workers_without_redis_are_refused_the_same_way_for_any_source() -> None:
+    """BFF_WORKERS (checked at load) and ``bff serve --workers`` (checked after) share one rule."""
+    without_redis = {k: v for k, v in PROD_BASE.items() if k != "BFF_REDIS_URL"}
+    with pytest.raises(ConfigError) as at_load:
+        load_settings("web", {**without_redis, "BFF_WORKERS": "2"})
+    settings = load_settings("web", without_redis)
+    refuse_unshared_workers(settings, 1)
+    with pytest.raises(ConfigError) as from_the_command_line:
+        refuse_unshared_workers(settings, 2)
+    assert str(at_load.value) == str(from_the_command_line.value)
+    assert at_load.value.variable == "BFF_REDIS_URL"
+    refuse_unshared_workers(load_settings("web", PROD_BASE), 8)  # with Redis: fine
+    refuse_unshared_workers(load_settings("web", {}), 8)  # dev: a developer's choice

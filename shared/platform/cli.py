@@ -1,0 +1,161 @@
+"""The ``bff`` command: one gateway for production, and the way into the dev stack.
+
+bff serve web|mobile            one gateway (multi-worker ASGI server), settings from env
+bff config check web|mobile     validate the environment, print the effective settings
+bff dev | stubs | idp           the development stack (``devstack.cli``; dev dependencies)
+
+``serve`` and ``config check`` are production code and need nothing beyond the runtime
+dependencies. The dev commands live in ``devstack``, which the production image leaves out with
+its dependencies (the dev IdP, uvicorn): they are reached by module name, so no gateway process
+ever imports them, and without them ``bff dev`` says in one line how to install them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import socket
+import sys
+from collections.abc import Sequence
+
+from shared.platform.settings import (
+    ConfigError,
+    Gateway,
+    Settings,
+    load_settings,
+    refuse_unshared_workers,
+)
+
+EXIT_CONFIG_ERROR = 2
+EXIT_DEV_DEPENDENCIES_MISSING = 2
+DEFAULT_PORTS: dict[Gateway, int] = {"web": 8000, "mobile": 8001}
+DEV_COMMANDS = {
+    "dev": "run IdP, core stubs and both gateways",
+    "stubs": "run the stand-in core services",
+    "idp": "run the development OpenID provider",
+}
+"""Run by ``devstack.cli``, which parses their options; listed here for ``bff --help``."""
+
+
+def fail(message: str, code: int = EXIT_CONFIG_ERROR) -> int:
+    print(f"bff: {message}", file=sys.stderr)
+    return code
+
+
+def port_is_free(host: str, port: int) -> bool:
+    """Checked before starting a server, so a taken port is one clear line, not a traceback."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _load(gateway: Gateway, workers: int | None = None) -> Settings | None:
+    try:
+        settings = load_settings(gateway)
+        if workers is not None:
+            refuse_unshared_workers(settings, workers)
+    except ConfigError as exc:
+        fail(f"configuration error: {exc}")
+        return None
+    return settings
+
+
+# --- bff config check ------------------------------------------------------------------------
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    settings = _load(args.gateway)
+    if settings is None:
+        return EXIT_CONFIG_ERROR
+    print(json.dumps(settings.redacted(), indent=2, default=list))
+    print(f"bff: configuration for the {args.gateway} gateway is valid", file=sys.stderr)
+    return 0
+
+
+# --- bff serve --------------------------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = _load(args.gateway, args.workers)
+    if settings is None:
+        return EXIT_CONFIG_ERROR
+    port = DEFAULT_PORTS[args.gateway] if args.port is None else args.port
+    if not port_is_free(args.host, port):
+        return fail(f"port {port} on {args.host} is already in use", 1)
+    from granian import Granian  # only here: config check should not pay for loading it
+    from granian.constants import Interfaces, Loops
+
+    # granian was measured faster than uvicorn+uvloop+httptools here (docs/operations.md).
+    Granian(
+        f"bff_{args.gateway}.app:create_app",
+        factory=True,
+        address=args.host,
+        port=port,
+        workers=args.workers or settings.workers,
+        interface=Interfaces.ASGI,
+        loop=Loops.uvloop,
+        log_enabled=False,
+        respawn_failed_workers=True,
+        workers_kill_timeout=10,
+    ).serve()
+    return 0
+
+
+# --- bff dev / stubs / idp --------------------------------------------------------------------
+
+
+def run_dev_command(argv: Sequence[str]) -> int:
+    """Hand the whole command line to ``devstack.cli``, or say how to get it."""
+    try:
+        dev_cli = importlib.import_module("devstack.cli")
+    except ModuleNotFoundError as exc:
+        return fail(
+            f"'bff {argv[0]}' needs the development dependencies (no module {exc.name!r}); "
+            "install them with 'make install'",
+            EXIT_DEV_DEPENDENCIES_MISSING,
+        )
+    return int(dev_cli.main(argv))
+
+
+# --- argument parsing -------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bff", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    # Listed only: main() passes their command lines to devstack.cli before parsing.
+    commands.add_parser("dev", help=DEV_COMMANDS["dev"], add_help=False)
+
+    serve = commands.add_parser("serve", help="run one gateway")
+    serve.add_argument("gateway", choices=("web", "mobile"))
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--workers", type=int, default=None)
+    serve.set_defaults(handler=cmd_serve)
+
+    for name in ("stubs", "idp"):
+        commands.add_parser(name, help=DEV_COMMANDS[name], add_help=False)
+
+    config = commands.add_parser("config", help="configuration tools")
+    config_commands = config.add_subparsers(dest="config_command", required=True)
+    check = config_commands.add_parser("check", help="validate the environment")
+    check.add_argument("gateway", choices=("web", "mobile"))
+    check.set_defaults(handler=cmd_config_check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments and arguments[0] in DEV_COMMANDS:
+        return run_dev_command(arguments)
+    args = build_parser().parse_args(arguments)
+    return int(args.handler(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
