@@ -32,7 +32,7 @@ from shared.identity.sessions import SessionManager
 from shared.identity.stores import IdentityStores, build_stores
 from shared.platform.crypto import TokenCipher
 from shared.platform.metrics import ActiveSessions
-from shared.platform.plugin import CLOCK, KEYS, READINESS, SETTINGS
+from shared.platform.plugin import CLOCK, KEYS, READINESS, SETTINGS, redis_client
 from shared.platform.settings import Settings
 from shared.platform.state import StateSlot
 
@@ -62,7 +62,7 @@ def identity_resource(
     @asynccontextmanager
     async def resource(app: Litestar) -> AsyncIterator[None]:
         settings, keys, clock = SETTINGS.get(app.state), KEYS.get(app.state), CLOCK.get(app.state)
-        redis = app.state.redis
+        redis = redis_client(app.state)
         cipher = TokenCipher(settings.secret_key, settings.secret_key_previous)
         stores = build_stores(redis, cipher, keys, clock)
         oidc = OidcRelyingParty(

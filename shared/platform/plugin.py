@@ -28,6 +28,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.plugins import InitPlugin
 from litestar.types import Scope
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from redis.asyncio import Redis, RedisCluster
 
 from shared.platform.clock import SYSTEM_CLOCK, Clock
 from shared.platform.errors import EXCEPTION_HANDLERS, NotFound, NotReady, Unauthenticated
@@ -46,6 +47,7 @@ ResourceFactory = Callable[[Litestar], AbstractAsyncContextManager[None]]
 
 SETTINGS = StateSlot("settings", Settings)
 KEYS = StateSlot("keys", KeyedHasher)
+# Clock is a runtime-checkable Protocol: the slot checks structure, mypy calls it abstract.
 CLOCK: StateSlot[Clock] = StateSlot("clock", Clock)  # type: ignore[type-abstract]
 
 _logger = get_logger("bff.plugin")
@@ -137,6 +139,14 @@ def redis_check(redis: RedisClient) -> Callable[[], Awaitable[bool]]:
 
 
 READINESS = StateSlot("readiness", Readiness)
+
+
+def redis_client(state: State) -> RedisClient | None:
+    """The gateway's Redis client, or None when it runs on in-process stores."""
+    redis = state.get("redis")
+    if redis is not None and not isinstance(redis, Redis | RedisCluster):
+        raise TypeError("state['redis'] is not a Redis client")
+    return redis
 
 
 def provide_request_id(scope: Scope) -> str:

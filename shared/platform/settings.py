@@ -312,44 +312,20 @@ def load_settings(gateway: Gateway, environ: Mapping[str, str] | None = None) ->
     env = cast(Environment, reader.choice("BFF_ENV", "dev", ("dev", "prod")))
     public_url = reader.url("BFF_PUBLIC_URL", f"http://127.0.0.1:{_DEV_PORTS[gateway]}")
 
-    secret_key = reader.raw("BFF_SECRET_KEY")
-    if secret_key is None:
-        if env == "prod":
-            raise ConfigError("BFF_SECRET_KEY", "is required when BFF_ENV=prod")
-        secret_key = _DEV_SECRET_KEY
+    secret_key = _secret(reader, env, "BFF_SECRET_KEY", _DEV_SECRET_KEY)
     _check_secret_key("BFF_SECRET_KEY", secret_key)
     previous_key = reader.raw("BFF_SECRET_KEY_PREVIOUS")
     if previous_key is not None:
         _check_secret_key("BFF_SECRET_KEY_PREVIOUS", previous_key)
-
-    client_secret = reader.raw("BFF_OIDC_CLIENT_SECRET")
-    if client_secret is None:
-        if env == "prod":
-            raise ConfigError("BFF_OIDC_CLIENT_SECRET", "is required when BFF_ENV=prod")
-        client_secret = f"dev-secret-bff-{gateway}"
+    client_secret = _secret(reader, env, "BFF_OIDC_CLIENT_SECRET", f"dev-secret-bff-{gateway}")
 
     scopes = tuple(reader.text("BFF_OIDC_SCOPES", "openid profile email offline_access").split())
     if "openid" not in scopes:
         raise ConfigError("BFF_OIDC_SCOPES", "must include 'openid'")
-
-    redis_url = reader.raw("BFF_REDIS_URL")
-    if redis_url is not None:
-        redis_url = reader.url("BFF_REDIS_URL", "", schemes=("redis", "rediss"))
-    redis_mode = reader.choice(
-        "BFF_REDIS_MODE", "standalone", ("standalone", "cluster", "sentinel")
-    )
-
-    idle = reader.integer("BFF_SESSION_IDLE_TIMEOUT", 1800, minimum=60, maximum=86400 * 30)
-    absolute = reader.integer("BFF_SESSION_ABSOLUTE_TIMEOUT", 28800, minimum=60, maximum=86400 * 90)
-    if absolute < idle:
-        raise ConfigError(
-            "BFF_SESSION_ABSOLUTE_TIMEOUT", "must not be shorter than BFF_SESSION_IDLE_TIMEOUT"
-        )
+    redis_url, redis_mode = _redis(reader)
+    idle, absolute = _session_timeouts(reader)
     workers = reader.integer("BFF_WORKERS", 1, minimum=1, maximum=64)
-    log_format = reader.choice("BFF_LOG_FORMAT", "auto", ("json", "console", "auto"))
-    log_level = reader.choice(
-        "BFF_LOG_LEVEL", "info", ("debug", "info", "warning", "error", "critical")
-    ).upper()
+    log_format, log_level = _logging(reader)
 
     settings = Settings(
         gateway=gateway,
@@ -365,7 +341,7 @@ def load_settings(gateway: Gateway, environ: Mapping[str, str] | None = None) ->
         secret_key=secret_key,
         secret_key_previous=previous_key,
         redis_url=redis_url,
-        redis_mode=cast(RedisMode, redis_mode),
+        redis_mode=redis_mode,
         core=_core_settings(reader),
         allowed_origins=_origin_list(reader, "BFF_ALLOWED_ORIGINS", (public_url,)),
         mobile_redirect_uris=reader.url_list("BFF_MOBILE_REDIRECT_URIS"),
@@ -382,7 +358,7 @@ def load_settings(gateway: Gateway, environ: Mapping[str, str] | None = None) ->
             "BFF_CACHE_PRODUCT_STALE", 600.0, minimum=0.0, maximum=86400
         ),
         workers=workers,
-        log_format=cast(LogFormat, log_format),
+        log_format=log_format,
         log_level=log_level,
         metrics_token=reader.raw("BFF_METRICS_TOKEN"),
         otel=_otel_settings(reader, gateway),
@@ -390,6 +366,40 @@ def load_settings(gateway: Gateway, environ: Mapping[str, str] | None = None) ->
     if env == "prod":
         _refuse_unsafe_production(settings, reader)
     return settings
+
+
+def _secret(reader: _Reader, env: Environment, name: str, dev_default: str) -> str:
+    """A secret, required in production; in dev a fixed, well-known default stands in."""
+    value = reader.raw(name)
+    if value is not None:
+        return value
+    if env == "prod":
+        raise ConfigError(name, "is required when BFF_ENV=prod")
+    return dev_default
+
+
+def _logging(reader: _Reader) -> tuple[LogFormat, str]:
+    log_format = reader.choice("BFF_LOG_FORMAT", "auto", ("json", "console", "auto"))
+    levels = ("debug", "info", "warning", "error", "critical")
+    return cast(LogFormat, log_format), reader.choice("BFF_LOG_LEVEL", "info", levels).upper()
+
+
+def _redis(reader: _Reader) -> tuple[str | None, RedisMode]:
+    redis_url = reader.raw("BFF_REDIS_URL")
+    if redis_url is not None:
+        redis_url = reader.url("BFF_REDIS_URL", "", schemes=("redis", "rediss"))
+    mode = reader.choice("BFF_REDIS_MODE", "standalone", ("standalone", "cluster", "sentinel"))
+    return redis_url, cast(RedisMode, mode)
+
+
+def _session_timeouts(reader: _Reader) -> tuple[int, int]:
+    idle = reader.integer("BFF_SESSION_IDLE_TIMEOUT", 1800, minimum=60, maximum=86400 * 30)
+    absolute = reader.integer("BFF_SESSION_ABSOLUTE_TIMEOUT", 28800, minimum=60, maximum=86400 * 90)
+    if absolute < idle:
+        raise ConfigError(
+            "BFF_SESSION_ABSOLUTE_TIMEOUT", "must not be shorter than BFF_SESSION_IDLE_TIMEOUT"
+        )
+    return idle, absolute
 
 
 def _refuse_unsafe_production(settings: Settings, reader: _Reader) -> None:

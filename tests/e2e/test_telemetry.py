@@ -23,6 +23,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
 from shared.platform.logging import shared_processors
+from tests.fixtures.clock import FakeClock
 from tests.fixtures.gateways import (
     CLIENT_SECRETS,
     TEST_SECRET_KEY,
@@ -320,7 +321,10 @@ def test_login_screens_refresh_and_logout_leave_no_secret_in_logs_or_traces(
     spans: SpanRecorder,
 ) -> None:
     idp = start_idp(token_max_age=4)  # refreshed after 2 s (half the lifetime)
-    web = start_gateway("web", idp_url=idp.url, stubs_url=core_stubs, redis_url=redis_url)
+    clock = FakeClock()
+    web = start_gateway(
+        "web", idp_url=idp.url, stubs_url=core_stubs, redis_url=redis_url, clock=clock
+    )
     traceparent, trace_id, _ = sampled_traceparent()  # every request sampled, one trace
     secrets: dict[str, str] = {
         "client secret": CLIENT_SECRETS["web"],
@@ -347,7 +351,7 @@ def test_login_screens_refresh_and_logout_leave_no_secret_in_logs_or_traces(
 
         assert browser.get("/bff/user").status_code == 200
         assert browser.get("/api/home").status_code == 200
-        time.sleep(2.5)
+        clock.advance(2.5)
         assert browser.get("/api/products/7").status_code == 200  # refreshes the tokens
         renewed = stored_tokens(redis_url, "alice")
         assert renewed.access_token != first.access_token

@@ -4,7 +4,6 @@ than Set-Cookie, not in a log event."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -12,6 +11,7 @@ import httpx
 import redis
 import structlog
 
+from tests.fixtures.clock import FakeClock
 from tests.fixtures.gateways import CLIENT_SECRETS, TEST_SECRET_KEY, StartGateway, stored_tokens
 from tests.fixtures.idp import StartIdp
 
@@ -34,7 +34,10 @@ def test_login_screens_refresh_logout_and_no_secret_leaks(
     start_idp: StartIdp, core_stubs: str, start_gateway: StartGateway, redis_url: str
 ) -> None:
     idp = start_idp(token_max_age=TOKEN_LIFETIME_S)
-    web = start_gateway("web", idp_url=idp.url, stubs_url=core_stubs, redis_url=redis_url)
+    clock = FakeClock()
+    web = start_gateway(
+        "web", idp_url=idp.url, stubs_url=core_stubs, redis_url=redis_url, clock=clock
+    )
     recorder = Recorder()
     secrets: dict[str, str] = {
         "client secret": CLIENT_SECRETS["web"],
@@ -69,7 +72,7 @@ def test_login_screens_refresh_logout_and_no_secret_leaks(
         assert browser.get(f"{web.url}/api/home").status_code == 200
 
         idp.reset_stats()
-        time.sleep(TOKEN_LIFETIME_S / 2 + 0.3)
+        clock.advance(TOKEN_LIFETIME_S / 2 + 0.3)
         assert browser.get(f"{web.url}/api/home").status_code == 200
         assert idp.stats()["token_requests"]["refresh_token"] == 1
         renewed = stored_tokens(redis_url, "alice")
