@@ -7,7 +7,6 @@ answer; everything between is here, once.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,12 +18,12 @@ from core_clients.orders import Order
 from shared.identity.records import SessionRecord
 from shared.identity.wiring import Identity
 from shared.platform.deadline import Deadline, deadline_scope
-from shared.platform.errors import BadRequest
 from shared.screens.gather import GatherResult, Part, gather_parts
+from shared.screens.rules import check_idempotency_key, check_product_id
+
+__all__ = ["DEGRADED_HEADER", "Screen", "check_idempotency_key", "check_product_id"]
 
 DEGRADED_HEADER = "X-BFF-Degraded"
-_PRODUCT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_.:-]{8,128}")
 
 
 @dataclass(frozen=True)
@@ -119,22 +118,6 @@ async def open_screen_for(
     tokens = await identity.tokens.fresh_tokens(session)
     ctx = CallContext(access_token=tokens.access_token, request_id=request_id)
     return Screen(session, ctx, deadline, core)
-
-
-def check_product_id(product_id: str) -> str:
-    """Product ids are short and URL-safe; anything else is a 400, never a core call."""
-    if not _PRODUCT_ID.fullmatch(product_id):
-        raise BadRequest("Not a product id")
-    return product_id
-
-
-def check_idempotency_key(value: str | None) -> str:
-    """Placing an order needs the client's key, so a retried request never orders twice."""
-    if not value:
-        raise BadRequest("The Idempotency-Key header is required")
-    if not _IDEMPOTENCY_KEY.fullmatch(value):
-        raise BadRequest("The Idempotency-Key header must be 8 to 128 URL-safe characters")
-    return value
 
 
 def image_near(images: list[Image], width: int) -> str | None:
