@@ -27,7 +27,9 @@ from core_clients.data import CoreData
 from shared.identity.records import SessionRecord
 from shared.identity.wiring import Identity
 from shared.platform.errors import BadRequest
-from shared.screens.context import DEGRADED_HEADER, Screen, image_near, open_screen_for
+from shared.screens.context import Screen, open_screen_for
+from shared.screens.images import image_near
+from shared.screens.sections import DEGRADED_HEADER
 
 MSGPACK = "application/msgpack"
 JSON = "application/json"
@@ -39,7 +41,13 @@ VARY = "Accept, Authorization, X-Device-DPR, X-App-Version"
 async def open_screen(request: Request[Any, Any, Any], session: SessionRecord) -> Screen:
     identity: Identity = request.app.state.identity
     core: CoreData = request.app.state.core
-    return await open_screen_for(identity, session, core, request.scope["state"].get("request_id"))
+    return await open_screen_for(
+        identity.tokens,
+        session,
+        core,
+        deadline_s=identity.settings.screen_deadline_s,
+        request_id=request.scope["state"].get("request_id"),
+    )
 
 
 def device_pixel_ratio(request: Request[Any, Any, Any]) -> int:

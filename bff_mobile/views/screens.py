@@ -26,13 +26,8 @@ from bff_mobile.schemas import (
 from bff_mobile.tokens import MobileSession
 from bff_mobile.views.common import Shaper, device_pixel_ratio, open_screen, screen_payload
 from core_clients.catalog import Product
-from core_clients.orders import NewOrderLine, Order, OrderPage
-from shared.screens.context import (
-    check_idempotency_key,
-    check_product_id,
-    product_ids_of,
-    visible_degraded,
-)
+from core_clients.orders import NewOrderLine, Order
+from shared.screens.rules import check_idempotency_key, check_product_id
 
 CARD_WIDTH = 160  # CSS pixels: the widths the app lays images out at
 THUMB_WIDTH = 64
@@ -99,23 +94,18 @@ def order_detail(order: Order, products: dict[str, Product], shape: Shaper) -> O
 async def home(request: Request[Any, Any, Any], mobile_session: MobileSession) -> Response[bytes]:
     dpr = device_pixel_ratio(request)
     screen = await open_screen(request, mobile_session)
-    result = await screen.gather(
-        screen.home_parts(recent_orders=RECENT_ORDERS, recommended=RECOMMENDED)
-    )
-    account = result.values["account"]
-    orders, order_products = result.values.get("orders", ([], {}))
+    data = await screen.home(recent_orders=RECENT_ORDERS, recommended=RECOMMENDED)
+    account, recent = data.account, data.recent_orders
     shape = Shaper(dpr, account.currency)
-    payload = shape.finish(
-        Home(
-            currency=account.currency,
-            name=account.display_name,
-            tier=account.tier,
-            orders=[order_summary(order, order_products, shape) for order in orders],
-            recommended=[card(p, shape) for p in result.values.get("recommendations", [])],
-            degraded=result.degraded,
-        )
+    payload = Home(
+        currency=account.currency,
+        name=account.display_name,
+        tier=account.tier,
+        orders=[order_summary(o, recent.products, shape) for o in recent.orders] if recent else [],
+        recommended=[card(p, shape) for p in data.recommendations or []],
+        degraded=data.degraded,
     )
-    return screen_payload(request, mobile_session, payload, result.degraded)
+    return screen_payload(request, mobile_session, shape.finish(payload), data.degraded)
 
 
 @get("/products/{product_id:str}", summary="A product, for the app")
@@ -125,9 +115,8 @@ async def product(
     check_product_id(product_id)
     dpr = device_pixel_ratio(request)
     screen = await open_screen(request, mobile_session)
-    result = await screen.gather(screen.product_parts(product_id, related=RELATED))
-    item: Product = result.values["product"].value
-    inventory = result.values.get("availability")
+    data = await screen.product(product_id, related=RELATED)
+    item, inventory = data.product, data.availability
     shape = Shaper(dpr, item.price.currency)
     hero = shape.image(item.images, HERO_WIDTH)
     payload = ProductDetail(
@@ -142,10 +131,10 @@ async def product(
         in_stock=inventory.in_stock if inventory else None,
         stock=inventory.quantity if inventory else None,
         restock_date=inventory.restock_date if inventory else None,
-        related=[card(p, shape) for p in result.values.get("related", [])],
-        degraded=result.degraded,
+        related=[card(p, shape) for p in data.related or []],
+        degraded=data.degraded,
     )
-    return screen_payload(request, mobile_session, shape.finish(payload), result.degraded)
+    return screen_payload(request, mobile_session, shape.finish(payload), data.degraded)
 
 
 @get("/orders", summary="The user's orders, for the app")
@@ -157,19 +146,17 @@ async def orders(
 ) -> Response[bytes]:
     dpr = device_pixel_ratio(request)
     screen = await open_screen(request, mobile_session)
-    first = await screen.gather([screen.orders_part(cursor, limit)])
-    page: OrderPage = first.values["orders"]
-    details = await screen.gather([screen.products_part(product_ids_of(page.items))])
-    products = {p.id: p for p in details.values.get("products", [])}
-    currency = page.items[0].total.currency if page.items else DEFAULT_CURRENCY
+    data = await screen.orders(cursor=cursor, limit=limit)
+    items, products = data.page.items, data.products or {}
+    currency = items[0].total.currency if items else DEFAULT_CURRENCY
     shape = Shaper(dpr, currency)
     payload = OrdersPage(
         currency=currency,
-        items=[order_detail(order, products, shape) for order in page.items],
-        next_cursor=page.next_cursor,
-        degraded=details.degraded,
+        items=[order_detail(order, products, shape) for order in items],
+        next_cursor=data.page.next_cursor,
+        degraded=data.degraded,
     )
-    return screen_payload(request, mobile_session, shape.finish(payload), details.degraded)
+    return screen_payload(request, mobile_session, shape.finish(payload), data.degraded)
 
 
 @post("/orders", summary="Place an order from the app")
@@ -185,16 +172,15 @@ async def place_order(
     dpr = device_pixel_ratio(request)
     screen = await open_screen(request, mobile_session)
     lines = [NewOrderLine(product_id=ln.product_id, quantity=ln.quantity) for ln in data.lines]
-    with screen.deadline_scope():
-        order = await screen.core.place_order(
-            screen.sub, lines, idempotency_key=key, ctx=screen.ctx
-        )
-    details = await screen.gather([screen.products_part(product_ids_of([order]))])
-    products = {p.id: p for p in details.values.get("products", [])}
+    placed = await screen.place_order(lines, idempotency_key=key)
+    order = placed.order
     shape = Shaper(dpr, order.total.currency)
-    payload = PlacedOrder(currency=order.total.currency, order=order_detail(order, products, shape))
-    degraded = visible_degraded(details.degraded)
-    return screen_payload(request, mobile_session, shape.finish(payload), degraded, status_code=201)
+    payload = PlacedOrder(
+        currency=order.total.currency, order=order_detail(order, placed.products or {}, shape)
+    )
+    return screen_payload(
+        request, mobile_session, shape.finish(payload), placed.degraded, status_code=201
+    )
 
 
 ROUTES = [home, product, orders, place_order]

@@ -2,12 +2,12 @@
 shaping helpers the web screens share.
 
 ``open_screen`` loads the cookie session (401 problem without one); the rest is
-``shared.screens.context``, shared with the mobile gateway.
+``shared.screens``, shared with the mobile gateway.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from litestar import Request, Response
 
@@ -19,10 +19,14 @@ from core_clients.base import Money
 from core_clients.catalog import Product
 from core_clients.orders import Order
 from shared.identity.wiring import Identity
-from shared.screens.context import DEGRADED_HEADER, Screen, image_near, open_screen_for
+from shared.screens.context import Screen, open_screen_for
+from shared.screens.images import image_near
+from shared.screens.sections import DEGRADED_HEADER
 
 CARD_IMAGE_WIDTH = 320
 THUMBNAIL_WIDTH = 160
+
+ViewT = TypeVar("ViewT")
 
 
 async def open_screen(request: Request[Any, Any, Any]) -> Screen:
@@ -30,11 +34,16 @@ async def open_screen(request: Request[Any, Any, Any]) -> Screen:
     identity: Identity = request.app.state.identity
     session = await current_session(request)
     return await open_screen_for(
-        identity, session, request.app.state.core, request.scope["state"].get("request_id")
+        identity.tokens,
+        session,
+        request.app.state.core,
+        deadline_s=identity.settings.screen_deadline_s,
+        request_id=request.scope["state"].get("request_id"),
     )
 
 
-def screen_response(view: Any, degraded: list[str], status_code: int = 200) -> Response[Any]:
+def screen_response(view: ViewT, degraded: list[str], status_code: int = 200) -> Response[ViewT]:
+    """The view, with the missing sections named in ``X-BFF-Degraded`` too."""
     headers = {DEGRADED_HEADER: ",".join(degraded)} if degraded else {}
     return Response(view, status_code=status_code, headers=headers)
 

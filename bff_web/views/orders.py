@@ -9,14 +9,9 @@ from litestar.params import HeaderParameter, JSONBody, QueryParameter
 
 from bff_web.schemas import NewOrderIn, OrdersPage, OrderView
 from bff_web.security import csrf_guard
-from bff_web.views.common import (
-    locale_for,
-    open_screen,
-    order_view,
-    screen_response,
-)
-from core_clients.orders import NewOrderLine, OrderPage
-from shared.screens.context import check_idempotency_key, product_ids_of, visible_degraded
+from bff_web.views.common import locale_for, open_screen, order_view, screen_response
+from core_clients.orders import NewOrderLine
+from shared.screens.rules import check_idempotency_key
 
 
 @get("/api/orders", guards=[csrf_guard], summary="The user's order history")
@@ -26,18 +21,15 @@ async def list_orders(
     limit: Annotated[int, QueryParameter(ge=1, le=50)] = 10,
 ) -> Response[OrdersPage]:
     screen = await open_screen(request)
-    first = await screen.gather([screen.orders_part(cursor, limit), screen.account_part()])
-    page: OrderPage = first.values["orders"]
-    details = await screen.gather([screen.products_part(product_ids_of(page.items))])
-    products = {p.id: p for p in details.values.get("products", [])}
-    locale = locale_for(first.values.get("account"))
-    degraded = visible_degraded(first.degraded, details.degraded)
+    data = await screen.orders(cursor=cursor, limit=limit, with_account=True)
+    locale = locale_for(data.account)
+    products = data.products or {}
     view = OrdersPage(
-        items=[order_view(order, products, locale) for order in page.items],
-        next_cursor=page.next_cursor,
-        degraded=degraded,
+        items=[order_view(order, products, locale) for order in data.page.items],
+        next_cursor=data.page.next_cursor,
+        degraded=data.degraded,
     )
-    return screen_response(view, degraded)
+    return screen_response(view, data.degraded)
 
 
 @post("/api/orders", guards=[csrf_guard], summary="Place an order")
@@ -53,16 +45,9 @@ async def place_order(
     lines = [
         NewOrderLine(product_id=line.product_id, quantity=line.quantity) for line in data.lines
     ]
-    with screen.deadline_scope():
-        order = await screen.core.place_order(
-            screen.sub, lines, idempotency_key=key, ctx=screen.ctx
-        )
-    details = await screen.gather(
-        [screen.products_part(product_ids_of([order])), screen.account_part()]
-    )
-    products = {p.id: p for p in details.values.get("products", [])}
-    view = order_view(order, products, locale_for(details.values.get("account")))
-    return screen_response(view, visible_degraded(details.degraded), status_code=201)
+    placed = await screen.place_order(lines, idempotency_key=key, with_account=True)
+    view = order_view(placed.order, placed.products or {}, locale_for(placed.account))
+    return screen_response(view, placed.degraded, status_code=201)
 
 
 ROUTES = [list_orders, place_order]
