@@ -17,6 +17,7 @@ from core_clients.wiring import CORE, core_data_resource
 from shared.identity.wiring import IDENTITY, identity_resource
 from shared.platform.plugin import build_gateway_app
 from shared.platform.settings import Settings, load_settings
+from shared.screens.provider import screen_for_mobile_session
 
 CALLBACK_PATH = "/auth/callback"
 API_PREFIX = "/m/v1"
@@ -60,7 +61,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
         path=API_PREFIX,
         route_handlers=[me, *SCREEN_ROUTES],
         guards=[app_version_guard(settings.mobile_min_app_version, settings.mobile_upgrade_url)],
-        dependencies={"mobile_session": Provide(bearer_session)},
+        dependencies={
+            "mobile_session": Provide(bearer_session),
+            "screen": Provide(screen_for_mobile_session),
+        },
     )
     return build_gateway_app(
         settings,

@@ -17,6 +17,7 @@ from core_clients.wiring import CORE, core_data_resource
 from shared.identity.wiring import IDENTITY, identity_resource
 from shared.platform.plugin import build_gateway_app
 from shared.platform.settings import Settings, load_settings
+from shared.screens.provider import screen_for_session
 
 CALLBACK_PATH = "/bff/callback"
 
@@ -31,6 +32,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "identity": IDENTITY.provide(),
             "core": CORE.provide(),
             "session": Provide(cookie_session),
+            "screen": Provide(screen_for_session),
         },
         before_send=[security_headers_hook(settings)],
         cors_config=CORSConfig(

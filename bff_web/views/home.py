@@ -2,27 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from litestar import Request, Response, get
+from litestar import Response, get
+from litestar.di import NamedDependency
 
 from bff_web.schemas import HomeView, UserSummary
 from bff_web.security import csrf_guard
-from bff_web.views.common import (
-    locale_for,
-    open_screen,
-    order_summary,
-    product_card,
-    screen_response,
-)
+from bff_web.views.common import locale_for, order_summary, product_card, screen_response
+from shared.screens.context import Screen
 
 RECENT_ORDERS = 3
 RECOMMENDED = 8
 
 
 @get("/api/home", guards=[csrf_guard], summary="The home screen")
-async def home(request: Request[Any, Any, Any]) -> Response[HomeView]:
-    screen = await open_screen(request)
+async def home(screen: NamedDependency[Screen]) -> Response[HomeView]:
     data = await screen.home(recent_orders=RECENT_ORDERS, recommended=RECOMMENDED)
     account = data.account
     locale = locale_for(account)

@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from litestar import Request, Response, get, post
+from litestar import Response, get, post
+from litestar.di import NamedDependency
 from litestar.params import HeaderParameter, JSONBody, QueryParameter
 
 from bff_web.schemas import NewOrderIn, OrdersPage, OrderView
 from bff_web.security import csrf_guard
-from bff_web.views.common import locale_for, open_screen, order_view, screen_response
+from bff_web.views.common import locale_for, order_view, screen_response
 from core_clients.orders import NewOrderLine
+from shared.screens.context import Screen
 from shared.screens.rules import check_idempotency_key
 
 
 @get("/api/orders", guards=[csrf_guard], summary="The user's order history")
 async def list_orders(
-    request: Request[Any, Any, Any],
+    screen: NamedDependency[Screen],
     cursor: Annotated[str | None, QueryParameter(max_length=512)] = None,
     limit: Annotated[int, QueryParameter(ge=1, le=50)] = 10,
 ) -> Response[OrdersPage]:
-    screen = await open_screen(request)
     data = await screen.orders(cursor=cursor, limit=limit, with_account=True)
     locale = locale_for(data.account)
     products = data.products or {}
@@ -34,14 +35,13 @@ async def list_orders(
 
 @post("/api/orders", guards=[csrf_guard], summary="Place an order")
 async def place_order(
-    request: Request[Any, Any, Any],
+    screen: NamedDependency[Screen],
     data: JSONBody[NewOrderIn],
     idempotency_key: Annotated[
         str | None, HeaderParameter(name="Idempotency-Key", required=False)
     ] = None,
 ) -> Response[OrderView]:
     key = check_idempotency_key(idempotency_key)
-    screen = await open_screen(request)
     lines = [
         NewOrderLine(product_id=line.product_id, quantity=line.quantity) for line in data.lines
     ]

@@ -3,16 +3,16 @@ products (optional); the sections are gathered by ``Screen.product``."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from litestar import Request, Response, get
+from litestar import Response, get
+from litestar.di import NamedDependency
 from litestar.params import FromPath
 
 from bff_web.formatting import availability_label, money_label
 from bff_web.schemas import Availability, ImageView, ProductView
 from bff_web.security import csrf_guard
-from bff_web.views.common import locale_for, money_view, open_screen, product_card, screen_response
+from bff_web.views.common import locale_for, money_view, product_card, screen_response
 from core_clients.catalog import Inventory
+from shared.screens.context import Screen
 from shared.screens.rules import check_product_id
 
 RELATED = 4
@@ -21,11 +21,9 @@ STALE_STATUSES = ("stale", "stale_error")
 
 @get("/api/products/{product_id:str}", guards=[csrf_guard], summary="A product's page")
 async def product_page(
-    request: Request[Any, Any, Any], product_id: FromPath[str]
+    screen: NamedDependency[Screen], product_id: FromPath[str]
 ) -> Response[ProductView]:
-    check_product_id(product_id)
-    screen = await open_screen(request)
-    data = await screen.product(product_id, related=RELATED, with_account=True)
+    data = await screen.product(check_product_id(product_id), related=RELATED, with_account=True)
     product = data.product
     locale = locale_for(data.account)
     view = ProductView(
