@@ -20,6 +20,7 @@ from shared.platform.plugin import build_gateway_app
 from shared.platform.problem_map import problem_handler
 from shared.platform.security_headers import security_headers_hook
 from shared.platform.settings import Settings, load_settings
+from shared.screens.provider import screen_for_mobile_session
 
 CALLBACK_PATH = "/auth/callback"
 API_PREFIX = "/m/v1"
@@ -45,7 +46,10 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
         path=API_PREFIX,
         route_handlers=[me, *SCREEN_ROUTES],
         guards=[app_version_guard(settings.mobile_min_app_version, settings.mobile_upgrade_url)],
-        dependencies={"mobile_session": Provide(bearer_session)},
+        dependencies={
+            "mobile_session": Provide(bearer_session),
+            "screen": Provide(screen_for_mobile_session),
+        },
     )
     return build_gateway_app(
         settings,

@@ -18,6 +18,8 @@ from typing import Annotated
 
 import msgspec
 
+from shared.screens.rules import ProductId
+
 
 class Payload(msgspec.Struct, rename="camel", kw_only=True, omit_defaults=True):
     pass
@@ -96,9 +98,6 @@ class OrdersPage(Screen, kw_only=True):
     items: list[OrderDetail] = []
     next_cursor: str | None = None
     degraded: list[str] = []
-
-
-ProductId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
 class NewOrderLine(msgspec.Struct, rename="camel", kw_only=True):

@@ -21,6 +21,7 @@ from shared.platform.clock import SYSTEM_CLOCK, Clock
 from shared.platform.plugin import build_gateway_app
 from shared.platform.problem_map import problem_handler
 from shared.platform.settings import Settings, load_settings
+from shared.screens.provider import screen_for_session
 
 CALLBACK_PATH = "/bff/callback"
 
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
             "identity": IDENTITY.provide(),
             "core": CORE.provide(),
             "session": Provide(cookie_session),
+            "screen": Provide(screen_for_session),
         },
         before_send=[web_security_headers(settings)],
         exception_handlers={IdentityError: problem_handler(IDENTITY_PROBLEMS)},

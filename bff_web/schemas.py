@@ -6,6 +6,8 @@ from typing import Annotated, Any
 
 import msgspec
 
+from shared.screens.rules import ProductId
+
 
 class View(msgspec.Struct, rename="camel", kw_only=True):
     pass
@@ -104,9 +106,6 @@ class OrdersPage(View):
     items: list[OrderView]
     next_cursor: str | None
     degraded: list[str]
-
-
-ProductId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
 class NewOrderLineIn(View):

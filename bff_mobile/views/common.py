@@ -7,47 +7,43 @@
   304 with no body. ``Cache-Control: private, no-cache`` lets only the app keep the answer, and
   only after revalidating.
 * ``X-Device-DPR`` (1, 2 or 3; default 1) picks the image width the device needs.
+
+A handler gets these headers and the user as its ``reply`` dependency (``REPLY``), which turns
+the payload into the response.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated
 
 import msgspec
-from litestar import Request, Response
+from litestar import Response
+from litestar.di import NamedDependency, Provide
+from litestar.params import HeaderParameter
 
 from bff_mobile.schemas import Screen as ScreenPayload
+from bff_mobile.tokens import MobileSession
 from core_clients.base import Money
 from core_clients.catalog import Image
-from core_clients.data import CoreData
-from shared.identity.records import SessionRecord
-from shared.identity.wiring import Identity
 from shared.platform.errors import BadRequest
 from shared.platform.keys import KeyedHasher
-from shared.platform.plugin import KEYS
-from shared.screens.context import DEGRADED_HEADER, Screen, image_near, open_screen_for
+from shared.screens.images import image_near
+from shared.screens.sections import DEGRADED_HEADER
 
 MSGPACK = "application/msgpack"
 JSON = "application/json"
-DPR_HEADER = "x-device-dpr"
 SUPPORTED_DPR = (1, 2, 3)
 VARY = "Accept, Authorization, X-Device-DPR, X-App-Version"
 
 
-async def open_screen(request: Request[Any, Any, Any], session: SessionRecord) -> Screen:
-    identity: Identity = request.app.state.identity
-    core: CoreData = request.app.state.core
-    return await open_screen_for(identity, session, core, request.scope["state"].get("request_id"))
-
-
-def device_pixel_ratio(request: Request[Any, Any, Any]) -> int:
+def device_pixel_ratio(header: str | None) -> int:
     """1, 2 or 3 (the image sets the catalog has); a missing header means 1."""
-    raw = request.headers.get(DPR_HEADER)
-    if raw is None:
+    if header is None:
         return 1
     try:
-        ratio = float(raw)
+        ratio = float(header)
     except ValueError:
         raise BadRequest("X-Device-DPR must be a number such as 2") from None
     if not 0.5 <= ratio <= 4:
@@ -102,20 +98,19 @@ def _strip_image_base(value: object, base: str) -> None:
             _strip_image_base(field, base)
 
 
-def wants_msgpack(request: Request[Any, Any, Any]) -> bool:
-    accept = request.headers.get("accept", "")
-    return any(part.split(";")[0].strip() == MSGPACK for part in accept.split(","))
+def wants_msgpack(accept: str | None) -> bool:
+    return any(part.split(";")[0].strip() == MSGPACK for part in (accept or "").split(","))
 
 
-def encode(request: Request[Any, Any, Any], payload: msgspec.Struct) -> tuple[bytes, str]:
-    if wants_msgpack(request):
+def encode(accept: str | None, payload: msgspec.Struct) -> tuple[bytes, str]:
+    if wants_msgpack(accept):
         return msgspec.msgpack.encode(payload), MSGPACK
     return msgspec.json.encode(payload), JSON
 
 
-def entity_tag(keys: KeyedHasher, session: SessionRecord, media_type: str, body: bytes) -> str:
+def entity_tag(keys: KeyedHasher, sub: str, media_type: str, body: bytes) -> str:
     """Keyed by the user: the same bytes for two users give two unrelated tags."""
-    return '"' + keys.short("etag", session.sub, media_type, body) + '"'
+    return '"' + keys.short("etag", sub, media_type, body) + '"'
 
 
 def _matches(if_none_match: str | None, tag: str) -> bool:
@@ -125,23 +120,56 @@ def _matches(if_none_match: str | None, tag: str) -> bool:
     return tag in candidates or "*" in candidates
 
 
-def screen_payload(
-    request: Request[Any, Any, Any],
-    session: SessionRecord,
-    payload: msgspec.Struct,
-    degraded: list[str],
-    *,
-    status_code: int = 200,
-) -> Response[bytes]:
-    body, media_type = encode(request, payload)
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """How the app asked for this answer (encoding, pixel ratio, the tag it holds) and for whom:
+    what turns a payload into the response."""
+
+    keys: KeyedHasher
+    sub: str
+    accept: str | None
+    dpr: str | None
+    if_none_match: str | None
+
+    def device_pixel_ratio(self) -> int:
+        return device_pixel_ratio(self.dpr)
+
+    def screen(self, payload: msgspec.Struct, degraded: list[str]) -> Response[bytes]:
+        """A GET's answer: tagged for the user, and a 304 without body when the app has it."""
+        body, media_type = encode(self.accept, payload)
+        tag = entity_tag(self.keys, self.sub, media_type, body)
+        headers = _headers(degraded) | {"etag": tag, "cache-control": "private, no-cache"}
+        if _matches(self.if_none_match, tag):
+            return Response(b"", status_code=304, headers=headers)
+        return Response(body, status_code=200, media_type=media_type, headers=headers)
+
+    def created(self, payload: msgspec.Struct, degraded: list[str]) -> Response[bytes]:
+        """A POST's answer: 201, kept by no cache (it is no representation to revalidate)."""
+        body, media_type = encode(self.accept, payload)
+        headers = _headers(degraded) | {"cache-control": "no-store"}
+        return Response(body, status_code=201, media_type=media_type, headers=headers)
+
+
+def _headers(degraded: list[str]) -> dict[str, str]:
     headers = {"vary": VARY}
     if degraded:
         headers[DEGRADED_HEADER] = ",".join(degraded)
-    if request.method != "GET":
-        headers["cache-control"] = "no-store"
-        return Response(body, status_code=status_code, media_type=media_type, headers=headers)
-    tag = entity_tag(KEYS.get(request.app.state), session, media_type, body)
-    headers |= {"etag": tag, "cache-control": "private, no-cache"}
-    if _matches(request.headers.get("if-none-match"), tag):
-        return Response(b"", status_code=304, headers=headers)
-    return Response(body, status_code=status_code, media_type=media_type, headers=headers)
+    return headers
+
+
+def read_reply(
+    mobile_session: MobileSession,
+    keys: NamedDependency[KeyedHasher],
+    accept: Annotated[str | None, HeaderParameter(name="Accept", required=False)] = None,
+    dpr: Annotated[str | None, HeaderParameter(name="X-Device-DPR", required=False)] = None,
+    if_none_match: Annotated[
+        str | None, HeaderParameter(name="If-None-Match", required=False)
+    ] = None,
+) -> Reply:
+    """Only collects: a bad header is refused where the handler reads it, once the screen is
+    open, never while the screen's token refresh may still be running beside this."""
+    return Reply(keys, mobile_session.sub, accept, dpr, if_none_match)
+
+
+REPLY = {"reply": Provide(read_reply, sync_to_thread=False)}
+"""A screen handler's ``dependencies``: it then names ``reply: Reply``."""

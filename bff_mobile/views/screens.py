@@ -1,15 +1,18 @@
 """The app's screens under ``/m/v1``: the same core data as the web screens, shaped for a phone.
 
-The bearer session (``mobile_session``) and the ``X-App-Version`` gate come from the router in
-``bff_mobile.app``. Degradation follows the web rules: a failed optional part leaves its section
-out and is named in ``degraded`` and ``X-BFF-Degraded``; a failed required part is a problem.
+The opened screen (``screen``, for the bearer's ``mobile_session``) and the ``X-App-Version``
+gate come from the router in ``bff_mobile.app``; how the app wants the answer (encoding, pixel
+ratio, the tag it holds) is each handler's ``reply``. Degradation follows the web rules: a
+failed optional part leaves its section out and is named in ``degraded`` and
+``X-BFF-Degraded``; a failed required part is a problem.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from litestar import Request, Response, get, post
+from litestar import Response, get, post
+from litestar.di import NamedDependency
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 
 from bff_mobile.schemas import (
@@ -23,16 +26,11 @@ from bff_mobile.schemas import (
     PlacedOrder,
     ProductDetail,
 )
-from bff_mobile.tokens import MobileSession
-from bff_mobile.views.common import Shaper, device_pixel_ratio, open_screen, screen_payload
+from bff_mobile.views.common import REPLY, Reply, Shaper
 from core_clients.catalog import Product
-from core_clients.orders import NewOrderLine, Order, OrderPage
-from shared.screens.context import (
-    check_idempotency_key,
-    check_product_id,
-    product_ids_of,
-    visible_degraded,
-)
+from core_clients.orders import NewOrderLine, Order
+from shared.screens.context import Screen
+from shared.screens.rules import check_idempotency_key, check_product_id
 
 CARD_WIDTH = 160  # CSS pixels: the widths the app lays images out at
 THUMB_WIDTH = 64
@@ -95,39 +93,31 @@ def order_detail(order: Order, products: dict[str, Product], shape: Shaper) -> O
     )
 
 
-@get("/home", summary="The app's home screen")
-async def home(request: Request[Any, Any, Any], mobile_session: MobileSession) -> Response[bytes]:
-    dpr = device_pixel_ratio(request)
-    screen = await open_screen(request, mobile_session)
-    result = await screen.gather(
-        screen.home_parts(recent_orders=RECENT_ORDERS, recommended=RECOMMENDED)
-    )
-    account = result.values["account"]
-    orders, order_products = result.values.get("orders", ([], {}))
+@get("/home", summary="The app's home screen", dependencies=REPLY)
+async def home(screen: NamedDependency[Screen], reply: NamedDependency[Reply]) -> Response[bytes]:
+    dpr = reply.device_pixel_ratio()
+    data = await screen.home(recent_orders=RECENT_ORDERS, recommended=RECOMMENDED)
+    account, recent = data.account, data.recent_orders
     shape = Shaper(dpr, account.currency)
-    payload = shape.finish(
-        Home(
-            currency=account.currency,
-            name=account.display_name,
-            tier=account.tier,
-            orders=[order_summary(order, order_products, shape) for order in orders],
-            recommended=[card(p, shape) for p in result.values.get("recommendations", [])],
-            degraded=result.degraded,
-        )
+    payload = Home(
+        currency=account.currency,
+        name=account.display_name,
+        tier=account.tier,
+        orders=[order_summary(o, recent.products, shape) for o in recent.orders] if recent else [],
+        recommended=[card(p, shape) for p in data.recommendations or []],
+        degraded=data.degraded,
     )
-    return screen_payload(request, mobile_session, payload, result.degraded)
+    return reply.screen(shape.finish(payload), data.degraded)
 
 
-@get("/products/{product_id:str}", summary="A product, for the app")
+@get("/products/{product_id:str}", summary="A product, for the app", dependencies=REPLY)
 async def product(
-    request: Request[Any, Any, Any], mobile_session: MobileSession, product_id: FromPath[str]
+    screen: NamedDependency[Screen], reply: NamedDependency[Reply], product_id: FromPath[str]
 ) -> Response[bytes]:
     check_product_id(product_id)
-    dpr = device_pixel_ratio(request)
-    screen = await open_screen(request, mobile_session)
-    result = await screen.gather(screen.product_parts(product_id, related=RELATED))
-    item: Product = result.values["product"].value
-    inventory = result.values.get("availability")
+    dpr = reply.device_pixel_ratio()
+    data = await screen.product(product_id, related=RELATED)
+    item, inventory = data.product, data.availability
     shape = Shaper(dpr, item.price.currency)
     hero = shape.image(item.images, HERO_WIDTH)
     payload = ProductDetail(
@@ -142,59 +132,52 @@ async def product(
         in_stock=inventory.in_stock if inventory else None,
         stock=inventory.quantity if inventory else None,
         restock_date=inventory.restock_date if inventory else None,
-        related=[card(p, shape) for p in result.values.get("related", [])],
-        degraded=result.degraded,
+        related=[card(p, shape) for p in data.related or []],
+        degraded=data.degraded,
     )
-    return screen_payload(request, mobile_session, shape.finish(payload), result.degraded)
+    return reply.screen(shape.finish(payload), data.degraded)
 
 
-@get("/orders", summary="The user's orders, for the app")
+@get("/orders", summary="The user's orders, for the app", dependencies=REPLY)
 async def orders(
-    request: Request[Any, Any, Any],
-    mobile_session: MobileSession,
+    screen: NamedDependency[Screen],
+    reply: NamedDependency[Reply],
     cursor: Annotated[str | None, QueryParameter(max_length=512)] = None,
     limit: Annotated[int, QueryParameter(ge=1, le=50)] = 10,
 ) -> Response[bytes]:
-    dpr = device_pixel_ratio(request)
-    screen = await open_screen(request, mobile_session)
-    first = await screen.gather([screen.orders_part(cursor, limit)])
-    page: OrderPage = first.values["orders"]
-    details = await screen.gather([screen.products_part(product_ids_of(page.items))])
-    products = {p.id: p for p in details.values.get("products", [])}
-    currency = page.items[0].total.currency if page.items else DEFAULT_CURRENCY
+    dpr = reply.device_pixel_ratio()
+    data = await screen.orders(cursor=cursor, limit=limit)
+    items, products = data.page.items, data.products or {}
+    currency = items[0].total.currency if items else DEFAULT_CURRENCY
     shape = Shaper(dpr, currency)
     payload = OrdersPage(
         currency=currency,
-        items=[order_detail(order, products, shape) for order in page.items],
-        next_cursor=page.next_cursor,
-        degraded=details.degraded,
+        items=[order_detail(order, products, shape) for order in items],
+        next_cursor=data.page.next_cursor,
+        degraded=data.degraded,
     )
-    return screen_payload(request, mobile_session, shape.finish(payload), details.degraded)
+    return reply.screen(shape.finish(payload), data.degraded)
 
 
-@post("/orders", summary="Place an order from the app")
+@post("/orders", summary="Place an order from the app", dependencies=REPLY)
 async def place_order(
-    request: Request[Any, Any, Any],
-    mobile_session: MobileSession,
+    screen: NamedDependency[Screen],
+    reply: NamedDependency[Reply],
     data: JSONBody[NewOrder],
     idempotency_key: Annotated[
         str | None, HeaderParameter(name="Idempotency-Key", required=False)
     ] = None,
 ) -> Response[bytes]:
     key = check_idempotency_key(idempotency_key)
-    dpr = device_pixel_ratio(request)
-    screen = await open_screen(request, mobile_session)
+    dpr = reply.device_pixel_ratio()
     lines = [NewOrderLine(product_id=ln.product_id, quantity=ln.quantity) for ln in data.lines]
-    with screen.deadline_scope():
-        order = await screen.core.place_order(
-            screen.sub, lines, idempotency_key=key, ctx=screen.ctx
-        )
-    details = await screen.gather([screen.products_part(product_ids_of([order]))])
-    products = {p.id: p for p in details.values.get("products", [])}
+    placed = await screen.place_order(lines, idempotency_key=key)
+    order = placed.order
     shape = Shaper(dpr, order.total.currency)
-    payload = PlacedOrder(currency=order.total.currency, order=order_detail(order, products, shape))
-    degraded = visible_degraded(details.degraded)
-    return screen_payload(request, mobile_session, shape.finish(payload), degraded, status_code=201)
+    payload = PlacedOrder(
+        currency=order.total.currency, order=order_detail(order, placed.products or {}, shape)
+    )
+    return reply.created(shape.finish(payload), placed.degraded)
 
 
 ROUTES = [home, product, orders, place_order]

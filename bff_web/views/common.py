@@ -1,40 +1,32 @@
-"""What every web screen does first (who is calling, with which token, until when) and the
-shaping helpers the web screens share.
+"""The shaping helpers the web screens share: display-ready cards, orders and money.
 
-``open_screen`` loads the cookie session (401 problem without one); the rest is
-``shared.screens.context``, shared with the mobile gateway.
+The screen itself (session, token, deadline, the gathered sections) is the ``screen``
+dependency of ``shared.screens``, shared with the mobile gateway.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypeVar
 
-from litestar import Request, Response
+from litestar import Response
 
-from bff_web.auth import session_reader
 from bff_web.formatting import babel_locale, date_label, money_label, status_label
 from bff_web.schemas import MoneyView, OrderLineView, OrderSummary, OrderView, ProductCard
 from core_clients.accounts import Account
 from core_clients.base import Money
 from core_clients.catalog import Product
 from core_clients.orders import Order
-from shared.identity.wiring import Identity
-from shared.screens.context import DEGRADED_HEADER, Screen, image_near, open_screen_for
+from shared.screens.images import image_near
+from shared.screens.sections import DEGRADED_HEADER
 
 CARD_IMAGE_WIDTH = 320
 THUMBNAIL_WIDTH = 160
 
-
-async def open_screen(request: Request[Any, Any, Any]) -> Screen:
-    """The cookie session (401 problem without one), a fresh token, the screen's deadline."""
-    identity: Identity = request.app.state.identity
-    session = await session_reader(identity).require(request.cookies)
-    return await open_screen_for(
-        identity, session, request.app.state.core, request.scope["state"].get("request_id")
-    )
+ViewT = TypeVar("ViewT")
 
 
-def screen_response(view: Any, degraded: list[str], status_code: int = 200) -> Response[Any]:
+def screen_response(view: ViewT, degraded: list[str], status_code: int = 200) -> Response[ViewT]:
+    """The view, with the missing sections named in ``X-BFF-Degraded`` too."""
     headers = {DEGRADED_HEADER: ",".join(degraded)} if degraded else {}
     return Response(view, status_code=status_code, headers=headers)
 

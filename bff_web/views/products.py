@@ -1,44 +1,31 @@
 """``GET /api/products/{product_id}``: the product (required), its availability and related
-products (optional). "Related" are the user's recommendations without this product: the core
-services have no related-products call, and this keeps the screen to one batch catalog call."""
+products (optional); the sections are gathered by ``Screen.product``."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from litestar import Request, Response, get
+from litestar import Response, get
+from litestar.di import NamedDependency
 from litestar.params import FromPath
 
 from bff_web.formatting import availability_label, money_label
 from bff_web.schemas import Availability, ImageView, ProductView
 from bff_web.security import csrf_guard
-from bff_web.views.common import (
-    locale_for,
-    money_view,
-    open_screen,
-    product_card,
-    screen_response,
-)
-from core_clients.catalog import Product
-from shared.screens.context import check_product_id
+from bff_web.views.common import locale_for, money_view, product_card, screen_response
+from core_clients.catalog import Inventory
+from shared.screens.context import Screen
+from shared.screens.rules import check_product_id
 
 RELATED = 4
+STALE_STATUSES = ("stale", "stale_error")
 
 
 @get("/api/products/{product_id:str}", guards=[csrf_guard], summary="A product's page")
 async def product_page(
-    request: Request[Any, Any, Any], product_id: FromPath[str]
+    screen: NamedDependency[Screen], product_id: FromPath[str]
 ) -> Response[ProductView]:
-    check_product_id(product_id)
-    screen = await open_screen(request)
-    result = await screen.gather(
-        [*screen.product_parts(product_id, related=RELATED), screen.account_part()]
-    )
-    cached = result.values["product"]
-    product: Product = cached.value
-    locale = locale_for(result.values.get("account"))
-    inventory = result.values.get("availability")
-    degraded = [name for name in result.degraded if name != "account"]
+    data = await screen.product(check_product_id(product_id), related=RELATED, with_account=True)
+    product = data.product
+    locale = locale_for(data.account)
     view = ProductView(
         id=product.id,
         title=product.title,
@@ -50,18 +37,20 @@ async def product_page(
         rating=product.rating.average,
         rating_count=product.rating.count,
         attributes=product.attributes,
-        availability=Availability(
-            in_stock=inventory.in_stock,
-            label=availability_label(
-                inventory.in_stock, inventory.quantity, inventory.restock_date, locale
-            ),
-        )
-        if inventory
-        else None,
-        related=[product_card(p, locale) for p in result.values.get("related", [])],
-        degraded=degraded,
+        availability=availability(data.availability, locale),
+        related=[product_card(p, locale) for p in data.related or []],
+        degraded=data.degraded,
     )
-    response = screen_response(view, degraded)
-    if cached.status in ("stale", "stale_error"):
-        response.headers["X-BFF-Cache"] = cached.status
+    response = screen_response(view, data.degraded)
+    if data.cache_status in STALE_STATUSES:
+        response.headers["X-BFF-Cache"] = data.cache_status
     return response
+
+
+def availability(inventory: Inventory | None, locale: str) -> Availability | None:
+    if inventory is None:
+        return None
+    label = availability_label(
+        inventory.in_stock, inventory.quantity, inventory.restock_date, locale
+    )
+    return Availability(in_stock=inventory.in_stock, label=label)

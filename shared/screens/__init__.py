@@ -1,3 +1,6 @@
-"""What a screen needs: the screen context, typed parts, gather, section names.
+"""What a screen needs, for both gateways: the ``screen`` dependency (``provider``), the screen
+context and its screens (``context``), their typed data (``data``), typed parts and gather under
+one deadline (``gather``), public section names (``sections``), and the input rules
+(``rules``).
 
 Imports ``shared.platform``, ``shared.identity`` and ``core_clients``."""

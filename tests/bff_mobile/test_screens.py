@@ -9,8 +9,11 @@ import httpx
 import msgspec
 import pytest
 
+from bff_mobile.schemas import Home
+from bff_mobile.views.common import JSON, MSGPACK, Reply, entity_tag
+from shared.platform.keys import KeyedHasher
 from tests.bff_mobile.test_auth_flow import APP_VERSION, log_in_app
-from tests.fixtures.gateways import RunningGateway, StartGateway, log_in_browser
+from tests.fixtures.gateways import TEST_SECRET_KEY, RunningGateway, StartGateway, log_in_browser
 from tests.fixtures.idp import IdpServer
 
 
@@ -185,3 +188,28 @@ def test_mobile_home_is_at_most_half_the_bytes_of_web_home(
         len(mobile_home.content),
         len(web_home.content),
     )
+
+
+def test_an_entity_tag_is_strong_and_keyed_by_user_media_type_and_bytes() -> None:
+    keys = KeyedHasher(TEST_SECRET_KEY)
+    tag = entity_tag(keys, "alice", JSON, b"{}")
+    assert tag == '"' + keys.short("etag", "alice", JSON, b"{}") + '"'
+    assert entity_tag(keys, "bob", JSON, b"{}") != tag
+    assert entity_tag(keys, "alice", JSON, b"{ }") != tag
+    assert entity_tag(keys, "alice", MSGPACK, b"{}") != tag
+    assert entity_tag(KeyedHasher("another secret, another key!"), "alice", JSON, b"{}") != tag
+
+
+def test_a_reply_is_a_304_only_for_the_users_current_tag() -> None:
+    keys = KeyedHasher(TEST_SECRET_KEY)
+    payload = Home(currency="EUR", name="Alice")
+    first = Reply(keys, "alice", None, None, None).screen(payload, [])
+    tag = first.headers["etag"]
+    assert first.status_code == 200
+    again = Reply(keys, "alice", None, None, f'W/"x", {tag}').screen(payload, [])
+    assert (again.status_code, again.content) == (304, b"")
+    assert Reply(keys, "bob", None, None, tag).screen(payload, []).status_code == 200
+    created = Reply(keys, "alice", None, None, None).created(payload, ["products"])
+    assert created.status_code == 201
+    assert "etag" not in created.headers
+    assert created.headers["X-BFF-Degraded"] == "products"

@@ -18,7 +18,7 @@ from shared.platform.errors import (
     CoreTimeout,
     CoreUnavailable,
 )
-from shared.screens.gather import Part, gather_parts
+from shared.screens.gather import GatherResult, OptionalPart, Part, gather_parts
 
 pytestmark = pytest.mark.anyio
 
@@ -65,21 +65,22 @@ async def test_all_parts_succeed_concurrently() -> None:
 
         return meet
 
-    parts = [Part("account", meeting("a")), Part("orders", meeting("o"), required=False)]
-    result = await gather_parts(parts, deadline=Deadline.after(5))
-    assert result.values == {"account": "a", "orders": "o"}
+    account, orders = Part("account", meeting("a")), OptionalPart("orders", meeting("o"))
+    result = await gather_parts([account, orders], deadline=Deadline.after(5))
+    assert (result.of(account), result.of(orders)) == ("a", "o")
     assert result.degraded == []
 
 
 async def test_optional_failure_is_degraded_and_logged_without_the_message() -> None:
     """If recommendations are down, the screen still answers, without them."""
-    parts = [
-        Part("account", value("a")),
-        Part("recommendations", failing(CoreUnavailable("recommendations", "token=abc")), False),
-    ]
+    account = Part("account", value("a"))
+    recommendations = OptionalPart(
+        "recommendations", failing(CoreUnavailable("recommendations", "token=abc"))
+    )
     with capture_logs() as logs:
-        result = await gather_parts(parts, deadline=Deadline.after(2))
-    assert result.values == {"account": "a"}
+        result = await gather_parts([account, recommendations], deadline=Deadline.after(2))
+    assert result.of(account) == "a"
+    assert result.of(recommendations) is None
     assert result.degraded == ["recommendations"]
     assert logs == [
         {
@@ -92,7 +93,7 @@ async def test_optional_failure_is_degraded_and_logged_without_the_message() -> 
 
 
 async def test_any_exception_of_an_optional_part_degrades() -> None:
-    parts = [Part("a", value(1)), Part("b", failing(KeyError("bug")), required=False)]
+    parts = [Part("a", value(1)), OptionalPart("b", failing(KeyError("bug")))]
     result = await gather_parts(parts, deadline=Deadline.after(2))
     assert result.degraded == ["b"]
 
@@ -110,7 +111,7 @@ async def test_any_exception_of_an_optional_part_degrades() -> None:
 async def test_required_failure_fails_the_screen_with_its_status(
     error: CoreError, status: int
 ) -> None:
-    parts = [Part("main", failing(error)), Part("side", value("s"), required=False)]
+    parts = [Part("main", failing(error)), OptionalPart("side", value("s"))]
     with pytest.raises(CoreError) as caught:
         await gather_parts(parts, deadline=Deadline.after(2))
     assert caught.value is error
@@ -133,7 +134,7 @@ async def test_a_bug_in_a_required_part_is_not_disguised() -> None:
 async def test_required_failure_cancels_the_other_parts_at_once() -> None:
     straggler = Straggler()
     parts = [
-        Part("slow", straggler, required=False),
+        OptionalPart("slow", straggler),
         Part("main", failing(CoreUnavailable("accounts"), delay=0.01)),
     ]
     started = time.monotonic()
@@ -145,20 +146,23 @@ async def test_required_failure_cancels_the_other_parts_at_once() -> None:
 
 async def test_optional_straggler_is_cancelled_at_the_deadline_and_degraded() -> None:
     straggler = Straggler()
-    parts = [Part("account", value("a")), Part("recommendations", straggler, required=False)]
+    account, recommendations = (
+        Part("account", value("a")),
+        OptionalPart("recommendations", straggler),
+    )
     started = time.monotonic()
     with capture_logs() as logs:
-        result = await gather_parts(parts, deadline=Deadline.after(0.2))
+        result = await gather_parts([account, recommendations], deadline=Deadline.after(0.2))
     assert time.monotonic() - started < 2.0
     assert straggler.cancelled
-    assert result.values == {"account": "a"}
+    assert (result.of(account), result.of(recommendations)) == ("a", None)
     assert result.degraded == ["recommendations"]
     assert logs[0]["part"] == "recommendations"
 
 
 async def test_required_straggler_is_a_504_at_the_deadline() -> None:
     straggler = Straggler()
-    parts = [Part("account", straggler), Part("orders", value("o"), required=False)]
+    parts = [Part("account", straggler), OptionalPart("orders", value("o"))]
     with pytest.raises(CoreTimeout) as caught:
         await gather_parts(parts, deadline=Deadline.after(0.2))
     assert straggler.cancelled
@@ -166,15 +170,16 @@ async def test_required_straggler_is_a_504_at_the_deadline() -> None:
 
 
 async def test_degraded_lists_parts_in_the_order_given() -> None:
+    ok = Part("ok", value(1))
     parts = [
-        Part("late", failing(CoreUnavailable("x"), delay=0.05), required=False),
-        Part("ok", value(1)),
-        Part("timed_out", Straggler(), required=False),
-        Part("early", failing(CoreBadResponse("y")), required=False),
+        OptionalPart("late", failing(CoreUnavailable("x"), delay=0.05)),
+        ok,
+        OptionalPart("timed_out", Straggler()),
+        OptionalPart("early", failing(CoreBadResponse("y"))),
     ]
     result = await gather_parts(parts, deadline=Deadline.after(0.2))
     assert result.degraded == ["late", "timed_out", "early"]
-    assert result.values == {"ok": 1}
+    assert result.of(ok) == 1
 
 
 async def test_parts_see_the_deadline_and_may_be_plain_awaitables() -> None:
@@ -183,8 +188,9 @@ async def test_parts_see_the_deadline_and_may_be_plain_awaitables() -> None:
     async def seen() -> Deadline | None:
         return current_deadline()
 
-    result = await gather_parts([Part("d", seen), Part("c", seen())], deadline=deadline)
-    assert result.values == {"d": deadline, "c": deadline}
+    by_function, by_awaitable = Part("d", seen), Part("c", seen())
+    result = await gather_parts([by_function, by_awaitable], deadline=deadline)
+    assert result.of(by_function) == result.of(by_awaitable) == deadline
 
 
 async def test_part_names_must_be_unique() -> None:
@@ -201,8 +207,24 @@ async def test_already_expired_deadline_degrades_optional_parts_without_running_
         return 1
 
     result = await gather_parts(
-        [Part("f", part, required=False), Part("c", part(), required=False)],
+        [OptionalPart("f", part), OptionalPart("c", part())],
         deadline=Deadline.after(-1),
     )
     assert result.degraded == ["f", "c"]
     assert not ran
+
+
+async def test_a_result_answers_only_for_its_own_parts() -> None:
+    """Reading a part that was not in this gather is a bug, not a missing section."""
+    gathered, elsewhere = Part("a", value(1)), OptionalPart("b", value(2))
+    result = await gather_parts([gathered], deadline=Deadline.after(1))
+    assert result.of(gathered) == 1
+    with pytest.raises(LookupError, match="'b'"):
+        result.of(elsewhere)
+    with pytest.raises(LookupError, match="'a'"):
+        GatherResult({}, []).of(gathered)
+
+
+def test_parts_say_whether_they_are_required() -> None:
+    assert Part("a", value(1)).required is True
+    assert OptionalPart("b", value(1)).required is False
