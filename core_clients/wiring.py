@@ -4,6 +4,8 @@ One long-lived ``httpx.AsyncClient`` per service, each with the policy its setti
 all of them closed when the gateway stops. The result fills the ``CORE`` state slot (a
 ``CoreData``), which handlers receive as the ``core`` dependency.
 Each breaker reports its state and transitions to the metrics (``bff.breaker.*``).
+The cache names users by the gateway's keyed hasher (``KEYS``) and tells time by the
+gateway's clock (``CLOCK``).
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from core_clients.catalog import CatalogClient
 from core_clients.data import PRODUCT, CoreData, CorePolicy
 from core_clients.orders import OrdersClient
 from core_clients.recommendations import RecommendationsClient
-from shared.cache.two_level import Cache
+from shared.cache import Cache
 from shared.platform.metrics import record_breaker_state, record_breaker_transition
+from shared.platform.plugin import CLOCK, KEYS
 from shared.platform.settings import CoreServiceSettings, Settings
 from shared.platform.state import StateSlot
 
@@ -56,7 +59,9 @@ async def core_data_resource(app: Litestar) -> AsyncIterator[None]:
             record_breaker_state(client.service, client.breaker.state.value)
             return client
 
-        cache = Cache(app.state.redis, name="core")
+        cache = Cache(
+            app.state.redis, hasher=KEYS.get(app.state), clock=CLOCK.get(app.state), name="core"
+        )
         stack.push_async_callback(cache.aclose)
         core = CoreData(
             accounts=open_client(AccountsClient),
