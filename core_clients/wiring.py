@@ -26,36 +26,23 @@ from core_clients.recommendations import RecommendationsClient
 from core_clients.transport import build_http_client
 from shared.cache import Cache
 from shared.platform.metrics import record_breaker_state, record_breaker_transition
-from shared.platform.plugin import CLOCK, KEYS
-from shared.platform.settings import CoreServiceSettings, Settings
+from shared.platform.plugin import CLOCK, KEYS, SETTINGS
 from shared.platform.state import StateSlot
 
 CORE = StateSlot("core", CoreData)
-
-
-def policy_for(service: CoreServiceSettings) -> ServicePolicy:
-    return ServicePolicy(
-        connect_timeout=service.connect_timeout_s,
-        read_timeout=service.timeout_s,
-        total_timeout=service.timeout_s,
-        max_attempts=service.max_attempts,
-        breaker_failure_threshold=service.breaker_failures,
-        breaker_open_s=service.breaker_open_s,
-    )
-
 
 C = TypeVar("C", bound=CoreClient)
 
 
 @asynccontextmanager
 async def core_data_resource(app: Litestar) -> AsyncIterator[None]:
-    settings: Settings = app.state.settings
+    settings = SETTINGS.get(app.state)
     clock = CLOCK.get(app.state)
     async with AsyncExitStack() as stack:
 
         def open_client(client_class: type[C]) -> C:
             service = settings.core_service(client_class.service)
-            policy = policy_for(service)
+            policy = ServicePolicy.from_settings(service)
             http = build_http_client(service.url, policy)
             stack.push_async_callback(http.aclose)
             client = client_class(
