@@ -6,22 +6,14 @@ and raises only ``shared.platform.errors.CoreError`` subclasses.
 """
 
 from core_clients.accounts import Account, AccountsClient
-from core_clients.base import (
-    BreakerOpen,
-    BreakerState,
-    BreakerTransitionHook,
-    CallContext,
-    CircuitBreaker,
-    CoreClient,
-    Money,
-    ServicePolicy,
-    UpstreamRejected,
-    build_http_client,
-    default_transport,
-)
+from core_clients.base import BreakerOpen, CoreClient, UpstreamRejected
+from core_clients.breaker import BreakerState, BreakerTransitionHook, CircuitBreaker
 from core_clients.catalog import CatalogClient, Image, Inventory, Product, Rating
 from core_clients.orders import NewOrderLine, Order, OrderLine, OrderPage, OrdersClient
+from core_clients.policy import ServicePolicy
 from core_clients.recommendations import Recommendations, RecommendationsClient
+from core_clients.transport import build_http_client, default_transport
+from core_clients.wire import CallContext, Money
 
 __all__ = [
     "Account",

@@ -1,4 +1,9 @@
-"""What every core service client shares: policy, transport, retries, circuit breaker, errors.
+"""The base of the per-service clients: one call path, and the one translator of its errors.
+
+The pieces it puts together live beside it: ``policy`` (how hard to try), ``retry`` (backoff
+and budget), ``breaker``, ``transport`` (the HTTP client) and ``wire`` (call context, wire
+models), whose ``CallContext``, ``WireStruct``, ``Money`` and ``path_segment`` are importable
+from here too, as every per-service client needs them.
 
 One call through ``CoreClient._request``::
 
@@ -29,23 +34,23 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import logging
-import random
 import time
-from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
-from urllib.parse import quote
+from typing import Any, ClassVar, Final, TypeVar
 
 import httpx
 import msgspec
-from httpx_aiohttp import AiohttpTransport
-from opentelemetry import propagate, trace
+from opentelemetry import propagate
 from opentelemetry.trace import Span, SpanKind
 from opentelemetry.util.types import AttributeValue
 
+from core_clients.breaker import BreakerPermit, BreakerTransitionHook, CircuitBreaker
+from core_clients.policy import ServicePolicy
+from core_clients.retry import RetryBudget, full_jitter_backoff
+from core_clients.wire import CallContext, Money, WireStruct, path_segment
 from shared.platform import metrics as bff_metrics
+from shared.platform.clock import SYSTEM_CLOCK, Clock
 from shared.platform.deadline import Deadline, current_deadline
 from shared.platform.errors import (
     CoreBadResponse,
@@ -59,92 +64,21 @@ from shared.platform.telemetry import child_span, client_response_attributes, ma
 
 __all__ = [
     "BreakerOpen",
-    "BreakerState",
-    "BreakerTransitionHook",
     "CallContext",
-    "CircuitBreaker",
     "CoreClient",
     "Money",
-    "RetryBudget",
-    "ServicePolicy",
     "UpstreamRejected",
     "WireStruct",
-    "build_http_client",
-    "default_transport",
-    "full_jitter_backoff",
     "path_segment",
 ]
 
 T = TypeVar("T")
 
-_log = logging.getLogger(__name__)
-
-_RETRYABLE_STATUSES = frozenset({502, 503, 504})
-_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-_BUDGET_BANK_CAP = 10.0
-"""Most retry tokens traffic can bank: a long healthy spell cannot fund a burst of retries."""
-_PERSONAL_PATH_SEGMENTS = ("accounts",)
+_RETRYABLE_STATUSES: Final = frozenset({502, 503, 504})
+_SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+_PERSONAL_PATH_SEGMENTS: Final = ("accounts",)
 """Path segments followed by the user's ``sub`` (``/v1/accounts/{sub}/orders``): in ``url.full``
 the ``sub`` becomes ``{sub}``, so no personal data lands in a trace."""
-
-
-class ServicePolicy(msgspec.Struct, frozen=True, kw_only=True):
-    """How hard to try one core service. Settings builds one per service; times in seconds."""
-
-    connect_timeout: float = 0.5
-    read_timeout: float = 2.0
-    total_timeout: float = 3.0
-    """Bound on one client call: every attempt and backoff sleep, even without a deadline."""
-    max_attempts: int = 3
-    backoff_base: float = 0.05
-    backoff_cap: float = 0.5
-    retry_budget_ratio: float = 0.2
-    retry_budget_min_per_s: float = 5.0
-    breaker_failure_threshold: int = 5
-    breaker_window_s: float = 10.0
-    breaker_open_s: float = 5.0
-    breaker_half_open_probes: int = 2
-    max_connections: int = 100
-    """Pool size for the service's one HTTP client (open and keep-alive alike)."""
-
-    def __post_init__(self) -> None:
-        positive = {
-            "connect_timeout": self.connect_timeout,
-            "read_timeout": self.read_timeout,
-            "total_timeout": self.total_timeout,
-            "max_attempts": self.max_attempts,
-            "breaker_failure_threshold": self.breaker_failure_threshold,
-            "breaker_window_s": self.breaker_window_s,
-            "breaker_half_open_probes": self.breaker_half_open_probes,
-            "max_connections": self.max_connections,
-        }
-        for name, number in positive.items():
-            if number <= 0:
-                raise ValueError(f"ServicePolicy.{name} must be positive, not {number}")
-        if min(self.backoff_base, self.backoff_cap, self.breaker_open_s) < 0:
-            raise ValueError("ServicePolicy backoff and open times must not be negative")
-        if self.retry_budget_ratio < 0 or self.retry_budget_min_per_s < 0:
-            raise ValueError("ServicePolicy retry budget must not be negative")
-
-
-class CallContext(msgspec.Struct, frozen=True, kw_only=True):
-    """Who a call is made for: the user's access token and the request it serves."""
-
-    access_token: str | None = None
-    request_id: str | None = None
-
-
-class WireStruct(msgspec.Struct, rename="camel", frozen=True):
-    """Base of the wire models: camelCase on the wire, unknown fields ignored, immutable.
-
-    Immutable because decoded products are cached and shared between requests. Subclasses repeat
-    ``frozen=True``: msgspec inherits it anyway, mypy only believes what it reads on the class.
-    """
-
-
-class Money(WireStruct, frozen=True):
-    amount_minor: int
-    currency: str
 
 
 class UpstreamRejected(CoreRejected):
@@ -157,218 +91,6 @@ class UpstreamRejected(CoreRejected):
 
 class BreakerOpen(CoreUnavailable):
     """The service's circuit breaker is open: the call failed fast and sent nothing."""
-
-
-def path_segment(value: str) -> str:
-    """``value`` as one URL path segment: ``/``, ``?``, ``#`` and ``@`` are escaped.
-
-    ``.`` and ``..`` are escaped too, or URL normalisation would climb out of the route.
-    """
-    if not value:
-        raise ValueError("a path segment must not be empty")
-    if value.strip(".") == "":
-        return "%2E" * len(value)
-    return quote(value, safe="")
-
-
-def full_jitter_backoff(retry: int, policy: ServicePolicy) -> float:
-    """Seconds to wait before retry number ``retry`` (1-based): uniform in [0, min(cap, base*2^n)).
-
-    Full jitter spreads the retries of many callers that failed together.
-    """
-    ceiling = min(policy.backoff_cap, policy.backoff_base * (2 ** (retry - 1)))
-    return random.uniform(0.0, ceiling)
-
-
-class RetryBudget:
-    """Token bucket that keeps retries to ``ratio`` of the traffic under sustained failure.
-
-    Every call deposits ``ratio`` tokens (banked up to a small cap); every retry spends one. A
-    separate floor of ``min_per_s`` tokens a second lets a quiet service still retry a little.
-    """
-
-    def __init__(
-        self, ratio: float, min_per_s: float, *, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self._ratio = ratio
-        self._min_per_s = min_per_s
-        # Up to one second's worth (at least one token, so a fraction per second still adds up).
-        self._floor_cap = max(1.0, min_per_s) if min_per_s > 0 else 0.0
-        self._clock = clock
-        self._banked = 0.0
-        self._floor = self._floor_cap
-        self._floor_at = clock()
-
-    @classmethod
-    def for_policy(cls, policy: ServicePolicy) -> RetryBudget:
-        return cls(policy.retry_budget_ratio, policy.retry_budget_min_per_s)
-
-    def deposit(self) -> None:
-        self._banked = min(_BUDGET_BANK_CAP, self._banked + self._ratio)
-
-    def try_spend(self) -> bool:
-        """Take one retry token if there is one."""
-        now = self._clock()
-        self._floor = min(self._floor_cap, self._floor + (now - self._floor_at) * self._min_per_s)
-        self._floor_at = now
-        if self._banked >= 1.0:
-            self._banked -= 1.0
-            return True
-        if self._floor >= 1.0:
-            self._floor -= 1.0
-            return True
-        return False
-
-
-class BreakerState(enum.StrEnum):
-    CLOSED = "closed"
-    OPEN = "open"
-    HALF_OPEN = "half_open"
-
-
-BreakerTransitionHook = Callable[[str, BreakerState, BreakerState], None]
-"""Called as ``hook(service, old_state, new_state)``; telemetry hangs its counters here."""
-
-
-@dataclass(frozen=True, slots=True)
-class BreakerPermit:
-    """Leave to send one request; ``generation`` ties its outcome to the state that allowed it."""
-
-    generation: int
-    probe: bool
-
-
-class CircuitBreaker:
-    """Per-service breaker: closed -> open -> half-open -> closed (or open again).
-
-    * closed: ``failure_threshold`` failures within ``window_s`` (no success in between) open it.
-    * open: every call fails fast for ``open_s``.
-    * half-open: up to ``half_open_probes`` calls at a time go through; once that many have
-      succeeded it closes, and any failure opens it again.
-
-    A failure is the service not answering usefully (transport error, timeout, 5xx, not the
-    contract); a 404 or other 4xx is an answer, so it counts as a success. Outcomes of calls let
-    through under an earlier state are ignored, so a slow straggler cannot close a fresh breaker.
-    """
-
-    def __init__(
-        self,
-        service: str,
-        policy: ServicePolicy,
-        *,
-        on_transition: BreakerTransitionHook | None = None,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.service = service
-        self.on_transition = on_transition
-        self._threshold = policy.breaker_failure_threshold
-        self._window_s = policy.breaker_window_s
-        self._open_s = policy.breaker_open_s
-        self._probes = policy.breaker_half_open_probes
-        self._clock = clock
-        self._state = BreakerState.CLOSED
-        self._generation = 0
-        self._failures: deque[float] = deque()
-        self._opened_at = 0.0
-        self._probes_in_flight = 0
-        self._probe_successes = 0
-
-    @property
-    def state(self) -> BreakerState:
-        self._half_open_if_due()
-        return self._state
-
-    def acquire(self) -> BreakerPermit | None:
-        """A permit to send, or ``None`` when the call must fail fast."""
-        self._half_open_if_due()
-        if self._state is BreakerState.CLOSED:
-            return BreakerPermit(self._generation, probe=False)
-        if self._state is BreakerState.HALF_OPEN and self._probes_in_flight < self._probes:
-            self._probes_in_flight += 1
-            return BreakerPermit(self._generation, probe=True)
-        return None
-
-    def record_success(self, permit: BreakerPermit) -> None:
-        if permit.generation != self._generation:
-            return
-        if not permit.probe:
-            self._failures.clear()
-            return
-        self._probes_in_flight -= 1
-        self._probe_successes += 1
-        if self._probe_successes >= self._probes:
-            self._move(BreakerState.CLOSED)
-
-    def record_failure(self, permit: BreakerPermit) -> None:
-        if permit.generation != self._generation:
-            return
-        if permit.probe:
-            self._move(BreakerState.OPEN)
-            return
-        now = self._clock()
-        self._failures.append(now)
-        while self._failures and self._failures[0] <= now - self._window_s:
-            self._failures.popleft()
-        if len(self._failures) >= self._threshold:
-            self._move(BreakerState.OPEN)
-
-    def release(self, permit: BreakerPermit) -> None:
-        """The call ended without an outcome (cancelled): free its probe slot, judge nothing."""
-        if permit.generation == self._generation and permit.probe:
-            self._probes_in_flight -= 1
-
-    def _half_open_if_due(self) -> None:
-        if self._state is BreakerState.OPEN and self._clock() - self._opened_at >= self._open_s:
-            self._move(BreakerState.HALF_OPEN)
-
-    def _move(self, new: BreakerState) -> None:
-        old = self._state
-        self._state = new
-        self._generation += 1
-        self._failures.clear()
-        self._probes_in_flight = 0
-        self._probe_successes = 0
-        if new is BreakerState.OPEN:
-            self._opened_at = self._clock()
-        trace.get_current_span().add_event(
-            "bff.breaker.transition", {"bff.breaker.from": old.value, "bff.breaker.to": new.value}
-        )
-        if self.on_transition is not None:
-            try:
-                self.on_transition(self.service, old, new)
-            except Exception:
-                # A telemetry bug must not turn into a failed core call.
-                _log.exception("breaker transition hook failed")
-
-
-def default_transport(policy: ServicePolicy) -> httpx.AsyncBaseTransport:
-    """httpx-aiohttp: about 4x the throughput of httpx's own pool at 64 concurrent calls on
-    loopback (``docs/transport.md``). Public so telemetry can wrap it rather than rebuild it."""
-    limits = httpx.Limits(
-        max_connections=policy.max_connections,
-        max_keepalive_connections=policy.max_connections,
-    )
-    return AiohttpTransport(limits=limits)
-
-
-def build_http_client(
-    base_url: str, policy: ServicePolicy, *, transport: httpx.AsyncBaseTransport | None = None
-) -> httpx.AsyncClient:
-    """The one long-lived ``httpx.AsyncClient`` for a core service; the lifespan closes it.
-
-    ``transport`` defaults to ``default_transport(policy)``; tests pass an ``httpx.MockTransport``.
-    ``trust_env=False``: core services are internal, a stray ``HTTP_PROXY`` must not reroute them.
-    """
-    return httpx.AsyncClient(
-        base_url=base_url,
-        transport=transport if transport is not None else default_transport(policy),
-        timeout=httpx.Timeout(
-            policy.read_timeout, connect=policy.connect_timeout, pool=policy.total_timeout
-        ),
-        headers={"Accept": "application/json"},
-        follow_redirects=False,
-        trust_env=False,
-    )
 
 
 class _Outcome(enum.Enum):
@@ -407,13 +129,14 @@ class CoreClient:
         policy: ServicePolicy | None = None,
         *,
         on_breaker_transition: BreakerTransitionHook | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.http = http
         self.policy = policy or ServicePolicy()
         self.breaker = CircuitBreaker(
-            self.service, self.policy, on_transition=on_breaker_transition
+            self.service, self.policy, on_transition=on_breaker_transition, clock=clock.monotonic
         )
-        self.retry_budget = RetryBudget.for_policy(self.policy)
+        self.retry_budget = RetryBudget.for_policy(self.policy, clock=clock.monotonic)
         self._peer: dict[str, AttributeValue] = {
             "bff.core.service": self.service,
             "server.address": http.base_url.host,

@@ -1,9 +1,9 @@
 """Cached access to the core services, the one data layer both gateways' screens read through.
 
 Shared data (products, inventory) lives under global cache keys; everything about a user lives
-under keys built with ``CacheKey.for_user``, so a cached answer can only ever reach the user it
-was loaded for. Writes invalidate what they change: placing an order drops the user's order
-pages and home entries on every instance.
+under keys built with ``Cache.user_key`` (a keyed hash of the user's ``sub``), so a cached
+answer can only ever reach the user it was loaded for. Writes invalidate what they change:
+placing an order drops the user's order pages and home entries on every instance.
 
 | data | key | fresh | served stale | not-found remembered |
 | --- | --- | --- | --- | --- |
@@ -28,7 +28,7 @@ from core_clients.base import CallContext, UpstreamRejected
 from core_clients.catalog import CatalogClient, Inventory, Product
 from core_clients.orders import NewOrderLine, Order, OrderPage, OrdersClient
 from core_clients.recommendations import Recommendations, RecommendationsClient
-from shared.cache.two_level import Cache, CacheKey, CacheResult
+from shared.cache import Cache, CacheKey, CacheResult
 from shared.platform.errors import Conflict, CoreNotFound, Unprocessable
 
 T = TypeVar("T")
@@ -106,7 +106,7 @@ class CoreData:
 
     async def account(self, sub: str, ctx: CallContext) -> Account:
         result = await self._cached(
-            CacheKey.for_user(sub, "account"),
+            self.cache.user_key(sub, "account"),
             lambda: self.accounts.get_account(sub, ctx=ctx),
             ACCOUNT,
             Account,
@@ -117,7 +117,7 @@ class CoreData:
         self, sub: str, ctx: CallContext, *, cursor: str | None, limit: int
     ) -> OrderPage:
         result = await self._cached(
-            CacheKey.for_user(sub, "orders", cursor or "-", limit),
+            self.cache.user_key(sub, "orders", cursor or "-", limit),
             lambda: self.orders.list_orders(sub, cursor=cursor, limit=limit, ctx=ctx),
             ORDERS,
             OrderPage,
@@ -126,7 +126,7 @@ class CoreData:
 
     async def recommended(self, sub: str, ctx: CallContext, *, limit: int) -> Recommendations:
         result = await self._cached(
-            CacheKey.for_user(sub, "reco", limit),
+            self.cache.user_key(sub, "reco", limit),
             lambda: self.recommendations.get_recommendations(sub, limit=limit, ctx=ctx),
             RECOMMENDATIONS,
             Recommendations,

@@ -4,6 +4,8 @@ One long-lived ``httpx.AsyncClient`` per service, each with the policy its setti
 all of them closed when the gateway stops. The result fills the ``CORE`` state slot (a
 ``CoreData``), which handlers receive as the ``core`` dependency.
 Each breaker reports its state and transitions to the metrics (``bff.breaker.*``).
+The cache names users by the gateway's keyed hasher (``KEYS``); the cache and the breakers
+tell time by the gateway's clock (``CLOCK``).
 """
 
 from __future__ import annotations
@@ -15,48 +17,41 @@ from typing import TypeVar
 from litestar import Litestar
 
 from core_clients.accounts import AccountsClient
-from core_clients.base import CoreClient, ServicePolicy, build_http_client
+from core_clients.base import CoreClient
 from core_clients.catalog import CatalogClient
 from core_clients.data import PRODUCT, CoreData, CorePolicy
 from core_clients.orders import OrdersClient
+from core_clients.policy import ServicePolicy
 from core_clients.recommendations import RecommendationsClient
-from shared.cache.two_level import Cache
+from core_clients.transport import build_http_client
+from shared.cache import Cache
 from shared.platform.metrics import record_breaker_state, record_breaker_transition
-from shared.platform.settings import CoreServiceSettings, Settings
+from shared.platform.plugin import CLOCK, KEYS, SETTINGS, redis_client
 from shared.platform.state import StateSlot
 
 CORE = StateSlot("core", CoreData)
-
-
-def policy_for(service: CoreServiceSettings) -> ServicePolicy:
-    return ServicePolicy(
-        connect_timeout=service.connect_timeout_s,
-        read_timeout=service.timeout_s,
-        total_timeout=service.timeout_s,
-        max_attempts=service.max_attempts,
-        breaker_failure_threshold=service.breaker_failures,
-        breaker_open_s=service.breaker_open_s,
-    )
-
 
 C = TypeVar("C", bound=CoreClient)
 
 
 @asynccontextmanager
 async def core_data_resource(app: Litestar) -> AsyncIterator[None]:
-    settings: Settings = app.state.settings
+    settings = SETTINGS.get(app.state)
+    clock = CLOCK.get(app.state)
     async with AsyncExitStack() as stack:
 
         def open_client(client_class: type[C]) -> C:
             service = settings.core_service(client_class.service)
-            policy = policy_for(service)
+            policy = ServicePolicy.from_settings(service)
             http = build_http_client(service.url, policy)
             stack.push_async_callback(http.aclose)
-            client = client_class(http, policy, on_breaker_transition=record_breaker_transition)
+            client = client_class(
+                http, policy, on_breaker_transition=record_breaker_transition, clock=clock
+            )
             record_breaker_state(client.service, client.breaker.state.value)
             return client
 
-        cache = Cache(app.state.redis, name="core")
+        cache = Cache(redis_client(app.state), hasher=KEYS.get(app.state), clock=clock, name="core")
         stack.push_async_callback(cache.aclose)
         core = CoreData(
             accounts=open_client(AccountsClient),

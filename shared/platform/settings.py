@@ -42,12 +42,17 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True, kw_only=True)
 class CoreServiceSettings:
-    """Where one core service lives and how patient the gateway is with it."""
+    """Where one core service lives and how patient the gateway is with it.
+
+    These defaults are the only ones: the environment reader falls back to them, and
+    ``core_clients.policy.ServicePolicy`` takes its own defaults from them.
+    """
 
     name: str
     url: str
     connect_timeout_s: float = 0.5
     timeout_s: float = 3.0
+    """Bound on one call to the service: every attempt and backoff sleep together."""
     max_attempts: int = 3
     breaker_failures: int = 5
     breaker_open_s: float = 5.0
@@ -241,20 +246,29 @@ def _core_settings(reader: _Reader) -> tuple[CoreServiceSettings, ...]:
     services = []
     for service in CORE_SERVICES:
         prefix = f"BFF_CORE_{service.upper()}"
+        # The dataclass's defaults are the only ones: what is not set keeps them.
+        default = CoreServiceSettings(name=service, url=f"http://127.0.0.1:8100/{service}")
         services.append(
             CoreServiceSettings(
                 name=service,
-                url=reader.url(f"{prefix}_URL", f"http://127.0.0.1:8100/{service}"),
+                url=reader.url(f"{prefix}_URL", default.url),
                 connect_timeout_s=reader.number(
-                    f"{prefix}_CONNECT_TIMEOUT", 0.5, minimum=0.01, maximum=60
+                    f"{prefix}_CONNECT_TIMEOUT", default.connect_timeout_s, minimum=0.01, maximum=60
                 ),
-                timeout_s=reader.number(f"{prefix}_TIMEOUT", 3.0, minimum=0.01, maximum=120),
-                max_attempts=reader.integer(f"{prefix}_MAX_ATTEMPTS", 3, minimum=1, maximum=10),
+                timeout_s=reader.number(
+                    f"{prefix}_TIMEOUT", default.timeout_s, minimum=0.01, maximum=120
+                ),
+                max_attempts=reader.integer(
+                    f"{prefix}_MAX_ATTEMPTS", default.max_attempts, minimum=1, maximum=10
+                ),
                 breaker_failures=reader.integer(
-                    f"{prefix}_BREAKER_FAILURES", 5, minimum=1, maximum=1000
+                    f"{prefix}_BREAKER_FAILURES", default.breaker_failures, minimum=1, maximum=1000
                 ),
                 breaker_open_s=reader.number(
-                    f"{prefix}_BREAKER_OPEN_SECONDS", 5.0, minimum=0.1, maximum=3600
+                    f"{prefix}_BREAKER_OPEN_SECONDS",
+                    default.breaker_open_s,
+                    minimum=0.1,
+                    maximum=3600,
                 ),
             )
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -10,7 +11,9 @@ from typing import Any, TypeVar
 
 import httpx
 
-from core_clients.base import CoreClient, ServicePolicy, build_http_client
+from core_clients.base import CoreClient
+from core_clients.policy import ServicePolicy
+from core_clients.transport import build_http_client
 
 C = TypeVar("C", bound=CoreClient)
 
@@ -26,11 +29,20 @@ class Recorder:
     def __init__(self, responder: Responder) -> None:
         self.responder = responder
         self.requests: list[httpx.Request] = []
+        self._arrival = asyncio.Event()
 
     async def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
+        self._arrival.set()
         answer = self.responder(request)
         return await answer if inspect.isawaitable(answer) else answer
+
+    async def arrived(self, count: int) -> None:
+        """Wait (bounded) until ``count`` requests have reached the service in all."""
+        async with asyncio.timeout(5):
+            while self.count < count:
+                self._arrival.clear()
+                await self._arrival.wait()
 
     @property
     def count(self) -> int:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
 
 import httpx
 import pytest
 
-from core_clients.base import CallContext, ServicePolicy, build_http_client
+from core_clients.base import CallContext
 from core_clients.catalog import CatalogClient
+from core_clients.policy import ServicePolicy
+from core_clients.transport import build_http_client
 from shared.platform.errors import CoreError
+from tests.fixtures.clock import FakeClock
 
 pytestmark = pytest.mark.anyio
 CTX = CallContext(access_token="test-token", request_id="req-budget-test")
@@ -47,11 +49,12 @@ async def test_retries_stay_within_the_budget_when_the_catalog_fails_half_the_ti
 
 
 async def test_an_open_breaker_sends_nothing_until_it_half_opens(core_stubs: str) -> None:
-    policy = ServicePolicy(breaker_failure_threshold=3, breaker_open_s=0.5, max_attempts=1)
+    policy = ServicePolicy(breaker_failure_threshold=3, breaker_open_s=5, max_attempts=1)
+    clock = FakeClock()
     async with httpx.AsyncClient(base_url=core_stubs) as control:
         (await control.put("/_chaos/catalog", json={"errorRate": 1.0})).raise_for_status()
         async with build_http_client(f"{core_stubs}/catalog", policy) as http:
-            client = CatalogClient(http, policy)
+            client = CatalogClient(http, policy, clock=clock)
             for _ in range(3):
                 with pytest.raises(CoreError):
                     await client.get_product("7", ctx=CTX)
@@ -62,7 +65,7 @@ async def test_an_open_breaker_sends_nothing_until_it_half_opens(core_stubs: str
                     await client.get_product("7", ctx=CTX)
             assert await catalog_calls(control) == 0
             (await control.delete("/_chaos")).raise_for_status()
-            await asyncio.sleep(0.6)
+            clock.advance(policy.breaker_open_s)
             for _ in range(3):
                 assert (await client.get_product("7", ctx=CTX)).id == "7"
             assert client.breaker.state == "closed"

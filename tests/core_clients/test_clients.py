@@ -15,7 +15,7 @@ from core_clients import (
     RecommendationsClient,
     UpstreamRejected,
 )
-from core_clients.base import path_segment
+from core_clients.wire import path_segment
 from shared.platform.errors import CoreNotFound, CoreUnavailable
 from tests.core_clients.samples import ACCOUNT, ORDER, product
 from tests.core_clients.support import always, body_of, client_for, sequence

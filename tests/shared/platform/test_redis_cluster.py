@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from shared.cache.two_level import Cache, CacheKey
+from shared.cache import Cache
 from shared.identity.records import TokenSet
 from shared.identity.stores import build_stores
 from shared.platform.clock import SYSTEM_CLOCK
@@ -66,7 +66,9 @@ async def test_the_session_store_works_unchanged_on_a_cluster(redis_cluster_url:
 
 async def test_the_cache_works_unchanged_on_a_cluster(redis_cluster_url: str) -> None:
     clients = [create_redis_client(redis_cluster_url, "cluster") for _ in range(2)]
-    first, second = (Cache(client, name="cluster") for client in clients)
+    first, second = (
+        Cache(client, hasher=KeyedHasher(CIPHER_KEY), name="cluster") for client in clients
+    )
     loads = 0
 
     async def load() -> str:
@@ -74,7 +76,7 @@ async def test_the_cache_works_unchanged_on_a_cluster(redis_cluster_url: str) ->
         loads += 1
         return f"orders-{loads}"
 
-    key = CacheKey.for_user("alice", "orders", "-", 10)
+    key = first.user_key("alice", "orders", "-", 10)
     try:
         one = await first.get_or_load(key, load, ttl=30, stale_ttl=60, type=str)
         two = await second.get_or_load(key, load, ttl=30, stale_ttl=60, type=str)

@@ -25,7 +25,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, StatusCode, TraceFlags
 
 from bff_web.app import create_app as create_web_app
-from core_clients.base import BreakerState, CallContext, ServicePolicy, build_http_client
+from core_clients import BreakerState, CallContext, ServicePolicy, build_http_client
 from core_clients.catalog import CatalogClient
 from shared.identity.oidc import OidcRelyingParty
 from shared.platform.errors import CoreUnavailable

@@ -1,0 +1,359 @@
+"""``Cache``: the two levels put together, with stale-while-revalidate and stale-if-error.
+
+Level 1 is a small LRU in this process (``local``); level 2 is Redis, shared by every instance.
+Without a Redis client (the one-process dev setup) level 1 is the whole cache. A lookup finds
+the entry, judges it by its age (``entries``) and, when it must, loads it once (``flight``)::
+
+    "hit"          fresh: served as is
+    "stale"        served at once; refreshed once in the background
+    "stale_error"  stale, served instead of an error while the last refresh failed
+    "miss"         loaded once, however many callers wait
+
+Redis I/O and the invalidation of a user's kinds on every instance live in ``redis_level``;
+when Redis fails the cache passes through to the loaders (``health``).
+
+Time comes from the injected ``Clock``: wall time for an entry's age (every instance reads
+it), monotonic time for level 1, retry pauses and the Redis back-off.
+
+Telemetry: each lookup is a ``cache.lookup {kind}`` span (``cache.hit``, ``cache.stale``,
+``cache.key_kind`` shared/user, ``cache.kind``; ``bff.cache.status`` for ``negative`` and
+``stale_error``; never the key, which may name a user). The loader's core calls hang under the
+span of the lookup that started the load. ``bff.cache.lookups`` counts outcomes per cache and
+kind; Redis trouble shows in ``bff.cache.redis.errors`` and ``bff.cache.redis.available``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Final, TypeVar
+
+import msgspec
+from opentelemetry import trace
+from opentelemetry.util.types import AttributeValue
+
+from shared.cache.entries import Envelope, Freshness, NegativeExceptions, value_envelope
+from shared.cache.flight import Flight, SingleFlight
+from shared.cache.health import RedisHealth
+from shared.cache.keys import CacheKey, KeyPart, RedisNames, UserKeys, check_name
+from shared.cache.local import LocalEntries, Lru
+from shared.cache.redis_level import RedisLevel
+from shared.cache.results import CacheResult, CacheStats, CacheStatus
+from shared.platform import metrics as bff_metrics
+from shared.platform.clock import SYSTEM_CLOCK, Clock
+from shared.platform.keys import KeyedHasher
+from shared.platform.logging import get_logger
+from shared.platform.redis import RedisClient
+from shared.platform.telemetry import child_span
+
+T = TypeVar("T")
+
+_REFRESH_RETRY_S: Final = 1.0  # after a failed refresh, serve "stale_error" this long
+_STALE: Final = ("stale", "stale_error")
+
+_log = get_logger("bff.cache")
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    name: str  # Redis (and level 1) name of the value
+    envelope: Envelope | None
+    generation: str | None  # None: Redis is configured but was not usable for this lookup
+
+    @property
+    def flight_key(self) -> str:
+        # With the generation in it, a caller arriving after an invalidation on another
+        # instance never joins a load that began before it.
+        return f"{self.name}#{'-' if self.generation is None else self.generation}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    envelope: Envelope
+    status: CacheStatus
+
+
+@dataclass(frozen=True, slots=True)
+class _Load:
+    """One lookup's load: what it is for and how to do it."""
+
+    key: CacheKey
+    found: _Found
+    loader: Callable[[], Awaitable[Any]]
+    freshness: Freshness
+    stale: Envelope | None  # the entry served meanwhile, for a background refresh
+
+
+class Cache:
+    """See the module docstring. One per gateway process, made in the lifespan."""
+
+    def __init__(
+        self,
+        redis: RedisClient | None,
+        *,
+        hasher: KeyedHasher,
+        clock: Clock = SYSTEM_CLOCK,
+        local_max_entries: int = 10_000,
+        local_ttl: float = 1.0,
+        lock_ttl_ms: int = 5_000,
+        lock_wait_s: float = 2.0,
+        redis_backoff_s: float = 5.0,
+        negative_exceptions: NegativeExceptions = (),
+        name: str = "default",
+    ) -> None:
+        self._users = UserKeys(hasher)
+        self._clock = clock
+        self._local = LocalEntries(local_max_entries)
+        self._local_ttl = local_ttl
+        self._negative_exceptions = negative_exceptions
+        self._name = check_name(name)
+        self._names = RedisNames(f"bff:cache:{name}")
+        self._flights: SingleFlight[_Outcome] = SingleFlight()
+        self._failed_refreshes: Lru[float] = Lru(local_max_entries)
+        self.stats = CacheStats()
+        self._lookups = bff_metrics.CacheLookups(self._name)
+        self._health = RedisHealth(name, backoff_s=redis_backoff_s, clock=clock, stats=self.stats)
+        self._redis: RedisLevel | None = None
+        if redis is not None:
+            self._redis = RedisLevel(
+                redis,
+                self._names,
+                health=self._health,
+                lock_ttl_ms=lock_ttl_ms,
+                lock_wait_s=lock_wait_s,
+                cache_name=name,
+            )
+            bff_metrics.CACHE_REDIS_AVAILABLE.set(1, {"bff.cache.name": self._name})
+
+    def user_key(self, sub: str, kind: str, *parts: KeyPart) -> CacheKey:
+        """A key for one user's data; the user's ``sub`` appears in it only as a keyed hash."""
+        return self._users.key(sub, kind, *parts)
+
+    async def get_or_load(
+        self,
+        key: CacheKey,
+        loader: Callable[[], Awaitable[T]],
+        *,
+        ttl: float,
+        stale_ttl: float,
+        type: type[T],  # shadows the builtin on purpose: msgspec calls it the same
+        negative_ttl: float | None = None,
+        negative_exceptions: NegativeExceptions | None = None,
+    ) -> CacheResult[T]:
+        """The value for ``key``, loading it with ``loader`` when needed (see module docs).
+
+        ``negative_exceptions`` (default: the cache's) are answers, not failures: one raised by
+        the loader is remembered for ``negative_ttl`` (default ``ttl``) and raised again, as the
+        same class with the same attributes, without calling the loader. Any other error of
+        the loader propagates, unless a stale value can be served instead ("stale_error").
+        """
+        if not isinstance(key, CacheKey):
+            raise TypeError("cache keys are CacheKey objects, never strings")
+        if negative_exceptions is None:
+            negative_exceptions = self._negative_exceptions
+        freshness = Freshness.checked(ttl, stale_ttl, negative_ttl, negative_exceptions)
+        attributes = {
+            "cache.kind": key.kind,
+            "cache.key_kind": "user" if key.per_user else "shared",
+        }
+        with child_span(f"cache.lookup {key.kind}", attributes, answers=negative_exceptions):
+            return await self._lookup(key, loader, freshness, type)
+
+    async def _lookup(
+        self,
+        key: CacheKey,
+        loader: Callable[[], Awaitable[T]],
+        freshness: Freshness,
+        type: type[T],
+    ) -> CacheResult[T]:
+        found = await self._find(key, freshness)
+        envelope = found.envelope
+        if envelope is not None:
+            state = freshness.state(envelope, self._clock.time())
+            if state == "negative" and envelope.error is not None:
+                self.stats.negative_hits += 1
+                self._note(key, "negative")
+                raise freshness.rebuild_error(envelope.error)
+            if state in ("fresh", "stale"):
+                try:
+                    value = msgspec.msgpack.decode(envelope.value, type=type)
+                except msgspec.DecodeError:  # written by an older version of the code: reload
+                    _log.warning("cache_entry_unreadable", cache=self._name, kind=key.kind)
+                else:
+                    load = _Load(key, found, loader, freshness, stale=envelope)
+                    status = "hit" if state == "fresh" else self._serve_stale(load)
+                    return self._result(key, value, status)
+        load = _Load(key, found, loader, freshness, stale=None)
+        outcome = await asyncio.shield(self._flight(load).task)
+        return self._result(
+            key, msgspec.msgpack.decode(outcome.envelope.value, type=type), outcome.status
+        )
+
+    async def invalidate(self, *keys: CacheKey) -> None:
+        """Drop these entries here and in Redis.
+
+        Another instance may still serve a shared entry from its level 1 for up to
+        ``local_ttl``. For per-user data prefer :meth:`invalidate_user_kinds`, which also voids
+        loads that are already running on other instances.
+        """
+        names = [self._names.value(key) for key in keys]
+        for name in names:
+            self._forget_locally(name, with_parts=False)
+        if self._redis is not None and names:
+            await self._redis.delete(names)
+
+    async def invalidate_user_kinds(self, sub: str, *kinds: str) -> None:
+        """Drop every entry of these kinds for this user, whatever their parts, everywhere."""
+        tag = self._users.tag(sub)
+        for kind in kinds:
+            self._forget_locally(self._names.user_kind(tag, kind), with_parts=True)
+        if self._redis is not None and kinds:
+            await self._redis.new_generations(tag, kinds)
+
+    async def aclose(self) -> None:
+        """Stop loads still running (background refreshes); the lifespan closes Redis."""
+        tasks: list[asyncio.Task[Any]] = [*self._flights.tasks()]
+        if self._redis is not None:
+            tasks.extend(self._redis.tasks())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # --- reading --------------------------------------------------------------------------
+
+    async def _find(self, key: CacheKey, freshness: Freshness) -> _Found:
+        name = self._names.value(key)
+        local = self._local.get(name, self._clock.monotonic())
+        if self._redis is None:
+            return _Found(name, local, "")
+        if local is not None and freshness.servable_without_load(local, self._clock.time()):
+            return _Found(name, local, "")  # only shared entries are in level 1 here
+        read = await self._redis.read(key, name)
+        if read is None:
+            return _Found(name, None, None)
+        envelope, generation = read
+        if envelope is not None and not key.per_user:
+            self._local.put(name, envelope, self._clock.monotonic() + self._local_ttl)
+        return _Found(name, envelope, generation)
+
+    def _serve_stale(self, load: _Load) -> CacheStatus:
+        retry_at = self._failed_refreshes.get(load.found.flight_key)
+        if retry_at is not None and retry_at > self._clock.monotonic():
+            return "stale_error"  # the source just failed; do not ask it again per request
+        self._flight(load)
+        return "stale"
+
+    def _note(self, key: CacheKey, status: str) -> None:
+        """Count the outcome and describe it on the lookup's span (the current one)."""
+        self._lookups.count(key.kind, status)
+        span = trace.get_current_span()
+        if span.is_recording():
+            attributes: dict[str, AttributeValue] = {
+                "cache.hit": status != "miss",
+                "cache.stale": status in _STALE,
+            }
+            if status in ("negative", "stale_error"):  # what hit/stale alone cannot say
+                attributes["bff.cache.status"] = status
+            if self._degraded:
+                attributes["bff.cache.degraded"] = True
+            span.set_attributes(attributes)
+
+    def _result(self, key: CacheKey, value: T, status: CacheStatus) -> CacheResult[T]:
+        self._note(key, status)
+        self.stats.count(status)
+        return CacheResult(value, status, degraded=self._degraded)
+
+    @property
+    def _degraded(self) -> bool:
+        return self._redis is not None and not self._health.up
+
+    # --- loading --------------------------------------------------------------------------
+
+    def _flight(self, load: _Load) -> Flight[_Outcome]:
+        return self._flights.join(load.found.flight_key, partial(self._fill, load=load))
+
+    async def _fill(self, flight: Flight[_Outcome], *, load: _Load) -> _Outcome:
+        redis = self._redis
+        lock = None
+        if redis is not None and load.found.generation is not None:
+            read_ready = partial(self._read_ready, redis, load)
+            lock, ready = await redis.locks.take_or_wait(self._names.lock(load.key), read_ready)
+            if ready is not None:
+                if ready.error is not None:
+                    raise load.freshness.rebuild_error(ready.error)
+                return _Outcome(ready, "miss")
+        try:
+            return await self._load(flight, load)
+        finally:
+            if redis is not None and lock is not None:
+                await redis.locks.release(lock)
+
+    async def _read_ready(self, redis: RedisLevel, load: _Load) -> Envelope | None:
+        """The value another instance stored meanwhile, if it needs no load."""
+        envelope, _ = await redis.read_now(load.key, load.found.name)
+        now = self._clock.time()
+        if envelope is not None and load.freshness.servable_without_load(envelope, now):
+            return envelope
+        return None
+
+    async def _load(self, flight: Flight[_Outcome], load: _Load) -> _Outcome:
+        self.stats.loads += 1
+        generation = load.found.generation or ""
+        freshness = load.freshness
+        try:
+            value = await load.loader()
+        except Exception as exc:
+            negative = freshness.negative_envelope(exc, generation, self._clock.time())
+            if negative is not None:
+                await self._store(flight, load, *negative, lifetime=freshness.negative_ttl)
+                raise
+            stale = load.stale
+            if stale is not None and freshness.state(stale, self._clock.time()) == "stale":
+                retry_at = self._clock.monotonic() + _REFRESH_RETRY_S
+                self._failed_refreshes.put(load.found.flight_key, retry_at)
+                _log.warning(
+                    "cache_serving_stale_on_error",
+                    cache=self._name,
+                    kind=load.key.kind,
+                    error=type(exc).__name__,
+                )
+                return _Outcome(stale, "stale_error")
+            raise
+        envelope, payload = value_envelope(value, generation, self._clock.time())
+        await self._store(flight, load, envelope, payload, lifetime=freshness.lifetime)
+        self._failed_refreshes.pop(load.found.flight_key)
+        return _Outcome(envelope, "miss")
+
+    async def _store(
+        self,
+        flight: Flight[_Outcome],
+        load: _Load,
+        envelope: Envelope,
+        payload: bytes,
+        *,
+        lifetime: float,
+    ) -> None:
+        if flight.discarded:  # invalidated while loading: this answer may predate the write
+            return
+        name = load.found.name
+        now = self._clock.monotonic()
+        if self._redis is None:
+            self._local.put(name, envelope, now + lifetime)
+            return
+        if not load.key.per_user:
+            self._local.put(name, envelope, now + min(self._local_ttl, lifetime))
+        if load.found.generation is not None:
+            await self._redis.store(name, payload, lifetime=lifetime)
+
+    def _forget_locally(self, name: str, *, with_parts: bool) -> None:
+        """Drop level-1 entries and running loads of ``name`` (and of its longer keys)."""
+
+        def covers(key: str) -> bool:
+            return key == name or (with_parts and key.startswith(name + ":"))
+
+        self._local.drop_where(covers)
+        if self._redis is not None:
+            self._redis.forget_reads(covers)
+        self._flights.discard_where(lambda flight_key: covers(flight_key.rpartition("#")[0]))

@@ -1,0 +1,74 @@
+"""Level 1: a small least-recently-used map in this process.
+
+What it holds, and why: without Redis (the one-process dev setup) it is the whole cache. With
+Redis, per-user entries stay out of it, because another instance's invalidation could not reach
+it; shared entries (products) are kept for at most ``local_ttl`` (1 s by default) after they
+were read from Redis, which bounds how long another instance may still serve a shared entry
+after ``invalidate``.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from shared.cache.entries import Envelope
+
+V = TypeVar("V")
+
+
+class Lru(Generic[V]):
+    """A dict bounded by entry count that forgets the least recently used entry first."""
+
+    def __init__(self, max_entries: int) -> None:
+        self._max = max_entries
+        self._data: OrderedDict[str, V] = OrderedDict()
+
+    def get(self, key: str) -> V | None:
+        value = self._data.get(key)
+        if value is not None:
+            self._data.move_to_end(key)
+        return value
+
+    def put(self, key: str, value: V) -> None:
+        self._data[key] = value
+        self._data.move_to_end(key)
+        if len(self._data) > self._max:
+            self._data.popitem(last=False)
+
+    def pop(self, key: str) -> None:
+        self._data.pop(key, None)
+
+    def drop_where(self, matches: Callable[[str], bool]) -> None:
+        for key in [key for key in self._data if matches(key)]:
+            del self._data[key]
+
+
+@dataclass(frozen=True, slots=True)
+class LocalEntry:
+    envelope: Envelope
+    keep_until: float  # monotonic
+
+
+class LocalEntries:
+    """Level 1 proper: envelopes that this process drops at their ``keep_until``."""
+
+    def __init__(self, max_entries: int) -> None:
+        self._entries: Lru[LocalEntry] = Lru(max_entries)
+
+    def get(self, name: str, now: float) -> Envelope | None:
+        entry = self._entries.get(name)
+        if entry is None:
+            return None
+        if entry.keep_until <= now:
+            self._entries.pop(name)
+            return None
+        return entry.envelope
+
+    def put(self, name: str, envelope: Envelope, keep_until: float) -> None:
+        self._entries.put(name, LocalEntry(envelope, keep_until))
+
+    def drop_where(self, matches: Callable[[str], bool]) -> None:
+        self._entries.drop_where(matches)

@@ -1,0 +1,140 @@
+"""Level 2: the cache's entries in Redis, shared by every instance.
+
+Every Redis call of the cache goes through here, and every failure of one is told to
+``RedisHealth``, which decides when to try Redis again. Reads of one key that overlap share one
+round trip: a burst of requests for a hot key costs one pooled connection, not one per request.
+
+Invalidation of a user's kinds across instances: every user has a small Redis hash of
+generations, one field per kind, next to their entries (same hash tag, so same Cluster slot).
+An entry records the generation it was loaded under and is read together with the current one
+in one round trip; invalidating writes a new random generation, which makes every entry of that
+kind unreachable at once, whatever its extra parts (order pages by cursor), with no key scan,
+and also voids loads that were already running. Old entries simply expire. Generations are
+random tokens, not counters, so a generation hash that expired and was created again can never
+make an old entry valid again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Callable
+from typing import Any, Final
+
+import msgspec
+
+from shared.cache.entries import MAX_LIFETIME_S, Envelope, envelope_decoder
+from shared.cache.flight import RedisLocks, SingleFlight
+from shared.cache.health import REDIS_ERRORS, RedisHealth
+from shared.cache.keys import CacheKey, RedisNames
+from shared.platform.logging import get_logger
+from shared.platform.redis import RedisClient
+
+Read = tuple[Envelope | None, str]
+"""An entry (if it is valid under its user's current generation of its kind) and that
+generation (``""`` for shared entries and users who never invalidated the kind)."""
+
+_GENERATIONS_TTL_MS: Final = int(2 * MAX_LIFETIME_S * 1000)
+
+_log = get_logger("bff.cache")
+
+
+class RedisLevel:
+    """Reads, writes and invalidations in Redis, each failure reported to ``health``."""
+
+    def __init__(
+        self,
+        redis: RedisClient,
+        names: RedisNames,
+        *,
+        health: RedisHealth,
+        lock_ttl_ms: int,
+        lock_wait_s: float,
+        cache_name: str,
+    ) -> None:
+        self._redis = redis
+        self._names = names
+        self.health = health
+        self._cache_name = cache_name
+        self._reads: SingleFlight[Read] = SingleFlight()
+        self.locks = RedisLocks(
+            redis, ttl_ms=lock_ttl_ms, wait_s=lock_wait_s, health=health, name=cache_name
+        )
+
+    async def read(self, key: CacheKey, name: str) -> Read | None:
+        """The entry at ``name``, or None when Redis is not to be used for this lookup."""
+        if not self.health.usable():
+            return None
+        read = self._reads.join(name, lambda _flight: self.read_now(key, name))
+        try:
+            found = await asyncio.shield(read.task)
+        except REDIS_ERRORS as exc:
+            self.health.failed(exc)
+            return None
+        self.health.ok()
+        return found
+
+    async def read_now(self, key: CacheKey, name: str) -> Read:
+        """One read of its own (Redis errors propagate): for a caller that polls."""
+        if key.per_user:
+            pipe = self._redis.pipeline(transaction=False)  # same hash tag: one round trip
+            pipe.hget(self._names.generations(key), key.kind)
+            pipe.get(name)
+            raw_generation, raw = await pipe.execute()
+            generation = raw_generation.decode() if raw_generation else ""
+        else:
+            raw, generation = await self._redis.get(name), ""
+        if not raw:
+            return None, generation
+        try:
+            envelope = envelope_decoder.decode(raw)
+        except msgspec.DecodeError:
+            _log.warning("cache_entry_unreadable", cache=self._cache_name, kind=key.kind)
+            return None, generation
+        if envelope.generation != generation:  # loaded before the kind was invalidated
+            return None, generation
+        return envelope, generation
+
+    async def store(self, name: str, payload: bytes, *, lifetime: float) -> None:
+        if not self.health.usable():
+            return
+        try:
+            await self._redis.set(name, payload, px=max(1, round(lifetime * 1000)))
+        except REDIS_ERRORS as exc:
+            self.health.failed(exc)
+        else:
+            self.health.ok()
+
+    async def delete(self, names: list[str]) -> None:
+        try:
+            await self._redis.delete(*names)  # the Cluster client splits this by slot
+        except REDIS_ERRORS as exc:
+            self._invalidation_failed(exc)
+
+    async def new_generations(self, user_tag: str, kinds: tuple[str, ...]) -> None:
+        """Void every entry of these kinds of this user, on every instance.
+
+        Redis is tried even during a back-off: a lost invalidation would show a user stale
+        data after their own write, which is worse than one slow write request.
+        """
+        generations = self._names.generations_of(user_tag)
+        pipe = self._redis.pipeline(transaction=False)  # one key: atomic enough, Cluster-safe
+        pipe.hset(generations, mapping=dict.fromkeys(kinds, secrets.token_hex(8)))
+        pipe.pexpire(generations, _GENERATIONS_TTL_MS)
+        try:
+            await pipe.execute()
+        except REDIS_ERRORS as exc:
+            self._invalidation_failed(exc)
+        else:
+            self.health.ok()
+
+    def forget_reads(self, covers: Callable[[str], bool]) -> None:
+        """Lookups of these names read again, after an invalidation, instead of joining."""
+        self._reads.discard_where(covers)
+
+    def tasks(self) -> list[asyncio.Task[Any]]:
+        return list(self._reads.tasks())
+
+    def _invalidation_failed(self, exc: BaseException) -> None:
+        self.health.failed(exc)
+        _log.error("cache_invalidation_failed", cache=self._cache_name, error=type(exc).__name__)

@@ -1,0 +1,74 @@
+"""The HTTP client of a core service: the measured transport, no proxy, the policy's timeouts,
+and what its failures become on a real loopback socket."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from httpx_aiohttp import AiohttpTransport
+
+from core_clients.base import CallContext
+from core_clients.catalog import CatalogClient
+from core_clients.policy import ServicePolicy
+from core_clients.transport import build_http_client
+from shared.platform.errors import CoreTimeout, CoreUnavailable
+from tests.core_clients.support import FAST
+
+CTX = CallContext(access_token="user-token-123", request_id="req-0001")
+
+
+def test_default_transport_is_aiohttp_and_ignores_proxy_env(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Production clients use the measured-faster transport and never an env proxy."""
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.invalid:3128")
+    http = build_http_client("http://127.0.0.1:8100/catalog", ServicePolicy())
+    assert isinstance(http._transport, AiohttpTransport)
+    assert http.trust_env is False
+    assert http._mounts == {}
+
+
+def test_the_client_times_out_as_the_policy_says() -> None:
+    policy = ServicePolicy(connect_timeout=0.2, read_timeout=1.0, total_timeout=1.5)
+    http = build_http_client("http://127.0.0.1:8100/catalog", policy)
+    assert (http.timeout.connect, http.timeout.read, http.timeout.pool) == (0.2, 1.0, 1.5)
+    assert http.follow_redirects is False
+
+
+@pytest.mark.anyio
+async def test_refused_connection_is_unavailable_not_timeout(unused_port: int) -> None:
+    """httpx-aiohttp reports a refused connection as ConnectTimeout; we know better."""
+    policy = ServicePolicy(max_attempts=1)
+    async with build_http_client(f"http://127.0.0.1:{unused_port}/catalog", policy) as http:
+        client = CatalogClient(http, policy)
+        with pytest.raises(CoreUnavailable) as caught:
+            await client.get_product("7", ctx=CTX)
+    assert not isinstance(caught.value, CoreTimeout)
+
+
+@pytest.mark.anyio
+async def test_reset_connection_is_unavailable_and_retried() -> None:
+    """A service that drops the connection is down, not slow: 503, after the retries."""
+    accepted = 0
+
+    async def drop(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal accepted
+        accepted += 1
+        await _reader.read(1024)
+        writer.close()
+
+    server = await asyncio.start_server(drop, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with build_http_client(f"http://127.0.0.1:{port}/catalog", FAST) as http:
+            client = CatalogClient(http, FAST)
+            with pytest.raises(CoreUnavailable) as caught:
+                await client.get_product("7", ctx=CTX)
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert not isinstance(caught.value, CoreTimeout)
+    # aiohttp itself resends an idempotent request once on a dropped connection (RFC 9112
+    # section 9.3.1, the stale keep-alive race), so each of our 3 attempts may be 2 connections.
+    assert 3 <= accepted <= 6

@@ -1,0 +1,34 @@
+"""Level 1: bounded by entry count, and each entry kept only until its time."""
+
+from __future__ import annotations
+
+from shared.cache.entries import value_envelope
+from shared.cache.local import LocalEntries, Lru
+
+
+def test_the_least_recently_used_entry_goes_first() -> None:
+    lru: Lru[int] = Lru(max_entries=2)
+    lru.put("a", 1)
+    lru.put("b", 2)
+    assert lru.get("a") == 1  # "b" is now the least recently used
+    lru.put("c", 3)
+    assert (lru.get("a"), lru.get("b"), lru.get("c")) == (1, None, 3)
+
+
+def test_an_entry_is_dropped_at_its_keep_until() -> None:
+    entries = LocalEntries(max_entries=10)
+    envelope, _ = value_envelope("v", "", 0.0)
+    entries.put("bff:cache:core:v:{s:product:1}", envelope, keep_until=100.0)
+    assert entries.get("bff:cache:core:v:{s:product:1}", now=99.9) == envelope
+    assert entries.get("bff:cache:core:v:{s:product:1}", now=100.0) is None
+    assert entries.get("bff:cache:core:v:{s:product:1}", now=0.0) is None, "gone for good"
+
+
+def test_dropping_by_name_leaves_the_others() -> None:
+    entries = LocalEntries(max_entries=10)
+    envelope, _ = value_envelope("v", "", 0.0)
+    for name in ("orders", "orders:page-2", "ordersx", "home"):
+        entries.put(name, envelope, keep_until=100.0)
+    entries.drop_where(lambda name: name == "orders" or name.startswith("orders:"))
+    kept = [name for name in ("orders", "orders:page-2", "ordersx", "home") if entries.get(name, 0)]
+    assert kept == ["ordersx", "home"]
