@@ -18,7 +18,7 @@ from core_clients.catalog import Inventory, Product
 from core_clients.data import CoreData
 from core_clients.orders import NewOrderLine, Order, OrderLine, OrderPage
 from core_clients.recommendations import Recommendations
-from shared.cache.two_level import CacheResult
+from shared.cache import CacheResult
 from shared.identity.records import EncryptedTokens, SessionRecord, TokenSet
 from shared.platform.deadline import Deadline, current_deadline
 from shared.platform.errors import CoreUnavailable
