@@ -92,7 +92,7 @@ def running_stack(
         stubs_url=f"http://127.0.0.1:{stubs_port}",
         web_url=f"http://127.0.0.1:{web_port}",
     )
-    cli = [PYTHON, "-m", "devstack.cli"]
+    cli = [PYTHON, "-m", "shared.platform.cli"]  # the `bff` command
     with ExitStack() as stack_of_processes:
         stack_of_processes.enter_context(
             process(

@@ -306,7 +306,7 @@ async def me(identity: Injected[Identity], mobile_session: MobileSession) -> MeV
         sub=mobile_session.sub,
         name=claims.get("name"),
         email=claims.get("email"),
-        session_expires_in=identity.sessions.expires_in(mobile_session, slid=True),
+        session_expires_in=identity.sessions.expires_in(mobile_session),
     )
 
 

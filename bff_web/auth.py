@@ -208,7 +208,7 @@ async def user(
     sessions = identity.sessions
     return UserInfo(
         claims=record.claims,
-        session_expires_in=sessions.expires_in(record, slid=slide),
+        session_expires_in=sessions.expires_in(record),
         logout_url=f"/bff/logout?sid={sessions.public_id(record)}",
     )
 

@@ -292,8 +292,7 @@ class MobileTokenHandler:
             or self.clock.time() >= family.access_expires_at
         ):
             return None
-        await self.sessions.slide(record)
-        return record
+        return await self.sessions.slide(record)
 
     async def end(self, record: SessionRecord) -> None:
         """End the session everywhere, revoke its IdP refresh token, drop its current pair."""

@@ -43,6 +43,13 @@ class SessionStore(ABC):
         """The live session, or None (missing, expired, undecodable, tokens do not open)."""
 
     @abstractmethod
+    async def get_and_slide(
+        self, session_id: str, *, now: float, idle_timeout: float, min_interval: float
+    ) -> SessionRecord | None:
+        """:meth:`get`, and :meth:`touch` in the same step when the session was last slid at
+        least ``min_interval`` seconds ago; the record returned is as stored after it."""
+
+    @abstractmethod
     async def touch(self, session_id: str, now: float, idle_timeout: float) -> bool:
         """Slide the idle expiry to ``now + idle_timeout``, never past the absolute expiry.
 

@@ -55,6 +55,15 @@ class MemorySessionStore(SessionStore):
     async def get(self, session_id: str, *, now: float | None = None) -> SessionRecord | None:
         return self._live(session_id, self.clock.time() if now is None else now)
 
+    async def get_and_slide(
+        self, session_id: str, *, now: float, idle_timeout: float, min_interval: float
+    ) -> SessionRecord | None:
+        record = self._live(session_id, now)
+        if record is None or now - record.last_seen_at < min_interval:
+            return record
+        await self.touch(session_id, now, idle_timeout)
+        return self._live(session_id, now)
+
     async def touch(self, session_id: str, now: float, idle_timeout: float) -> bool:
         entry = self._sessions.get(session_id)
         if entry is None:

@@ -78,6 +78,32 @@ redis.call('PEXPIREAT', KEYS[1], string.format('%.0f', math.ceil(new_idle * 1000
 return 1
 """
 
+# KEYS: record. ARGV: now, idle timeout, min interval (seconds). The record's fields, after
+# sliding its idle expiry when it was last slid at least min interval ago (as _TOUCH_LUA).
+_GET_AND_SLIDE_LUA = """
+local fields = redis.call('HGETALL', KEYS[1])
+local at = {}
+for i = 1, #fields, 2 do at[fields[i]] = i + 1 end
+if not at['idle_expires_at'] or not at['absolute_expires_at'] or not at['last_seen_at'] then
+  return fields
+end
+local idle = tonumber(fields[at['idle_expires_at']])
+local absolute = tonumber(fields[at['absolute_expires_at']])
+local last = tonumber(fields[at['last_seen_at']])
+local now = tonumber(ARGV[1])
+if not idle or not absolute or not last or now >= idle or now >= absolute
+   or now - last < tonumber(ARGV[3]) then
+  return fields
+end
+local new_idle = math.min(now + tonumber(ARGV[2]), absolute)
+local seen, expires = string.format('%.17g', now), string.format('%.17g', new_idle)
+redis.call('HSET', KEYS[1], 'last_seen_at', seen, 'idle_expires_at', expires)
+redis.call('PEXPIREAT', KEYS[1], string.format('%.0f', math.ceil(new_idle * 1000)))
+fields[at['last_seen_at']] = seen
+fields[at['idle_expires_at']] = expires
+return fields
+"""
+
 # KEYS: record. ARGV: field, value. Writes only into a record that still exists.
 _SET_FIELD_LUA = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
@@ -107,6 +133,7 @@ class RedisSessionStore(SessionStore):
         self._create_script = redis.register_script(_CREATE_LUA)
         self._index_add_script = redis.register_script(_INDEX_ADD_LUA)
         self._touch_script = redis.register_script(_TOUCH_LUA)
+        self._get_and_slide_script = redis.register_script(_GET_AND_SLIDE_LUA)
         self._set_field_script = redis.register_script(_SET_FIELD_LUA)
 
     # -- key names ---------------------------------------------------------------------------
@@ -151,6 +178,24 @@ class RedisSessionStore(SessionStore):
             return None
         uh, sd = found
         fields = await self._redis.hgetall(self._record_key(uh, sd))
+        record = self.codec.decode(fields) if fields else None
+        if record is None or record.id != session_id or record.is_expired(now):
+            await self._remove(uh, [sd])
+            return None
+        return record
+
+    async def get_and_slide(
+        self, session_id: str, *, now: float, idle_timeout: float, min_interval: float
+    ) -> SessionRecord | None:
+        """Two round trips: the pointer, then one script reading (and maybe sliding) the
+        record in its own slot."""
+        found = await self._locate(session_id)
+        if found is None:
+            return None
+        uh, sd = found
+        args = [repr(float(now)), repr(float(idle_timeout)), repr(float(min_interval))]
+        flat = await self._get_and_slide_script(keys=[self._record_key(uh, sd)], args=args)
+        fields = dict(zip(flat[::2], flat[1::2], strict=True))
         record = self.codec.decode(fields) if fields else None
         if record is None or record.id != session_id or record.is_expired(now):
             await self._remove(uh, [sd])

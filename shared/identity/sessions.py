@@ -10,8 +10,11 @@ and whether it was found, never its id or user), and feeds ``bff.sessions.active
 from __future__ import annotations
 
 import hmac
+import math
 from collections.abc import Mapping
 from typing import Any
+
+import msgspec
 
 from shared.identity.errors import IdpUnavailable, NotSignedIn
 from shared.identity.oidc import OidcRelyingParty
@@ -27,6 +30,7 @@ from shared.platform.telemetry import child_span
 
 MAX_SESSION_ID_LENGTH = 128
 MAX_USER_AGENT_LENGTH = 256
+MAX_SLIDE_INTERVAL_S = 60.0
 
 _logger = get_logger("bff.identity")
 
@@ -47,6 +51,9 @@ class SessionManager:
         self._oidc = oidc
         self.idle_timeout_s = settings.session_idle_timeout_s
         self.absolute_timeout_s = settings.session_absolute_timeout_s
+        # Sliding writes to the store: once a meaningful part of the idle window has passed is
+        # enough (a session may then end up to this much sooner than a strict slide, never later).
+        self.slide_interval_s = min(MAX_SLIDE_INTERVAL_S, self.idle_timeout_s / 20)
         self._keys = keys
         self.clock = clock
         self._active = active
@@ -56,13 +63,19 @@ class SessionManager:
         if not session_id or len(session_id) > MAX_SESSION_ID_LENGTH:
             return None
         with child_span("session.load") as span:
-            record = await self.store.get(session_id)
+            if slide:
+                record = await self.store.get_and_slide(
+                    session_id,
+                    now=self.clock.time(),
+                    idle_timeout=self.idle_timeout_s,
+                    min_interval=self.slide_interval_s,
+                )
+            else:
+                record = await self.store.get(session_id)
             span.set_attribute("bff.session.found", record is not None)
             if record is None:
                 return None
             span.set_attribute("bff.session.kind", record.kind)
-            if slide:
-                await self.slide(record)
         if self._active is not None:
             self._active.seen(self._keys.hex("session-key", record.id))
         return record
@@ -74,9 +87,16 @@ class SessionManager:
             raise NotSignedIn(credentials_sent=bool(session_id))
         return record
 
-    async def slide(self, record: SessionRecord) -> bool:
-        """Push the idle expiry out from now (never past the absolute expiry)."""
-        return await self.store.touch(record.id, self.clock.time(), self.idle_timeout_s)
+    async def slide(self, record: SessionRecord) -> SessionRecord:
+        """Push the idle expiry out from now (never past the absolute expiry), when it was last
+        slid at least ``slide_interval_s`` ago; returns the record as it now stands."""
+        now = self.clock.time()
+        if now - record.last_seen_at < self.slide_interval_s:
+            return record
+        if not await self.store.touch(record.id, now, self.idle_timeout_s):
+            return record
+        idle = min(now + self.idle_timeout_s, record.absolute_expires_at)
+        return msgspec.structs.replace(record, last_seen_at=now, idle_expires_at=idle)
 
     async def open(
         self,
@@ -124,15 +144,9 @@ class SessionManager:
     async def list_for_user(self, sub: str) -> list[SessionRecord]:
         return await self.store.list_for_user(sub)
 
-    def expires_in(self, record: SessionRecord, *, slid: bool) -> int:
-        """Seconds until the session ends if nothing happens (after this request's slide)."""
-        now = self.clock.time()
-        expires_at = (
-            min(now + self.idle_timeout_s, record.absolute_expires_at)
-            if slid
-            else record.expires_at
-        )
-        return max(0, int(expires_at - now))
+    def expires_in(self, record: SessionRecord) -> int:
+        """Seconds until the session ends if nothing happens, as the record was loaded."""
+        return max(0, math.ceil(record.expires_at - self.clock.time()))
 
     def public_id(self, record: SessionRecord) -> str:
         """The id a client may see and send back (sessions list, logout link): a keyed hash,

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.fixtures.clock import FakeClock
 from tests.fixtures.gateways import RunningGateway, StartGateway, log_in_browser
 from tests.fixtures.idp import IdpServer
 
@@ -144,19 +145,22 @@ def test_stale_product_is_served_while_the_catalog_fails(
     idp: IdpServer, core_stubs: str, start_gateway: StartGateway
 ) -> None:
     """Stale-if-error: a warm product is still served, marked stale, while the catalog fails."""
-    web = start_gateway("web", idp_url=idp.url, stubs_url=core_stubs, BFF_CACHE_PRODUCT_TTL="0.5")
+    clock = FakeClock()
+    web = start_gateway(
+        "web", idp_url=idp.url, stubs_url=core_stubs, BFF_CACHE_PRODUCT_TTL="0.5", clock=clock
+    )
     with httpx.Client(base_url=web.url, headers=CSRF, timeout=20) as client:
         log_in_browser(client, web.url)
         assert client.get("/api/products/11").status_code == 200
         chaos(core_stubs, "catalog", errorRate=1.0, status=503)
-        time.sleep(0.8)
+        clock.advance(0.8)
         marks = []
         for _ in range(3):
             response = client.get("/api/products/11")
             assert response.status_code == 200
             assert response.json()["id"] == "11"
             marks.append(response.headers.get("x-bff-cache"))
-            time.sleep(0.2)
+            clock.advance(0.2)
     assert set(marks) <= {"stale", "stale_error"}
     assert "stale_error" in marks or "stale" in marks
 
@@ -186,10 +190,12 @@ def test_two_instances_on_one_redis_load_a_cold_product_once(
 def test_the_breaker_fails_fast_then_recovers_through_half_open(
     idp: IdpServer, core_stubs: str, start_gateway: StartGateway
 ) -> None:
+    clock = FakeClock()
     web = start_gateway(
         "web",
         idp_url=idp.url,
         stubs_url=core_stubs,
+        clock=clock,
         BFF_CORE_CATALOG_BREAKER_FAILURES="3",
         BFF_CORE_CATALOG_BREAKER_OPEN_SECONDS="1",
         BFF_CORE_CATALOG_MAX_ATTEMPTS="1",
@@ -206,7 +212,7 @@ def test_the_breaker_fails_fast_then_recovers_through_half_open(
         assert calls(core_stubs).get("catalog GET /v1/products/{id}", 0) == reached
 
         httpx.delete(f"{core_stubs}/_chaos").raise_for_status()
-        time.sleep(1.2)
+        clock.advance(1.2)  # past the breaker's open period
         recovered = [client.get(f"/api/products/{p}").status_code for p in range(120, 124)]
     assert recovered == [200, 200, 200, 200]
 

@@ -77,7 +77,9 @@ def test_activity_cannot_outlive_the_absolute_timeout(
     idp: IdpServer, start_gateway: StartGateway, redis_url: str
 ) -> None:
     clock = FakeClock()
-    web = start_gateway("web", idp_url=idp.url, redis_url=redis_url, clock=clock)
+    web = start_gateway(
+        "web", idp_url=idp.url, redis_url=redis_url, clock=clock, BFF_SESSION_IDLE_TIMEOUT="60"
+    )
     session_id = store_session(redis_url, idle=60, absolute=120, now=clock.time())
     for _ in range(4):
         assert user_status(web, session_id) == 200  # each request slides the idle timeout

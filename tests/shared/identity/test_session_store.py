@@ -395,3 +395,21 @@ async def test_garbage_pointer_is_treated_as_missing(
 
     assert await redis_store.get(record.id) is None
     assert await redis.exists(f"bff:sess:id:{digest}") == 0
+
+
+async def test_get_and_slide_slides_only_once_the_interval_has_passed(store: SessionStore) -> None:
+    """One step reads the record and, when it is due, slides it; the record comes back as
+    stored after the slide."""
+    record = new_record(store, idle=60, absolute=1000)
+    await store.create(record)
+    t = record.created_at
+
+    early = await store.get_and_slide(record.id, now=t + 2, idle_timeout=60, min_interval=3)
+    assert early is not None
+    assert early.idle_expires_at == t + 60  # not slid: too soon
+    due = await store.get_and_slide(record.id, now=t + 5, idle_timeout=60, min_interval=3)
+    assert due is not None
+    assert (due.last_seen_at, due.idle_expires_at) == (t + 5, t + 65)
+    assert await store.get(record.id, now=t + 64) == due
+    late = await store.get_and_slide(record.id, now=t + 66, idle_timeout=60, min_interval=3)
+    assert late is None  # expired: never revived
