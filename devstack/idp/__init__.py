@@ -1,0 +1,51 @@
+"""The development OpenID provider: ``oidc-provider-mock`` (Flask + authlib), extended.
+
+The gateways must be tested against a real provider, not one written for them, so this package
+only wraps the mock; it swaps in subclasses of the mock's authlib grants and wraps a few of its
+Flask views. What it adds, and why:
+
+* refresh-token rotation: a refresh returns a new refresh token and the old one stops working
+  at once (the old one is claimed atomically, so two racing refreshes cannot both succeed);
+  refreshed access tokens get the same short lifetime as the first ones;
+* PKCE with ``S256`` is required and verified (the gateways always send it; a gateway that
+  stops doing so fails its tests instead of passing against a lax IdP);
+* ``POST /oauth2/revoke``: RFC 7009 revocation (authlib's ``RevocationEndpoint``);
+* RFC 9207: every redirect from the authorization endpoint carries ``iss``;
+* IdP login sessions: a login sets a cookie naming the session; the ID token carries its ``sid``,
+  and a second login from the same browser (for example, the other gateway) joins it;
+* OIDC Back-Channel Logout 1.0: ending a session at ``end_session_endpoint`` POSTs a signed
+  logout token to every configured client that took part in it. A valid ``id_token_hint`` ends
+  the session at once and redirects to ``post_logout_redirect_uri``; without one, the mock's
+  confirmation page is shown;
+* test helpers: ``POST /_dev/logout-token`` and call counters at ``GET``/``DELETE /_stats``;
+* no werkzeug debugger (the mock enables it; it would run code for anyone who can reach it).
+
+Any client id and secret are accepted (the mock's default) and the seeded user is ``alice``.
+
+The issuer is the origin a request is addressed to (the mock builds it from the scheme and
+``Host`` header). Discovery, ID tokens, the ``iss`` response parameter and logout tokens all use
+it, so a gateway must reach the IdP by the same origin as its users' browsers do: exactly the
+``BFF_OIDC_ISSUER`` it is configured with (``http://127.0.0.1:9400`` in ``bff dev``).
+
+This builds on the mock's internals (its grant classes, storage and view names), so it is tied
+to ``oidc-provider-mock`` 0.3.x. The mock and authlib ship no type information, so subclassing
+their classes needs a ``type: ignore[misc]`` each.
+
+One module per job::
+
+    mock         the mock, imported once with its import-time deprecation warnings silenced
+    state        what the extensions share per app (DevIdp), found through the Flask app
+    sessions     the IdP's login sessions, which ``sid`` names and logout ends
+    grants       code grant bound to the login session, sid in ID tokens, PKCE S256, rotation
+    revocation   RFC 7009 over the mock's storage
+    logout       logout tokens and the back-channel logout sender
+    views        the mock's views, wrapped: discovery, token, end-session; RFC 9207 ``iss``
+    routes       what the mock lacks: ``/oauth2/revoke``, ``/_dev/logout-token``, ``/_stats``
+    app          the app factory, create_idp_app
+    process      ``python -m devstack.idp``: options and the server
+"""
+
+from devstack.idp.app import TEST_USER, create_idp_app
+from devstack.idp.process import main
+
+__all__ = ["TEST_USER", "create_idp_app", "main"]

@@ -1,0 +1,118 @@
+"""The mock's authlib grants, subclassed: codes bound to the browser's login session and its PKCE
+data, ID tokens with ``sid`` and ``kid``, PKCE ``S256`` required, and refresh-token rotation."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import flask
+from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError
+from authlib.oauth2.rfc7636 import CodeChallenge
+from joserfc.jwk import RSAKey
+
+from devstack.idp.mock import mock_app, mock_storage
+from devstack.idp.state import (
+    CLIENT_AUTH_METHODS,
+    SESSION_SID_KEY,
+    SIGNING_ALG,
+    current_idp,
+    request_issuer,
+)
+
+
+@dataclass(kw_only=True, frozen=True)
+class SessionAuthorizationCode(mock_storage.AuthorizationCode):  # type: ignore[misc]
+    """The mock's authorization code plus what it does not keep: login session and PKCE."""
+
+    sid: str
+    auth_time: int
+    code_challenge: str | None
+    code_challenge_method: str | None
+
+    def get_auth_time(self) -> int:
+        return self.auth_time
+
+
+class AuthorizationCodeGrant(mock_app.AuthorizationCodeGrant):  # type: ignore[misc]
+    """Binds each code to the browser's login session (joined or started here) and PKCE data."""
+
+    def save_authorization_code(self, code: str, request: Any) -> None:
+        idp = current_idp()
+        client_id: str = request.client.get_client_id()
+        session = idp.sessions.join(flask.session.get(SESSION_SID_KEY), request.user.sub, client_id)
+        flask.session[SESSION_SID_KEY] = session.sid
+        data = request.payload.data
+        idp.storage.store_authorization_code(
+            SessionAuthorizationCode(
+                code=code,
+                user_id=request.user.sub,
+                client_id=client_id,
+                redirect_uri=request.payload.redirect_uri,
+                scope=request.payload.scope,
+                nonce=data.get("nonce"),
+                sid=session.sid,
+                auth_time=session.auth_time,
+                code_challenge=data.get("code_challenge"),
+                code_challenge_method=data.get("code_challenge_method"),
+            )
+        )
+
+
+class OpenIDCode(mock_app.OpenIDCode):  # type: ignore[misc]
+    """ID tokens get ``sid`` (for back-channel logout) and ``kid`` (so RPs pick the JWKS key).
+
+    Key, algorithm and claims come through authlib's current hooks rather than the mock's
+    ``get_jwt_config``, which authlib deprecates with a warning on every token.
+    """
+
+    def __init__(self, *, require_nonce: bool, token_max_age: timedelta) -> None:
+        super().__init__(require_nonce=require_nonce, token_max_age=token_max_age)
+        self._lifetime_s = int(token_max_age.total_seconds())
+
+    def resolve_client_private_key(self, client: Any) -> RSAKey:
+        return current_idp().signing_key
+
+    def get_client_algorithm(self, client: Any) -> str:
+        return SIGNING_ALG
+
+    def get_client_claims(self, client: Any) -> dict[str, object]:
+        # authlib adds aud (the client), iat and auth_time.
+        return {"iss": request_issuer(), "exp": int(time.time()) + self._lifetime_s}
+
+    def get_encode_header(self, client: Any) -> dict[str, object]:
+        return {"alg": SIGNING_ALG, "kid": current_idp().signing_key.kid}
+
+    def get_authorization_code_claims(self, authorization_code: Any) -> dict[str, object]:
+        claims: dict[str, object] = super().get_authorization_code_claims(authorization_code)
+        claims["sid"] = authorization_code.sid
+        return claims
+
+
+class RequiredS256CodeChallenge(CodeChallenge):  # type: ignore[misc]
+    """PKCE for every client, ``S256`` only (authlib's default also allows ``plain``)."""
+
+    SUPPORTED_CODE_CHALLENGE_METHOD = ("S256",)
+
+    def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
+        data = grant.request.payload.data
+        if not data.get("code_challenge") or data.get("code_challenge_method") != "S256":
+            raise InvalidRequestError("PKCE is required: send code_challenge_method=S256")
+        super().validate_code_challenge(grant, redirect_uri)
+
+
+class RotatingRefreshTokenGrant(mock_app.RefreshTokenGrant):  # type: ignore[misc]
+    """Each refresh returns a new refresh token; the old one stops working."""
+
+    INCLUDE_NEW_REFRESH_TOKEN = True
+    TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
+
+    def create_token_response(self) -> Any:
+        # Taking the old token out of storage first is atomic (dict.pop), so of two concurrent
+        # refreshes with one token exactly one wins. The mock's revoke_old_credential, run by
+        # authlib after the new token is saved, then drops the old access token.
+        if current_idp().storage.remove_refresh_token(self.request.refresh_token.token) is None:
+            raise InvalidGrantError("The refresh token has already been used.")
+        return super().create_token_response()

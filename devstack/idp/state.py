@@ -1,0 +1,81 @@
+"""What the extensions share: one ``DevIdp`` per Flask app, kept in ``app.extensions`` (no module
+globals, so two apps in one process never share sessions or counters), and the names and
+settings every extension agrees on."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import flask
+from flask.typing import ResponseReturnValue
+from joserfc.jwk import RSAKey
+
+from devstack.idp.sessions import LoginSessions
+
+CLIENT_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+SIGNING_ALG = "RS256"
+#: Where the browser's Flask session keeps the ``sid`` of its IdP login session.
+SESSION_SID_KEY = "dev_idp_sid"
+
+_EXTENSION = "dev_idp"
+
+
+class Stats:
+    """What ``/_stats`` reports: every token-endpoint request by grant type, and revocations."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._token_requests: Counter[str] = Counter()
+        self._revocations = 0
+
+    def count_token_request(self, grant_type: str) -> None:
+        with self._lock:
+            self._token_requests[grant_type] += 1
+
+    def count_revocation(self) -> None:
+        with self._lock:
+            self._revocations += 1
+
+    def reset(self) -> None:
+        with self._lock:
+            self._token_requests.clear()
+            self._revocations = 0
+
+    def as_json(self) -> dict[str, object]:
+        with self._lock:
+            token_requests = {"authorization_code": 0, "refresh_token": 0}
+            token_requests.update(self._token_requests)
+            return {"token_requests": token_requests, "revocations": self._revocations}
+
+
+MockView = Callable[[], ResponseReturnValue]  # the mock's views are synchronous
+
+
+@dataclass
+class DevIdp:
+    """Everything the extensions share, kept in ``app.extensions`` (no module globals)."""
+
+    storage: Any  # the mock's Storage
+    server: Any  # the mock's authlib AuthorizationServer
+    signing_key: RSAKey  # the mock's key, the one its JWKS publishes
+    backchannel_logout_uris: Mapping[str, str]
+    mock_views: Mapping[str, MockView]  # the mock's views that are wrapped here, by name
+    sessions: LoginSessions = field(default_factory=LoginSessions)
+    stats: Stats = field(default_factory=Stats)
+
+
+def attach_idp(app: flask.Flask, idp: DevIdp) -> None:
+    app.extensions[_EXTENSION] = idp
+
+
+def current_idp() -> DevIdp:
+    return cast(DevIdp, flask.current_app.extensions[_EXTENSION])
+
+
+def request_issuer() -> str:
+    """The issuer, derived from the request exactly as the mock does it."""
+    return flask.request.host_url.rstrip("/")

@@ -1,0 +1,100 @@
+"""The mock's own views, wrapped: discovery advertises what is added here, the token endpoint is
+counted, end-session ends the login session (with back-channel logout), and every redirect from
+the authorization endpoint carries ``iss`` (RFC 9207)."""
+
+from __future__ import annotations
+
+from typing import cast
+
+import flask
+from authlib.common.urls import add_params_to_uri
+from flask.typing import ResponseReturnValue
+
+from devstack.idp.logout import end_login_session, verify_id_token_hint
+from devstack.idp.mock import MOCK_BLUEPRINT
+from devstack.idp.state import (
+    CLIENT_AUTH_METHODS,
+    SESSION_SID_KEY,
+    MockView,
+    current_idp,
+    request_issuer,
+)
+
+
+def discovery() -> ResponseReturnValue:
+    """The mock's discovery document plus the features added here."""
+    response = current_idp().mock_views["openid_config"]()
+    metadata = cast(flask.Response, response).get_json()
+    metadata.update(
+        {
+            "revocation_endpoint": flask.url_for("dev-idp.revoke", _external=True),
+            "revocation_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
+            "token_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
+            "code_challenge_methods_supported": ["S256"],
+            "authorization_response_iss_parameter_supported": True,
+            "backchannel_logout_supported": True,
+            "backchannel_logout_session_supported": True,
+        }
+    )
+    return flask.jsonify(metadata)
+
+
+def token() -> ResponseReturnValue:
+    """The mock's token endpoint, counted (attempts, whether or not they succeed)."""
+    idp = current_idp()
+    grant_type = flask.request.form.get("grant_type")
+    if grant_type:
+        idp.stats.count_token_request(grant_type)
+    return idp.mock_views["issue_token"]()
+
+
+def end_session() -> ResponseReturnValue:
+    """RP-initiated logout. A valid ``id_token_hint`` proves which client asks and which
+    session to end, so the session ends without a confirmation page; anything else gets the
+    mock's page, whose button ends the browser's session (see ``end_session_confirm``)."""
+    idp = current_idp()
+    hint = flask.request.values.get("id_token_hint")
+    claims = verify_id_token_hint(idp, hint) if hint else None
+    if claims is None:
+        return idp.mock_views["end_session"]()
+
+    sid = claims.get("sid")
+    if isinstance(sid, str):
+        if flask.session.get(SESSION_SID_KEY) == sid:
+            flask.session.pop(SESSION_SID_KEY)
+        end_login_session(idp, sid)
+
+    redirect_uri = flask.request.values.get("post_logout_redirect_uri")
+    if not redirect_uri:
+        return flask.render_template("end_session_confirm.html", session_ended=True)
+    state = flask.request.values.get("state")
+    if state is not None:
+        redirect_uri = add_params_to_uri(redirect_uri, [("state", state)])
+    return flask.redirect(redirect_uri)
+
+
+def end_session_confirm() -> ResponseReturnValue:
+    """The mock's confirmation button: ends the login session this browser holds."""
+    idp = current_idp()
+    sid = flask.session.pop(SESSION_SID_KEY, None)
+    if isinstance(sid, str):
+        end_login_session(idp, sid)
+    return idp.mock_views["end_session_confirm"]()
+
+
+#: The wrapper for each of the mock's views, by the mock's view name; each wrapper reaches the
+#: original through ``DevIdp.mock_views`` under the same name.
+MOCK_VIEW_WRAPPERS: dict[str, MockView] = {
+    "openid_config": discovery,
+    "issue_token": token,
+    "end_session": end_session,
+    "end_session_confirm": end_session_confirm,
+}
+
+
+def add_issuer_to_authorization_response(response: flask.Response) -> flask.Response:
+    """RFC 9207: every redirect back from the authorization endpoint, errors included, says
+    which issuer sent it. The mock builds these responses itself, outside authlib's hook."""
+    if flask.request.endpoint == f"{MOCK_BLUEPRINT}.authorize" and response.location:
+        response.location = add_params_to_uri(response.location, [("iss", request_issuer())])
+    return response
