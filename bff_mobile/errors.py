@@ -15,18 +15,7 @@ from collections.abc import Callable
 import msgspec
 from litestar import MediaType, Response
 
-from shared.identity.errors import (
-    GrantRefused,
-    IdentityError,
-    IdpUnavailable,
-    InvalidGrant,
-    LoginRejected,
-    LogoutTokenRejected,
-    NotSignedIn,
-    OidcError,
-    RefreshInProgress,
-    SessionEnded,
-)
+from shared.identity import errors as identity
 from shared.platform.errors import BadRequest, GatewayError, NotReady, Unauthenticated
 from shared.platform.problem_map import ErrorMap
 
@@ -34,25 +23,25 @@ NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}
 INVALID_TOKEN = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
 
 
-def _unauthenticated(exc: IdentityError) -> GatewayError:
-    if isinstance(exc, NotSignedIn) and not exc.credentials_sent:
+def _unauthenticated(exc: identity.IdentityError) -> GatewayError:
+    if isinstance(exc, identity.NotSignedIn) and not exc.credentials_sent:
         return Unauthenticated(exc.detail, headers={"WWW-Authenticate": "Bearer"})
     return Unauthenticated(exc.detail, headers=INVALID_TOKEN)
 
 
-IDENTITY_PROBLEMS: ErrorMap[IdentityError, GatewayError] = ErrorMap(
-    IdentityError,
+IDENTITY_PROBLEMS: ErrorMap[identity.IdentityError, GatewayError] = ErrorMap(
+    identity.IdentityError,
     {
-        IdentityError: lambda exc: BadRequest(exc.detail),
-        NotSignedIn: _unauthenticated,
-        SessionEnded: _unauthenticated,
-        InvalidGrant: lambda exc: _unauthenticated(SessionEnded()),
-        IdpUnavailable: lambda exc: NotReady(exc.detail),
-        RefreshInProgress: lambda exc: NotReady(exc.detail),
-        OidcError: lambda exc: NotReady(IdpUnavailable.default_detail),
-        LoginRejected: lambda exc: BadRequest(exc.detail),
-        LogoutTokenRejected: lambda exc: BadRequest(exc.detail),
-        GrantRefused: _unauthenticated,
+        identity.IdentityError: lambda exc: BadRequest(exc.detail),
+        identity.NotSignedIn: _unauthenticated,
+        identity.SessionEnded: _unauthenticated,
+        identity.InvalidGrant: lambda exc: _unauthenticated(identity.SessionEnded()),
+        identity.IdpUnavailable: lambda exc: NotReady(exc.detail),
+        identity.RefreshInProgress: lambda exc: NotReady(exc.detail),
+        identity.OidcError: lambda exc: NotReady(identity.IdpUnavailable.default_detail),
+        identity.LoginRejected: lambda exc: BadRequest(exc.detail),
+        identity.LogoutTokenRejected: lambda exc: BadRequest(exc.detail),
+        identity.GrantRefused: _unauthenticated,
     },
 )
 
@@ -67,23 +56,23 @@ class OAuthError(Exception):
         self.status = status
 
 
-def _oauth(error: str, status: int = 400) -> Callable[[IdentityError], OAuthError]:
+def _oauth(error: str, status: int = 400) -> Callable[[identity.IdentityError], OAuthError]:
     return lambda exc: OAuthError(error, exc.detail, status)
 
 
-OAUTH_ERRORS: ErrorMap[IdentityError, OAuthError] = ErrorMap(
-    IdentityError,
+OAUTH_ERRORS: ErrorMap[identity.IdentityError, OAuthError] = ErrorMap(
+    identity.IdentityError,
     {
-        IdentityError: _oauth("invalid_request"),
-        GrantRefused: _oauth("invalid_grant"),
-        NotSignedIn: _oauth("invalid_grant"),
-        SessionEnded: _oauth("invalid_grant"),
-        InvalidGrant: _oauth("invalid_grant"),
-        LoginRejected: _oauth("invalid_grant"),
-        LogoutTokenRejected: _oauth("invalid_request"),
-        IdpUnavailable: _oauth("temporarily_unavailable", 503),
-        RefreshInProgress: _oauth("temporarily_unavailable", 503),
-        OidcError: _oauth("temporarily_unavailable", 503),
+        identity.IdentityError: _oauth("invalid_request"),
+        identity.GrantRefused: _oauth("invalid_grant"),
+        identity.NotSignedIn: _oauth("invalid_grant"),
+        identity.SessionEnded: _oauth("invalid_grant"),
+        identity.InvalidGrant: _oauth("invalid_grant"),
+        identity.LoginRejected: _oauth("invalid_grant"),
+        identity.LogoutTokenRejected: _oauth("invalid_request"),
+        identity.IdpUnavailable: _oauth("temporarily_unavailable", 503),
+        identity.RefreshInProgress: _oauth("temporarily_unavailable", 503),
+        identity.OidcError: _oauth("temporarily_unavailable", 503),
     },
 )
 

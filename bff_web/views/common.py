@@ -6,7 +6,7 @@ dependency of ``shared.screens``, shared with the mobile gateway.
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from litestar import Response
 
@@ -59,13 +59,7 @@ def order_summary(order: Order, products: dict[str, Product], locale: str) -> Or
         and (url := image_near(products[line.product_id].images, THUMBNAIL_WIDTH))
     ]
     return OrderSummary(
-        id=order.id,
-        placed_at=order.placed_at,
-        placed_at_label=date_label(order.placed_at, locale),
-        status=order.status,
-        status_label=status_label(order.status),
-        total=money_view(order.total),
-        total_label=money_label(order.total, locale),
+        **_order_header(order, locale),
         item_count=sum(line.quantity for line in order.lines),
         thumbnails=thumbnails,
     )
@@ -90,13 +84,17 @@ def order_view(order: Order, products: dict[str, Product], locale: str) -> Order
                 line_total_label=money_label(line_total, locale),
             )
         )
-    return OrderView(
-        id=order.id,
-        placed_at=order.placed_at,
-        placed_at_label=date_label(order.placed_at, locale),
-        status=order.status,
-        status_label=status_label(order.status),
-        total=money_view(order.total),
-        total_label=money_label(order.total, locale),
-        lines=lines,
-    )
+    return OrderView(**_order_header(order, locale), lines=lines)
+
+
+def _order_header(order: Order, locale: str) -> dict[str, Any]:
+    """What an order's summary and its full view both show at the top."""
+    return {
+        "id": order.id,
+        "placed_at": order.placed_at,
+        "placed_at_label": date_label(order.placed_at, locale),
+        "status": order.status,
+        "status_label": status_label(order.status),
+        "total": money_view(order.total),
+        "total_label": money_label(order.total, locale),
+    }
