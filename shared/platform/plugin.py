@@ -13,6 +13,7 @@ is a 404 in prod. It is a 404 too when Prometheus is not among ``OTEL_METRICS_EX
 from __future__ import annotations
 
 import asyncio
+import gc
 import hmac
 import ipaddress
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -155,6 +156,21 @@ def provide_request_id(scope: Scope) -> str:
     return str(state.get("request_id", ""))
 
 
+GC_THRESHOLDS = (20_000, 50, 100)
+"""Generation-0 collections every 20,000 net allocations instead of 700: a request allocates a
+few thousand short-lived objects, which reference counting frees; the default made the cyclic
+collector run several times per request (about a sixth of a cached screen's CPU)."""
+
+
+def settle_garbage_collector() -> None:
+    """Once start-up is done: move what it built (modules, app, clients) out of the collector's
+    sight (``gc.freeze``), so collections only walk what requests allocate, and collect less
+    often."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 class GatewayPlugin(InitPlugin):
     """Shared wiring for a gateway; ``resources`` are extra lifespan context managers."""
 
@@ -205,6 +221,7 @@ class GatewayPlugin(InitPlugin):
                 READINESS.get(app.state).add("redis", redis_check(redis))
             for resource in self.resources:
                 await stack.enter_async_context(resource(app))
+            settle_garbage_collector()
             _logger.info("gateway_started", gateway=self.settings.gateway)
             yield
         _logger.info("gateway_stopped", gateway=self.settings.gateway)

@@ -14,11 +14,12 @@ MIN_VERSION = "2.3.0"
 UPGRADE_URL = "https://apps.example.com/shop"
 
 
-@pytest.fixture
-def mobile(idp: IdpServer, start_gateway: StartGateway) -> RunningGateway:
-    return start_gateway(
+@pytest.fixture(scope="module")
+def mobile(idp_server: IdpServer, start_module_gateway: StartGateway) -> RunningGateway:
+    """One gateway for the module: the gate keeps no state between requests."""
+    return start_module_gateway(
         "mobile",
-        idp_url=idp.url,
+        idp_url=idp_server.url,
         BFF_MOBILE_MIN_APP_VERSION=MIN_VERSION,
         BFF_MOBILE_UPGRADE_URL=UPGRADE_URL,
     )
