@@ -6,8 +6,8 @@ ceiling (a bare Litestar app under the same server, serving the same bytes), a n
 core stubs called directly, the same gateway with telemetry off. Scenarios (``--only`` names):
 
     ceiling, health_live, web_product, web_home,            wrk, 1 thread, 32 connections,
-    mobile_home, mobile_home_msgpack, mobile_home_304,      after a warm-up run
-    naive_bff, telemetry
+    mobile_home, mobile_home_msgpack, mobile_home_304,      after a warm-up run; those with a
+    naive_bff, telemetry                                    ceiling target beside a ceiling run
     cold_fanout      distinct cold product ids one at a time, core stubs at +20 ms
     stampede         500 requests at once for one cold id on two instances sharing Redis
 

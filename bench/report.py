@@ -36,15 +36,16 @@ def _nulls(cls: type[Any]) -> Record:
 
 
 _LOAD = _nulls(wrk.LoadResult)
+_BESIDE_CEILING = {**_LOAD, "paired_ceiling": _LOAD}
 _LATENCIES = _nulls(cold.Latencies)
 SHAPES: dict[str, Record] = {
     "ceiling": _LOAD,
-    "health_live": _LOAD,
-    "web_product": _LOAD,
-    "web_home": _LOAD,
-    "mobile_home": _LOAD,
-    "mobile_home_msgpack": _LOAD,
-    "mobile_home_304": _LOAD,
+    "health_live": _BESIDE_CEILING,
+    "web_product": _BESIDE_CEILING,
+    "web_home": _BESIDE_CEILING,
+    "mobile_home": _BESIDE_CEILING,
+    "mobile_home_msgpack": _BESIDE_CEILING,
+    "mobile_home_304": _BESIDE_CEILING,
     "naive_bff": _LOAD,
     "cold_fanout": {
         "gateway": _LATENCIES,
@@ -91,8 +92,12 @@ def _get(records: Records, name: str, *path: str) -> float | None:
 
 
 def _ratio(top: str, bottom: str) -> Callable[[Records], float | None]:
+    """``top``'s req/s over ``bottom``'s: the run of ``bottom`` paired with ``top`` where
+    there is one (``paired_ceiling``), else ``bottom``'s own scenario."""
+
     def value(records: Records) -> float | None:
-        above, below = _get(records, top, "rps"), _get(records, bottom, "rps")
+        above = _get(records, top, "rps")
+        below = _get(records, top, f"paired_{bottom}", "rps") or _get(records, bottom, "rps")
         return above / below if above is not None and below else None
 
     return value

@@ -117,6 +117,15 @@ def test_targets_judge_ratios_of_the_same_run_and_skip_what_was_not_measured() -
     }
 
 
+def test_a_ratio_to_the_ceiling_uses_the_ceiling_run_paired_with_the_scenario() -> None:
+    """The ceiling measured seconds before the scenario, not the one at the start of the run."""
+    records = measured()
+    records["web_home"] = report.ran({**load(900), "paired_ceiling": {"rps": 4_500.0}})
+    ratios = report.document(records, {}, dry_run=False)["ratios"]
+    assert ratios["web_home_vs_ceiling"]["value"] == 0.2
+    assert ratios["web_product_vs_ceiling"]["value"] == 0.25  # no pair: the ceiling scenario
+
+
 def test_failed_requests_are_counted_in_every_part_of_every_scenario() -> None:
     """Telemetry's two sides, the cold loop's direct calls: a failure anywhere fails the run."""
     records = measured()
