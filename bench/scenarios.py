@@ -250,7 +250,7 @@ SCENARIOS = (
     Scenario("stampede", "stampede: 2 instances, 1 cold id", ("web_cold", "web_cold_b"), stampede),
     Scenario(
         "telemetry",
-        "web cached product, telemetry off/on",
+        "web cached product, telemetry",
         ("web_telemetry_on", "web_telemetry_off"),
         telemetry,
     ),

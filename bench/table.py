@@ -1,6 +1,7 @@
-"""The table ``python -m bench`` prints: every scenario's numbers, then each target with its
-value and a pass/fail mark. It is drawn from the results document alone, so what is printed is
-what was saved."""
+"""The table ``python -m bench`` prints: every scenario's numbers (with the req/s of the
+ceiling run beside it, where its target is relative to one), then each target with its value
+and a pass/fail mark. It is drawn from the results document alone, so what is printed is what
+was saved."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 Record = dict[str, Any]
-Row = tuple[str, Any, Any, Any, Any, Any]
+Row = tuple[str, Any, Any, Any, Any, Any, Any]
 WIDTH = 44
 MARKS = {True: "pass", False: "FAIL", None: "-"}
 
@@ -25,6 +26,7 @@ def _row(label: str, data: Record) -> Row:
         data.get("p95_ms"),
         data.get("p99_ms"),
         data.get("failed"),
+        (data.get("paired_ceiling") or {}).get("rps"),
     )
 
 
@@ -44,7 +46,8 @@ def scenario_rows(name: str, title: str, data: Record) -> Iterator[Row]:
 
 def render(document: Record, titles: Mapping[str, str]) -> str:
     lines = [
-        f"{'scenario':{WIDTH}} {'req/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'failed':>7}"
+        f"{'scenario':{WIDTH}} {'req/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
+        f"{'failed':>7} {'ceiling beside':>14}"
     ]
     for name, data in document["scenarios"].items():
         if not data["ran"]:
@@ -52,10 +55,13 @@ def render(document: Record, titles: Mapping[str, str]) -> str:
             reason = f"not run: {error[0][:100]}" if error else "not run"
             lines.append(f"{titles.get(name, name):{WIDTH}} {reason}")
             continue
-        for label, rps, p50, p95, p99, failed in scenario_rows(name, titles.get(name, name), data):
+        for label, rps, p50, p95, p99, failed, beside in scenario_rows(
+            name, titles.get(name, name), data
+        ):
             lines.append(
                 f"{label[:WIDTH]:{WIDTH}} {_number(rps, 0):>9} {_number(p50, 2):>8} "
-                f"{_number(p95, 2):>8} {_number(p99, 2):>8} {_number(failed, 0):>7}"
+                f"{_number(p95, 2):>8} {_number(p99, 2):>8} {_number(failed, 0):>7} "
+                f"{_number(beside, 0) if beside else '':>14}"
             )
     lines += ["", f"{'target':{WIDTH}} {'value':>9} {'limit':>10}  result"]
     for check in document["ratios"].values():
@@ -71,4 +77,4 @@ def render(document: Record, titles: Mapping[str, str]) -> str:
         f"{summary['not_measured']} not measured"
         + (" (dry run: nothing was measured)" if document["dry_run"] else ""),
     ]
-    return "\n".join(lines)
+    return "\n".join(line.rstrip() for line in lines)
