@@ -221,7 +221,9 @@ def git_commit() -> Record:
         )
         return done.stdout.strip() if done.returncode == 0 else ""
 
-    return {"commit": git("rev-parse", "HEAD") or None, "dirty": bool(git("status", "--porcelain"))}
+    # The results themselves do not make the code dirty.
+    changes = git("status", "--porcelain", "--", ".", ":(exclude)bench/results")
+    return {"commit": git("rev-parse", "HEAD") or None, "dirty": bool(changes)}
 
 
 def document(records: Records, settings: Record, *, dry_run: bool) -> Record:
