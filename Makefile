@@ -55,8 +55,19 @@ typecheck: install
 pytest: install
 	$(RUN) pytest
 
-bench: install
-	$(RUN) python -m bench
+# The scenarios drive load with wrk; install Debian's when we may (root with apt-get), as
+# browser-check does for Chromium. BENCH_ARGS passes options through: --quick, --only NAME, ...
+bench: install redis-check
+	@command -v wrk >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing wrk for the benchmark (apt-get install wrk)"; \
+	    (apt-get install -y -qq wrk >/dev/null 2>&1 || \
+	     (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)) || exit 1; \
+	  else \
+	    echo "wrk is needed for the benchmark: install it with 'apt-get install wrk' (macOS: 'brew install wrk')."; \
+	    exit 1; \
+	  fi; }
+	$(RUN) python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf .venv $(TOOLS) .mypy_cache .ruff_cache .pytest_cache

@@ -1,150 +1,217 @@
-"""Start the pieces a benchmark needs as real processes on loopback, and log a user in."""
+"""Everything a benchmark run starts, by name, each its own process on a free loopback port.
+
+    redis       a private redis-server (sessions and the shared cache of every gateway)
+    idp         the dev IdP                        python -m shared.platform.cli idp
+    stubs       the core stubs, 0 ms               python -m shared.platform.cli stubs
+    stubs_slow  the core stubs, --latency-ms 20
+    web, mobile, web_cold, web_cold_b, web_telemetry_on, web_telemetry_off
+                one gateway worker each            python -m shared.platform.cli serve ...
+    naive       the naive BFF (bench.naive_bff)    python -m bench.serve ...
+    ceiling     the bare Litestar app (bench.ceiling), started last with the bytes it serves
+
+``start`` brings up what the chosen scenarios need, dependencies first and each layer in
+parallel. The gateways get the production defaults (Prometheus metrics on, no trace exporter,
+JSON logs at info: one access line a request) unless their entry below says otherwise, and none
+inherits ``BFF_*`` or ``OTEL_*`` from the shell, so a run measures the same configuration on any
+machine. Sessions are in Redis for every gateway, as in production.
+"""
 
 from __future__ import annotations
 
 import os
-import re
-import signal
-import socket
-import subprocess
+import shutil
 import sys
-import time
-from collections.abc import Iterator, Mapping
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+import tempfile
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
 
-import httpx
+import redis
+
+from bench.ceiling import BODY_FILE_VARIABLE
+from bench.naive_bff import STUBS_URL_VARIABLE
+from bench.otlp_sink import OtlpSink
+from bench.processes import (
+    Child,
+    StartError,
+    free_port,
+    http_ok,
+    spawn,
+    stop_all,
+    wait_until_ready,
+)
 
 PYTHON = sys.executable
-BENCH_SECRET_KEY = "Bq4Wn8Zr2Tx6Vm0Lp3Hs7Dk1Fg5Jc9Ya"
+BFF = [PYTHON, "-m", "shared.platform.cli"]
+SECRET_KEY = "Bq4Wn8Zr2Tx6Vm0Lp3Hs7Dk1Fg5Jc9Ya"  # benchmark-only, as every key in this run
+IDP_TOKEN_MAX_AGE_S = 3600  # no IdP refresh lands inside a measurement
+SLOW_STUBS_LATENCY_MS = 20
+CORE_SERVICES = ("accounts", "catalog", "orders", "recommendations")
+SINK = "<otlp sink>"
+"""Stands for the sink's URL in a gateway's environment until the sink is running."""
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+@dataclass(frozen=True)
+class GatewaySpec:
+    gateway: str
+    stubs: str
+    env: Mapping[str, str] = field(default_factory=dict)
 
 
-@contextmanager
-def process(
-    command: list[str], ready_url: str, env: Mapping[str, str] | None = None
-) -> Iterator[None]:
-    proc = subprocess.Popen(
-        command,
-        env={**os.environ, **(env or {})},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(ready_url, timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{command[:4]} did not become ready at {ready_url}")
-            time.sleep(0.2)
-        yield
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
+GATEWAYS = {
+    "web": GatewaySpec("web", "stubs"),
+    "mobile": GatewaySpec("mobile", "stubs"),
+    "web_cold": GatewaySpec("web", "stubs_slow"),
+    "web_cold_b": GatewaySpec("web", "stubs_slow"),
+    "web_telemetry_on": GatewaySpec(
+        "web",
+        "stubs",
+        {"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": SINK},
+    ),
+    "web_telemetry_off": GatewaySpec(
+        "web", "stubs", {"OTEL_TRACES_EXPORTER": "none", "OTEL_METRICS_EXPORTER": "none"}
+    ),
+}
+BASE = ("redis", "idp", "stubs", "stubs_slow")
 
 
-@dataclass
-class Stack:
-    idp_url: str
-    stubs_url: str
-    web_url: str
-    mobile_url: str | None = None
-
-
-def gateway_env(gateway: str, port: int, stack: Stack, extra: Mapping[str, str]) -> dict[str, str]:
-    env = {
-        "BFF_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "BFF_OIDC_ISSUER": stack.idp_url,
-        "BFF_OIDC_CLIENT_ID": f"bff-{gateway}",
-        "BFF_SECRET_KEY": BENCH_SECRET_KEY,
-        "BFF_LOG_LEVEL": "warning",
-        "BFF_LOG_FORMAT": "json",
-        "BFF_MOBILE_REDIRECT_URIS": "http://127.0.0.1:8765/cb",
-    }
-    for service in ("accounts", "catalog", "orders", "recommendations"):
-        env[f"BFF_CORE_{service.upper()}_URL"] = f"{stack.stubs_url}/{service}"
-    env.update(extra)
-    return env
-
-
-@contextmanager
-def running_stack(
-    *, stubs_latency_ms: int = 0, web_env: Mapping[str, str] | None = None
-) -> Iterator[Stack]:
-    """IdP, stubs and the web gateway (granian, one worker), each its own process."""
-    idp_port, stubs_port, web_port = free_port(), free_port(), free_port()
-    stack = Stack(
-        idp_url=f"http://127.0.0.1:{idp_port}",
-        stubs_url=f"http://127.0.0.1:{stubs_port}",
-        web_url=f"http://127.0.0.1:{web_port}",
-    )
-    cli = [PYTHON, "-m", "shared.platform.cli"]  # the `bff` command
-    with ExitStack() as stack_of_processes:
-        stack_of_processes.enter_context(
-            process(
-                [*cli, "idp", "--port", str(idp_port), "--token-max-age", "3600"],
-                f"{stack.idp_url}/.well-known/openid-configuration",
-            )
-        )
-        stack_of_processes.enter_context(
-            process(
-                [*cli, "stubs", "--port", str(stubs_port), "--latency-ms", str(stubs_latency_ms)],
-                f"{stack.stubs_url}/health",
-            )
-        )
-        stack_of_processes.enter_context(
-            process(
-                [*cli, "serve", "web", "--port", str(web_port), "--workers", "1"],
-                f"{stack.web_url}/health/ready",
-                gateway_env("web", web_port, stack, web_env or {}),
-            )
-        )
-        yield stack
-
-
-def web_session_cookie(web_url: str, sub: str = "alice") -> str:
-    with httpx.Client(timeout=10) as browser:
-        start = browser.get(f"{web_url}/bff/login")
-        consent = browser.post(start.headers["location"], data={"sub": sub})
-        browser.get(consent.headers["location"])
-        return browser.cookies["bff"]
-
-
-def wrk(
-    url: str, *, seconds: int, connections: int = 64, headers: Mapping[str, str] = {}
-) -> dict[str, float]:
-    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url]
-    for name, value in headers.items():
-        command += ["-H", f"{name}: {value}"]
-    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    latencies = {
-        pct: _ms(value) for pct, value in re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.MULTILINE)
-    }
+def clean_environ() -> dict[str, str]:
     return {
-        "rps": rps,
-        "p50_ms": latencies.get("50", float("nan")),
-        "p99_ms": latencies.get("99", float("nan")),
-        "errors": float(non_2xx.group(1)) if non_2xx else 0.0,
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("BFF_", "OTEL_", "BENCH_"))
     }
 
 
-def _ms(value: str) -> float:
-    number = float(re.sub(r"[a-z]+$", "", value))
-    unit = re.search(r"[a-z]+$", value).group(0)  # type: ignore[union-attr]
-    return number * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+def needs(names: Collection[str]) -> set[str]:
+    """The names with what they depend on."""
+    wanted = set(names)
+    for name in names:
+        if name in GATEWAYS:
+            wanted |= {"redis", "idp", GATEWAYS[name].stubs}
+        elif name == "naive":
+            wanted.add("stubs")
+    return wanted
+
+
+class BenchStack:
+    """The running children by name; leaving the ``with`` block stops them all, last first."""
+
+    def __init__(self, log_dir: Path, sink: OtlpSink | None = None) -> None:
+        self.log_dir = log_dir
+        self.sink = sink
+        self.urls: dict[str, str] = {}
+        self._children: list[Child] = []
+        self._scratch = Path(tempfile.mkdtemp(prefix="bff-bench-"))
+
+    def __enter__(self) -> BenchStack:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        stop_all(self._children[::-1])
+        shutil.rmtree(self._scratch, ignore_errors=True)
+
+    def url(self, name: str) -> str:
+        return self.urls[name]
+
+    @property
+    def redis_url(self) -> str:
+        return self.urls["redis"]
+
+    def start(self, names: Collection[str]) -> None:
+        wanted = needs(names) - set(self.urls)
+        self._start_layer([name for name in BASE if name in wanted])
+        self._start_layer(sorted(wanted - set(BASE)))
+
+    def start_ceiling(self, body: bytes) -> str:
+        body_file = self._scratch / "ceiling-body"
+        body_file.write_bytes(body)
+        self._start_layer(["ceiling"], {BODY_FILE_VARIABLE: str(body_file)})
+        return self.urls["ceiling"]
+
+    def _start_layer(self, names: list[str], extra_env: Mapping[str, str] | None = None) -> None:
+        started: list[tuple[Child, Callable[[], bool]]] = []
+        for name in names:
+            port = free_port()
+            url = f"http://127.0.0.1:{port}"
+            command, env, ready = self._plan(name, port, url)
+            child = spawn(name, command, self.log_dir, {**env, **(extra_env or {})})
+            self._children.append(child)
+            started.append((child, ready))
+            self.urls[name] = f"redis://127.0.0.1:{port}/0" if name == "redis" else url
+        wait_until_ready(started)
+
+    def _plan(
+        self, name: str, port: int, url: str
+    ) -> tuple[list[str], dict[str, str], Callable[[], bool]]:
+        env = clean_environ()
+        if name == "redis":
+            return self._redis_command(port), env, _redis_answers(port)
+        if name == "idp":
+            token_age = str(IDP_TOKEN_MAX_AGE_S)
+            command = [*BFF, "idp", "--port", str(port), "--token-max-age", token_age]
+            return command, env, http_ok(f"{url}/.well-known/openid-configuration")
+        if name in ("stubs", "stubs_slow"):
+            latency = SLOW_STUBS_LATENCY_MS if name == "stubs_slow" else 0
+            command = [*BFF, "stubs", "--port", str(port), "--latency-ms", str(latency)]
+            return command, env, http_ok(f"{url}/health")
+        if name in ("naive", "ceiling"):
+            if name == "naive":
+                env[STUBS_URL_VARIABLE] = self.urls["stubs"]
+            target = f"bench.{'naive_bff' if name == 'naive' else 'ceiling'}:create_app"
+            command = [PYTHON, "-m", "bench.serve", target, "--port", str(port)]
+            return command, env, http_ok(f"{url}/health")
+        spec = GATEWAYS[name]
+        env.update(self._gateway_env(spec, url))
+        command = [*BFF, "serve", spec.gateway, "--port", str(port), "--workers", "1"]
+        return command, env, http_ok(f"{url}/health/ready")
+
+    def _gateway_env(self, spec: GatewaySpec, url: str) -> dict[str, str]:
+        env = {
+            "BFF_PUBLIC_URL": url,
+            "BFF_OIDC_ISSUER": self.urls["idp"],
+            "BFF_OIDC_CLIENT_ID": f"bff-{spec.gateway}",
+            "BFF_SECRET_KEY": SECRET_KEY,
+            "BFF_REDIS_URL": self.redis_url,
+            "BFF_ALLOWED_ORIGINS": url,
+            "BFF_MOBILE_REDIRECT_URIS": "http://127.0.0.1:8765/cb",
+            "BFF_LOG_FORMAT": "json",
+        }
+        for service in CORE_SERVICES:
+            env[f"BFF_CORE_{service.upper()}_URL"] = f"{self.urls[spec.stubs]}/{service}"
+        for variable, value in spec.env.items():
+            if value == SINK:
+                if self.sink is None:
+                    raise StartError("a gateway exports to the OTLP sink, but none is running")
+                value = self.sink.url
+            env[variable] = value
+        return env
+
+    def _redis_command(self, port: int) -> list[str]:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise StartError("redis-server is needed: apt-get install redis-server")
+        return [
+            binary,
+            *("--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"),
+            *("--dir", str(self._scratch)),
+        ]
+
+
+def _redis_answers(port: int) -> Callable[[], bool]:
+    def ready() -> bool:
+        client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=1.0)
+        try:
+            return bool(client.ping())
+        except redis.RedisError:
+            return False
+        finally:
+            client.close()
+
+    return ready

@@ -1,0 +1,160 @@
+"""Load from ``wrk`` and what its output says: throughput, the latency distribution, and every
+response's status.
+
+wrk's own error line ("Non-2xx or 3xx responses") counts only statuses from 400 up, which cannot
+tell a 304 from a 200 nor a stray redirect from a screen. A small Lua script therefore counts
+each status per thread and prints the totals when the run is done (``status <code> <count>``),
+so a scenario decides for itself which statuses are successes.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import tempfile
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+THREADS = 1
+CONNECTIONS = 32
+TIMEOUT_S = 5
+WRK_MARGIN_S = 30
+"""wrk stops itself after ``-d``; this only bounds a wrk that hangs."""
+
+STATUS_SCRIPT = """
+statuses = {}
+local threads = {}
+
+function setup(thread)
+  table.insert(threads, thread)
+end
+
+function response(status, headers, body)
+  statuses[status] = (statuses[status] or 0) + 1
+end
+
+function done(summary, latency, requests)
+  local totals = {}
+  for _, thread in ipairs(threads) do
+    for status, count in pairs(thread:get("statuses")) do
+      totals[status] = (totals[status] or 0) + count
+    end
+  end
+  for status, count in pairs(totals) do
+    io.write(string.format("status %d %d\\n", status, count))
+  end
+end
+"""
+
+_UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
+_DURATION = re.compile(r"^([\d.]+)(us|ms|s|m|h)$")
+
+
+class WrkOutputError(ValueError):
+    """wrk printed something this parser does not understand; the run is not valid."""
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """One wrk run. ``failed`` counts every answer outside the scenario's success statuses plus
+    every socket error (connect, read, write, timeout): each is a request that did not succeed."""
+
+    rps: float
+    p50_ms: float
+    p75_ms: float
+    p90_ms: float
+    p99_ms: float
+    requests: int
+    seconds: float
+    statuses: dict[int, int] = field(default_factory=dict)
+    socket_errors: int = 0
+    failed: int = 0
+
+
+def duration_ms(text: str) -> float:
+    """wrk's durations (``812.00us``, ``1.96ms``, ``2.01s``, ``1.00m``) in milliseconds."""
+    match = _DURATION.match(text.strip())
+    if match is None:
+        raise WrkOutputError(f"not a wrk duration: {text!r}")
+    return float(match.group(1)) * _UNIT_MS[match.group(2)]
+
+
+def parse_output(output: str, success: Collection[int] = range(200, 300)) -> LoadResult:
+    """Reads wrk's ``--latency`` report and the status lines of ``STATUS_SCRIPT``."""
+    rps = _search(r"^Requests/sec:\s+([\d.]+)", output)
+    done = re.search(r"^\s*(\d+) requests in ([\d.]+\w+),", output, re.MULTILINE)
+    if rps is None or done is None:
+        raise WrkOutputError(f"no throughput in wrk's output:\n{output}")
+    percentiles = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)\s*$", output, re.MULTILINE))
+    if len(percentiles) != 4:
+        raise WrkOutputError(f"no latency distribution in wrk's output (--latency):\n{output}")
+    statuses = {
+        int(code): int(count)
+        for code, count in re.findall(r"^status (\d+) (\d+)$", output, re.MULTILINE)
+    }
+    socket_errors = sum(
+        int(n)
+        for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", _line("Socket errors", output))
+    )
+    failed = sum(count for code, count in statuses.items() if code not in success)
+    return LoadResult(
+        rps=float(rps),
+        p50_ms=duration_ms(percentiles["50"]),
+        p75_ms=duration_ms(percentiles["75"]),
+        p90_ms=duration_ms(percentiles["90"]),
+        p99_ms=duration_ms(percentiles["99"]),
+        requests=int(done.group(1)),
+        seconds=duration_ms(done.group(2)) / 1000,
+        statuses=statuses,
+        socket_errors=socket_errors,
+        failed=failed + socket_errors,
+    )
+
+
+def run(
+    url: str,
+    *,
+    seconds: float,
+    headers: Mapping[str, str] | None = None,
+    connections: int = CONNECTIONS,
+    threads: int = THREADS,
+    success: Collection[int] = range(200, 300),
+) -> LoadResult:
+    """``wrk -t1 -c32 --latency`` (unless told otherwise) for ``seconds``, at least one, with
+    the status counter."""
+    duration = max(1, round(seconds))
+    with tempfile.TemporaryDirectory(prefix="bff-bench-wrk-") as scratch:
+        script = Path(scratch) / "statuses.lua"
+        script.write_text(STATUS_SCRIPT)
+        command = [
+            "wrk",
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{duration}s",
+            f"--timeout={TIMEOUT_S}s",
+            "--latency",
+            "-s",
+            str(script),
+        ]
+        for name, value in (headers or {}).items():
+            command += ["-H", f"{name}: {value}"]
+        finished = subprocess.run(
+            [*command, url],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=duration + WRK_MARGIN_S,
+        )
+    if finished.returncode != 0:
+        raise WrkOutputError(f"wrk exited with {finished.returncode}: {finished.stderr.strip()}")
+    return parse_output(finished.stdout, success)
+
+
+def _search(pattern: str, text: str) -> str | None:
+    match = re.search(pattern, text, re.MULTILINE)
+    return match.group(1) if match else None
+
+
+def _line(prefix: str, text: str) -> str:
+    return next((line for line in text.splitlines() if line.strip().startswith(prefix)), "")
