@@ -3,9 +3,7 @@ gateway, so the server is not a difference between them:
 
     python -m bench.serve bench.ceiling:create_app --port P
 
-The options are those of ``shared.platform.cli.cmd_serve`` (granian, ASGI, one worker, uvloop,
-no access log); that function builds its server inline, so they are repeated here, and a
-change there belongs here too.
+The server is ``shared.platform.cli.serve_asgi``, the one ``bff serve`` runs, with one worker.
 """
 
 from __future__ import annotations
@@ -14,27 +12,15 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from shared.platform.cli import serve_asgi
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.serve")
     parser.add_argument("target", help="module:factory of a Litestar app")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args(argv)
-    from granian import Granian
-    from granian.constants import Interfaces, Loops
-
-    Granian(
-        args.target,
-        factory=True,
-        address="127.0.0.1",
-        port=args.port,
-        workers=1,
-        interface=Interfaces.ASGI,
-        loop=Loops.uvloop,
-        log_enabled=False,
-        respawn_failed_workers=True,
-        workers_kill_timeout=10,
-    ).serve()
+    serve_asgi(args.target, host="127.0.0.1", port=args.port, workers=1)
     return 0
 
 

@@ -87,23 +87,34 @@ def cmd_serve(args: argparse.Namespace) -> int:
     port = DEFAULT_PORTS[args.gateway] if args.port is None else args.port
     if not port_is_free(args.host, port):
         return fail(f"port {port} on {args.host} is already in use", 1)
+    serve_asgi(
+        f"bff_{args.gateway}.app:create_app",
+        host=args.host,
+        port=port,
+        workers=args.workers or settings.workers,
+    )
+    return 0
+
+
+def serve_asgi(factory: str, *, host: str, port: int, workers: int) -> None:
+    """Serve ``module:create_app`` until stopped, as every gateway is served in production
+    (and the benchmark's reference apps, so the server is never the difference)."""
     from granian import Granian  # only here: config check should not pay for loading it
     from granian.constants import Interfaces, Loops
 
     # granian was measured faster than uvicorn+uvloop+httptools here (docs/operations.md).
     Granian(
-        f"bff_{args.gateway}.app:create_app",
+        factory,
         factory=True,
-        address=args.host,
+        address=host,
         port=port,
-        workers=args.workers or settings.workers,
+        workers=workers,
         interface=Interfaces.ASGI,
         loop=Loops.uvloop,
         log_enabled=False,
         respawn_failed_workers=True,
         workers_kill_timeout=10,
     ).serve()
-    return 0
 
 
 # --- bff dev / stubs / idp --------------------------------------------------------------------
