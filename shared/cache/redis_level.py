@@ -57,6 +57,7 @@ class RedisLevel:
         self.health = health
         self._cache_name = cache_name
         self._reads: SingleFlight[Read] = SingleFlight()
+        self._user_reads = UserReadBatch(redis)
         self.locks = RedisLocks(
             redis, ttl_ms=lock_ttl_ms, wait_s=lock_wait_s, health=health, name=cache_name
         )
@@ -77,10 +78,9 @@ class RedisLevel:
     async def read_now(self, key: CacheKey, name: str) -> Read:
         """One read of its own (Redis errors propagate): for a caller that polls."""
         if key.per_user:
-            pipe = self._redis.pipeline(transaction=False)  # same hash tag: one round trip
-            pipe.hget(self._names.generations(key), key.kind)
-            pipe.get(name)
-            raw_generation, raw = await pipe.execute()
+            raw_generation, raw = await self._user_reads.read(
+                self._names.generations(key), key.kind, name
+            )
             generation = raw_generation.decode() if raw_generation else ""
         else:
             raw, generation = await self._redis.get(name), ""
@@ -133,8 +133,64 @@ class RedisLevel:
         self._reads.discard_where(covers)
 
     def tasks(self) -> list[asyncio.Task[Any]]:
-        return list(self._reads.tasks())
+        return [*self._reads.tasks(), *self._user_reads.tasks()]
 
     def _invalidation_failed(self, exc: BaseException) -> None:
         self.health.failed(exc)
         _log.error("cache_invalidation_failed", cache=self._cache_name, error=type(exc).__name__)
+
+
+class UserReadBatch:
+    """Per-user reads started in the same turn of the event loop share one pipeline.
+
+    A screen reads several per-user entries at once (the account, the recommendations…), each
+    with its user's generation; without this, each would be a round trip of its own. Every read
+    joins the batch being gathered; the batch is sent on the loop's next turn, so the parts of
+    one screen that reach the cache together go out together. A failure fails every read of the
+    batch, as it would have failed each alone.
+    """
+
+    def __init__(self, redis: RedisClient) -> None:
+        self._redis = redis
+        self._pending: list[tuple[str, str, str, asyncio.Future[tuple[Any, Any]]]] = []
+        self._sending: set[asyncio.Task[None]] = set()
+
+    def read(self, generations: str, kind: str, name: str) -> asyncio.Future[tuple[Any, Any]]:
+        """``(raw generation, raw entry)`` of one per-user entry, once the batch is sent."""
+        loop = asyncio.get_running_loop()
+        if not self._pending:
+            loop.call_soon(self._send)
+        future: asyncio.Future[tuple[Any, Any]] = loop.create_future()
+        self._pending.append((generations, kind, name, future))
+        return future
+
+    def tasks(self) -> list[asyncio.Task[None]]:
+        return list(self._sending)
+
+    def _send(self) -> None:
+        batch, self._pending = self._pending, []
+        task = asyncio.create_task(self._execute(batch), name="cache-user-reads")
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def _execute(
+        self, batch: list[tuple[str, str, str, asyncio.Future[tuple[Any, Any]]]]
+    ) -> None:
+        pipe = self._redis.pipeline(transaction=False)  # the Cluster client splits it by slot
+        for generations, kind, name, _ in batch:
+            pipe.hget(generations, kind)
+            pipe.get(name)
+        try:
+            results = await pipe.execute()
+        except asyncio.CancelledError:
+            for *_, future in batch:
+                future.cancel()
+            raise
+        except Exception as exc:
+            for *_, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for index, (*_, future) in enumerate(batch):
+            if not future.done():
+                future.set_result((results[2 * index], results[2 * index + 1]))
