@@ -35,6 +35,7 @@ from typing import Any
 import msgspec
 from redis.commands.core import AsyncScript
 
+from shared.cache.local import Lru
 from shared.identity.records import SessionRecord, TokenSet
 from shared.identity.session_codec import SessionCodec, text
 from shared.identity.session_store import SessionStore
@@ -43,6 +44,8 @@ from shared.platform.keys import KeyedHasher
 from shared.platform.redis import RedisClient
 
 HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
+KNOWN_OWNERS = 20_000
+"""Session pointers remembered per instance (a few MB at most): the sessions seen recently."""
 
 # Every script touches only the keys it is given, and they always share one hash slot.
 
@@ -134,6 +137,7 @@ class RedisSessionStore(SessionStore):
         self._index_add_script = redis.register_script(_INDEX_ADD_LUA)
         self._touch_script = redis.register_script(_TOUCH_LUA)
         self._get_and_slide_script = redis.register_script(_GET_AND_SLIDE_LUA)
+        self._owners: Lru[str] = Lru(KNOWN_OWNERS)
         self._set_field_script = redis.register_script(_SET_FIELD_LUA)
 
     # -- key names ---------------------------------------------------------------------------
@@ -274,8 +278,17 @@ class RedisSessionStore(SessionStore):
 
     async def _locate(self, session_id: str) -> tuple[str, str] | None:
         """``(uh, sd)`` of a session: the user hash whose slot holds it, from its pointer key,
-        trying the session-id hash under the current secret, then the previous one."""
-        for sd in self._keys.hex_candidates("session-key", session_id):
+        trying the session-id hash under the current secret, then the previous one.
+
+        The pointer never changes while the session lives, so a found one is remembered here:
+        the record itself is still read from Redis on every request, so a session ended on any
+        instance is refused at once all the same (its record is gone, whatever the pointer)."""
+        candidates = self._keys.hex_candidates("session-key", session_id)
+        for sd in candidates:
+            known = self._owners.get(sd)
+            if known is not None:
+                return known, sd
+        for sd in candidates:
             raw = await self._redis.get(self._pointer_key(sd))
             if raw is None:
                 continue
@@ -283,6 +296,7 @@ class RedisSessionStore(SessionStore):
             if not HEX_DIGEST.fullmatch(uh):
                 await self._redis.delete(self._pointer_key(sd))
                 return None
+            self._owners.put(sd, uh)
             return uh, sd
         return None
 
@@ -302,6 +316,8 @@ class RedisSessionStore(SessionStore):
         """Delete records, their index entries and pointers; returns how many records existed."""
         if not sds:
             return 0
+        for sd in sds:
+            self._owners.pop(sd)
         async with self._redis.pipeline(transaction=False) as pipe:
             for sd in sds:
                 pipe.delete(self._record_key(uh, sd))

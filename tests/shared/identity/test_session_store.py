@@ -413,3 +413,20 @@ async def test_get_and_slide_slides_only_once_the_interval_has_passed(store: Ses
     assert await store.get(record.id, now=t + 64) == due
     late = await store.get_and_slide(record.id, now=t + 66, idle_timeout=60, min_interval=3)
     assert late is None  # expired: never revived
+
+
+async def test_a_remembered_pointer_never_serves_a_session_ended_elsewhere(
+    redis_stores: IdentityStores, redis: Redis
+) -> None:
+    """Each instance remembers where a session lives, not the session: ended on another
+    instance, it is refused by this one on the very next read."""
+    here = redis_stores.sessions
+    assert isinstance(here, RedisSessionStore)
+    elsewhere = RedisSessionStore(redis, here.codec, KEYS, here.clock)
+    record = new_record(here)
+    await here.create(record)
+    assert await here.get(record.id) is not None  # this instance now knows the pointer
+    assert await elsewhere.delete(record.id)
+    assert await here.get(record.id) is None
+    now = here.clock.time()
+    assert await here.get_and_slide(record.id, now=now, idle_timeout=60, min_interval=0) is None
