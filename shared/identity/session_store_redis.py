@@ -182,11 +182,7 @@ class RedisSessionStore(SessionStore):
             return None
         uh, sd = found
         fields = await self._redis.hgetall(self._record_key(uh, sd))
-        record = self.codec.decode(fields) if fields else None
-        if record is None or record.id != session_id or record.is_expired(now):
-            await self._remove(uh, [sd])
-            return None
-        return record
+        return await self._live(uh, sd, session_id, fields, now)
 
     async def get_and_slide(
         self, session_id: str, *, now: float, idle_timeout: float, min_interval: float
@@ -200,11 +196,7 @@ class RedisSessionStore(SessionStore):
         args = [repr(float(now)), repr(float(idle_timeout)), repr(float(min_interval))]
         flat = await self._get_and_slide_script(keys=[self._record_key(uh, sd)], args=args)
         fields = dict(zip(flat[::2], flat[1::2], strict=True))
-        record = self.codec.decode(fields) if fields else None
-        if record is None or record.id != session_id or record.is_expired(now):
-            await self._remove(uh, [sd])
-            return None
-        return record
+        return await self._live(uh, sd, session_id, fields, now)
 
     async def touch(self, session_id: str, now: float, idle_timeout: float) -> bool:
         return await self._run_on_record(
@@ -275,6 +267,17 @@ class RedisSessionStore(SessionStore):
         return ended
 
     # -- helpers -----------------------------------------------------------------------------
+
+    async def _live(
+        self, uh: str, sd: str, session_id: str, fields: dict[Any, Any], now: float
+    ) -> SessionRecord | None:
+        """The record read from ``fields`` if it is this session and live; anything else is
+        removed and reads as missing."""
+        record = self.codec.decode(fields) if fields else None
+        if record is None or record.id != session_id or record.is_expired(now):
+            await self._remove(uh, [sd])
+            return None
+        return record
 
     async def _locate(self, session_id: str) -> tuple[str, str] | None:
         """``(uh, sd)`` of a session: the user hash whose slot holds it, from its pointer key,

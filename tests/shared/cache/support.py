@@ -13,6 +13,7 @@ import msgspec
 import redis
 
 from shared.cache import Cache, CacheKey, CacheResult
+from tests.fixtures.redis import redis_server_command
 from tests.fixtures.servers import free_port
 
 TTL = 10.0  # fresh this long; the tests' clock moves past it without waiting
@@ -91,19 +92,7 @@ class RedisProcess:
     def start(self) -> None:
         port = self.url.rsplit(":", 1)[1].split("/")[0]
         self._process = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                port,
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                self.workdir,
-            ],
+            redis_server_command("redis-server", port, self.workdir),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
