@@ -9,21 +9,24 @@ from __future__ import annotations
 
 from typing import Annotated, TypeAlias
 
+from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import HeaderParameter
 
 from shared.identity.records import SessionRecord
-from shared.identity.wiring import Identity
-from shared.platform.state import Injected
+from shared.identity.wiring import IDENTITY
 
 
 async def bearer_session(
-    identity: Injected[Identity],
+    state: State,
     authorization: Annotated[str | None, HeaderParameter(name="authorization", required=False)],
 ) -> SessionRecord:
     """Dependency for ``/m/v1/*`` and ``/auth/logout``: the caller's live mobile session, or
-    ``NotSignedIn`` (a 401 with its bearer challenge, see ``bff_mobile.errors``)."""
-    return await identity.mobile.session_for_bearer(authorization)
+    ``NotSignedIn`` (a 401 with its bearer challenge, see ``bff_mobile.errors``).
+
+    The identity comes from the state's slot, so a screen's dependencies resolve as one chain
+    (see ``shared.screens.provider``)."""
+    return await IDENTITY.get(state).mobile.session_for_bearer(authorization)
 
 
 MobileSession: TypeAlias = NamedDependency[SessionRecord]

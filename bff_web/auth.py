@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import delete, get, post
-from litestar.datastructures import Cookie
+from litestar.datastructures import Cookie, State
 from litestar.params import (
     FromPath,
     FromQuery,
@@ -31,7 +31,7 @@ from shared.identity.errors import IdpUnavailable
 from shared.identity.login import LoginAttempt
 from shared.identity.records import SessionRecord
 from shared.identity.sessions import CookieSessionReader
-from shared.identity.wiring import Identity
+from shared.identity.wiring import IDENTITY, Identity
 from shared.platform.crypto import DecryptionError
 from shared.platform.errors import BadRequest, NotFound
 from shared.platform.logging import get_logger
@@ -84,9 +84,12 @@ def session_reader(identity: Identity) -> CookieSessionReader:
     return CookieSessionReader(identity.sessions, cookie_names(identity.settings)[0])
 
 
-async def cookie_session(identity: Injected[Identity], cookies: Cookies) -> SessionRecord:
-    """Dependency for the web's private routes: the caller's live cookie session, or 401."""
-    return await session_reader(identity).require(cookies)
+async def cookie_session(state: State, cookies: Cookies) -> SessionRecord:
+    """Dependency for the web's private routes: the caller's live cookie session, or 401.
+
+    It takes the identity from the state's slot, not as a dependency of its own, so that a
+    screen's dependencies resolve as one chain (see ``shared.screens.provider``)."""
+    return await session_reader(IDENTITY.get(state)).require(cookies)
 
 
 def _cookie(settings: Settings, key: str, value: str, *, max_age: int, lax: bool) -> Cookie:

@@ -9,44 +9,47 @@ Each gateway registers the provider for its session dependency::
 Both open the screen the same way (``open_screen_for``): the deadline starts, the IdP token is
 refreshed inside it when due. No session is a 401 problem, from the session dependency, before
 anything else runs.
+
+The providers take the application state's typed slots (identity, core data, settings) rather
+than one dependency each: Litestar resolves the dependencies of one level concurrently, in a task
+group with a task each, and a cached screen paid for those tasks on every request. With the
+session as the only dependency, the chain session -> screen resolves without a task.
 """
 
 from __future__ import annotations
 
+from litestar.datastructures import State
 from litestar.di import NamedDependency
+from litestar.types import Scope
 
-from core_clients.data import CoreData
+from core_clients.wiring import CORE
 from shared.identity.records import SessionRecord
-from shared.identity.wiring import Identity
-from shared.platform.settings import Settings
+from shared.identity.wiring import IDENTITY
+from shared.platform.plugin import SETTINGS, provide_request_id
 from shared.screens.context import Screen, open_screen_for
 
 __all__ = ["screen_for_mobile_session", "screen_for_session"]
 
 
 async def screen_for_session(
-    session: NamedDependency[SessionRecord],
-    identity: NamedDependency[Identity],
-    core: NamedDependency[CoreData],
-    settings: NamedDependency[Settings],
-    request_id: NamedDependency[str],
+    session: NamedDependency[SessionRecord], state: State, scope: Scope
 ) -> Screen:
     """The web gateway's ``screen``, for its cookie session (the ``session`` dependency)."""
-    return await open_screen_for(
-        identity.tokens,
-        session,
-        core,
-        deadline_s=settings.screen_deadline_s,
-        request_id=request_id,
-    )
+    return await _open(session, state, scope)
 
 
 async def screen_for_mobile_session(
-    mobile_session: NamedDependency[SessionRecord],
-    identity: NamedDependency[Identity],
-    core: NamedDependency[CoreData],
-    settings: NamedDependency[Settings],
-    request_id: NamedDependency[str],
+    mobile_session: NamedDependency[SessionRecord], state: State, scope: Scope
 ) -> Screen:
     """The mobile gateway's ``screen``, for the app's bearer session (``mobile_session``)."""
-    return await screen_for_session(mobile_session, identity, core, settings, request_id)
+    return await _open(mobile_session, state, scope)
+
+
+async def _open(session: SessionRecord, state: State, scope: Scope) -> Screen:
+    return await open_screen_for(
+        IDENTITY.get(state).tokens,
+        session,
+        CORE.get(state),
+        deadline_s=SETTINGS.get(state).screen_deadline_s,
+        request_id=provide_request_id(scope),
+    )

@@ -1,5 +1,6 @@
 """The ``screen`` dependency: a handler that names it gets the caller's screen, opened from the
-gateway's session dependency, identity, core data, settings and request id."""
+gateway's session dependency and the state's identity, core data and settings, with the
+request's id."""
 
 from __future__ import annotations
 
@@ -7,10 +8,14 @@ from typing import Any
 
 import pytest
 from litestar import Litestar, get
+from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.testing import TestClient
 
-from shared.identity.wiring import Identity
+from core_clients.wiring import CORE
+from shared.identity.wiring import IDENTITY, Identity
+from shared.platform.logging import RequestContextMiddleware
+from shared.platform.plugin import SETTINGS
 from shared.platform.settings import load_settings
 from shared.screens.context import Screen
 from shared.screens.provider import screen_for_mobile_session, screen_for_session
@@ -43,21 +48,27 @@ def test_a_handler_naming_screen_gets_the_callers_screen(
     def keep(screen: NamedDependency[Screen]) -> None:
         handed.append(screen)
 
+    state = State()
+    IDENTITY.fill(state, identity_with(tokens))
+    CORE.fill(state, core)
+    SETTINGS.fill(state, settings)
     app = Litestar(
         route_handlers=[keep],
         dependencies={
             session_dependency: Provide(lambda: session, sync_to_thread=False),
-            "identity": Provide(lambda: identity_with(tokens), sync_to_thread=False),
-            "core": Provide(lambda: core, sync_to_thread=False),
-            "settings": Provide(lambda: settings, sync_to_thread=False),
-            "request_id": Provide(lambda: "req-42", sync_to_thread=False),
             "screen": Provide(provider),
         },
+        state=state,
     )
+    app.asgi_handler = RequestContextMiddleware(app.asgi_handler)  # takes the request id
     with TestClient(app) as client:
-        assert client.get("/screen").status_code == 200
+        assert (
+            client.get("/screen", headers={"X-Request-Id": "req-42-from-the-caller"}).status_code
+            == 200
+        )
     (screen,) = handed
     assert tokens.asked_for == [session]
     assert (screen.session, screen.core) == (session, core)
-    assert (screen.ctx.access_token, screen.ctx.request_id) == ("token-for-bob", "req-42")
+    assert screen.ctx.access_token == "token-for-bob"
+    assert screen.ctx.request_id == "req-42-from-the-caller"
     assert 6 < screen.deadline.remaining() <= 7  # BFF_SCREEN_DEADLINE, started on opening
