@@ -20,15 +20,17 @@ from typing import Annotated
 
 import msgspec
 from litestar import Response
+from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import HeaderParameter
 
 from bff_mobile.schemas import Screen as ScreenPayload
-from bff_mobile.tokens import MobileSession
 from core_clients.base import Money
 from core_clients.catalog import Image
 from shared.platform.errors import BadRequest
 from shared.platform.keys import KeyedHasher
+from shared.platform.plugin import KEYS
+from shared.screens.context import Screen
 from shared.screens.images import image_near
 from shared.screens.sections import DEGRADED_HEADER
 
@@ -158,8 +160,8 @@ def _headers(degraded: list[str]) -> dict[str, str]:
 
 
 def read_reply(
-    mobile_session: MobileSession,
-    keys: NamedDependency[KeyedHasher],
+    screen: NamedDependency[Screen],
+    state: State,
     accept: Annotated[str | None, HeaderParameter(name="Accept", required=False)] = None,
     dpr: Annotated[str | None, HeaderParameter(name="X-Device-DPR", required=False)] = None,
     if_none_match: Annotated[
@@ -167,8 +169,10 @@ def read_reply(
     ] = None,
 ) -> Reply:
     """Only collects: a bad header is refused where the handler reads it, once the screen is
-    open, never while the screen's token refresh may still be running beside this."""
-    return Reply(keys, mobile_session.sub, accept, dpr, if_none_match)
+    open. It follows the screen (rather than resolving beside it) and takes the keys from the
+    state's slot, so a screen's dependencies resolve as one chain: Litestar starts a task group
+    for each level that holds more than one."""
+    return Reply(KEYS.get(state), screen.sub, accept, dpr, if_none_match)
 
 
 REPLY = {"reply": Provide(read_reply, sync_to_thread=False)}
