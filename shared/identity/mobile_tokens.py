@@ -7,8 +7,9 @@ token traded once at ``POST /auth/token`` for a new pair. Threats this stops:
 * **An intercepted one-time code** (another app claiming the same custom scheme) is useless
   without the app's PKCE verifier; it lives ``CODE_TTL_S`` and works once. A second redemption
   ends the session the first one created (RFC 6749 4.1.2), since one of the two was a thief.
-* **A login finished in another browser**: the pending attempt is bound to the browser that
-  started it (the hash of a cookie value the gateway set), and taken once from the store.
+* **A login finished in another browser**: the pending attempt lives only in a sealed cookie
+  of the browser that started it (``shared.identity.login_cookie``), so an anonymous
+  ``/auth/authorize`` leaves nothing on the server.
 * **A copy of the store yields no bearer.** Tokens are indexed by their keyed hash only.
 * **A stolen refresh token is good for one use at most, and its use is noticed.** The session
   keeps its token family in ``extra[FAMILY_KEY]``: the hashes of the one current refresh token
@@ -35,8 +36,9 @@ from typing import Any
 import msgspec
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
-from shared.identity.errors import GrantRefused, LoginRejected, NotSignedIn
-from shared.identity.login import LoginAttempt, LoginFlow, LoginResult
+from shared.identity.errors import GrantRefused, NotSignedIn
+from shared.identity.login import LOGIN_TTL_S, LoginFlow, LoginResult
+from shared.identity.login_cookie import PendingLogin
 from shared.identity.one_time import OneTimeStore
 from shared.identity.records import SessionRecord, TokenSet
 from shared.identity.sessions import SessionManager
@@ -47,14 +49,12 @@ from shared.platform.logging import get_logger
 
 ACCESS_TOKEN_TTL_S = 300
 CODE_TTL_S = 60
-LOGIN_TTL_S = 600
 USED_CODE_MEMORY_S = 600  # how long a redeemed code is remembered, to spot its replay
 FAMILY_KEY = "token_family"
 
 # What new_opaque_id() makes is 43 characters; a little room either way, nothing else.
 OPAQUE_FORMAT = re.compile(r"[A-Za-z0-9_-]{32,128}")
 _REFRESH_CLAIM_PREFIX = "mobile-refresh-used:"
-_UNKNOWN_LOGIN = "This sign-in response is unknown, expired or was already used"
 
 _logger = get_logger("bff.mobile.tokens")
 
@@ -67,12 +67,10 @@ class AppAuthorization(msgspec.Struct, frozen=True):
     code_challenge: str
 
 
-class PendingAppLogin(msgspec.Struct, frozen=True):
-    """One login in progress at the IdP, stored sealed and taken once by the callback."""
+class PendingAppLogin(PendingLogin, frozen=True):
+    """One app login in progress at the IdP, kept in the browser's sealed login cookie."""
 
     app: AppAuthorization
-    attempt: LoginAttempt
-    browser_binding: str  # keyed hash of the login cookie's value
 
 
 class IssuedCode(msgspec.Struct, frozen=True):
@@ -139,34 +137,12 @@ class MobileTokenHandler:
 
     # --- the login hand-off ---------------------------------------------------------------------
 
-    async def begin(self, app: AppAuthorization, browser_value: str) -> str:
-        """Start the IdP login for the app; returns the authorization URL."""
+    async def begin(self, app: AppAuthorization) -> tuple[str, PendingAppLogin]:
+        """Start the IdP login for the app: the authorization URL, and the entry the browser
+        keeps (sealed, in its login cookie) until the callback."""
         url, attempt = await self.login.begin()
-        pending = PendingAppLogin(
-            app=app, attempt=attempt, browser_binding=self._keys.hex("token", browser_value)
-        )
-        await self._one_time.put(
-            "mobile-login:" + attempt.state, msgspec.msgpack.encode(pending), LOGIN_TTL_S
-        )
-        return url
-
-    async def take_pending(self, idp_state: str, browser_value: str) -> PendingAppLogin:
-        """The attempt the IdP's answer belongs to, bound to this browser (``LoginRejected``).
-
-        Taken before the browser check: whoever replays a leaked callback URL elsewhere can only
-        spoil that attempt (the app starts again), never finish it."""
-        raw = await self._one_time.take("mobile-login:" + idp_state)
-        if raw is None:
-            raise LoginRejected(_UNKNOWN_LOGIN)
-        try:
-            pending = msgspec.msgpack.decode(raw, type=PendingAppLogin)
-        except msgspec.DecodeError:
-            raise LoginRejected(_UNKNOWN_LOGIN) from None
-        binding = self._keys.hex("token", browser_value)
-        if not hmac.compare_digest(binding.encode(), pending.browser_binding.encode()):
-            _logger.info("mobile_callback_refused", reason="browser_binding")
-            raise LoginRejected("This sign-in was started in another browser")
-        return pending
+        expires_at = self.clock.time() + LOGIN_TTL_S
+        return url, PendingAppLogin(attempt=attempt, expires_at=expires_at, app=app)
 
     async def issue_code(self, app: AppAuthorization, result: LoginResult) -> str:
         """A one-time code standing for the finished login, for the app to redeem."""

@@ -51,6 +51,10 @@ class OneTimeStore(ABC):
     async def remember_once(self, key: str, ttl: float) -> bool:
         """True the first time ``key`` is seen within ``ttl`` seconds, False on a replay."""
 
+    @abstractmethod
+    async def seen(self, key: str) -> bool:
+        """Whether ``key`` is remembered now; reads only, so it leaves nothing behind."""
+
     def _seal(self, key: str, value: bytes, ttl: float) -> bytes:
         sealed = _Sealed(self.clock.time() + ttl, value)
         plain = msgspec.msgpack.encode(sealed)
@@ -90,6 +94,9 @@ class RedisOneTimeStore(OneTimeStore):
     async def remember_once(self, key: str, ttl: float) -> bool:
         return bool(await self._redis.set(self._name("seen", key), b"1", nx=True, px=_ms(ttl)))
 
+    async def seen(self, key: str) -> bool:
+        return bool(await self._redis.exists(self._name("seen", key)))
+
     def _name(self, kind: str, key: str) -> str:
         return f"{self._prefix}:{kind}:{self._keys.hex('one-time', key)}"
 
@@ -118,6 +125,9 @@ class MemoryOneTimeStore(OneTimeStore):
             return False
         self._seen[key] = now + ttl
         return True
+
+    async def seen(self, key: str) -> bool:
+        return self._seen.get(key, 0.0) > self.clock.time()
 
     def _sweep(self) -> None:
         now = self.clock.time()

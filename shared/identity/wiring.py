@@ -41,7 +41,7 @@ from shared.platform.state import StateSlot
 class Identity:
     settings: Settings
     cipher: TokenCipher
-    """Seals what the gateway keeps in the browser (the web login cookie)."""
+    """Seals what the gateway keeps in the browser (the login cookies)."""
     sessions: SessionManager
     tokens: IdpTokenManager
     login: LoginFlow
@@ -75,7 +75,7 @@ def identity_resource(
         )
         active = ActiveSessions(settings.gateway, redis)
         sessions = SessionManager(stores.sessions, oidc, settings, keys, clock, active)
-        login = LoginFlow(oidc, sessions, clock)
+        login = LoginFlow(oidc, sessions, clock, stores.one_time)
         identity = Identity(
             settings=settings,
             cipher=cipher,

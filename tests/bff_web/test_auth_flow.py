@@ -185,11 +185,11 @@ def test_an_expired_login_attempt_is_refused(web: RunningGateway, browser: httpx
     """The login cookie's entries expire: a late callback finds no matching attempt."""
     import msgspec
 
-    from bff_web.auth import PendingLogin, login_cookie
+    from bff_web.auth import WebPendingLogin, login_cookie
     from shared.identity.login import LoginAttempt
 
     identity = web.identity
-    expired = PendingLogin(
+    expired = WebPendingLogin(
         attempt=LoginAttempt(state="s" * 43, nonce="n", code_verifier="v" * 43),
         return_url="/",
         expires_at=time.time() - 1,
