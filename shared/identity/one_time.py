@@ -3,6 +3,7 @@
 * ``put`` / ``take``: a value kept sealed for at most its lifetime, taken once (an atomic
   GETDEL in Redis): a second take, or one after the lifetime, gets nothing. The lifetime is
   sealed with the value and checked against the clock, so an injected clock ends it too.
+  ``peek`` reads it within its lifetime without taking it (a pair kept for a reuse window).
 * ``remember_once``: a marker that says a value (a login ``state``, a logout token's ``jti``)
   was seen, so its replay is refused.
 
@@ -48,6 +49,10 @@ class OneTimeStore(ABC):
         """Return the value and delete it atomically: a second take gets None."""
 
     @abstractmethod
+    async def peek(self, key: str) -> bytes | None:
+        """The value of a :meth:`put` within its lifetime, left in place for others."""
+
+    @abstractmethod
     async def remember_once(self, key: str, ttl: float) -> bool:
         """True the first time ``key`` is seen within ``ttl`` seconds, False on a replay."""
 
@@ -91,6 +96,10 @@ class RedisOneTimeStore(OneTimeStore):
         sealed = await self._redis.getdel(self._name("once", key))
         return None if sealed is None else self._open(key, sealed)
 
+    async def peek(self, key: str) -> bytes | None:
+        sealed = await self._redis.get(self._name("once", key))
+        return None if sealed is None else self._open(key, sealed)
+
     async def remember_once(self, key: str, ttl: float) -> bool:
         return bool(await self._redis.set(self._name("seen", key), b"1", nx=True, px=_ms(ttl)))
 
@@ -116,6 +125,10 @@ class MemoryOneTimeStore(OneTimeStore):
 
     async def take(self, key: str) -> bytes | None:
         item = self._values.pop(key, None)
+        return None if item is None else self._open(key, item[0])
+
+    async def peek(self, key: str) -> bytes | None:
+        item = self._values.get(key)
         return None if item is None else self._open(key, item[0])
 
     async def remember_once(self, key: str, ttl: float) -> bool:

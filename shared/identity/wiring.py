@@ -85,7 +85,14 @@ def identity_resource(
             ),
             login=login,
             backchannel=BackchannelLogout(oidc, stores.sessions, stores.one_time),
-            mobile=MobileTokenHandler(login, sessions, stores.one_time, stores.tokens, keys),
+            mobile=MobileTokenHandler(
+                login,
+                sessions,
+                stores.one_time,
+                stores.tokens,
+                keys,
+                refresh_reuse_s=settings.mobile_refresh_reuse_s,
+            ),
             stores=stores,
             oidc=oidc,
         )
