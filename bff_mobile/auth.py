@@ -11,8 +11,9 @@ shapes answers:
   for character (no prefix, case or trailing-slash leniency, and so no variable loopback port
   either); anything wrong with the request is a plain 400 page, never a redirect to an
   unchecked URI.
-* **A login finished in another browser**: the attempt is bound to the browser that started it
-  by an HttpOnly, SameSite=Lax cookie.
+* **A login finished in another browser**: the attempt lives only in the browser that started
+  it, in an HttpOnly, SameSite=Lax cookie sealed with AES-GCM (``PendingLoginCookie``, bounded
+  in bytes): an anonymous ``/auth/authorize`` stores nothing on the server.
 
 Errors at ``/auth/token`` use the OAuth format (``{"error", "error_description"}``), which is
 what app OAuth libraries understand (``bff_mobile.errors``); the browser gets a plain page;
@@ -37,9 +38,10 @@ from bff_mobile.errors import NO_STORE, OAUTH_ERRORS, OAuthError, oauth_error_re
 from bff_mobile.tokens import MobileSession, bearer_session
 from shared.identity.endpoints import backchannel_logout_handler
 from shared.identity.errors import IdentityError, IdpUnavailable, LoginRejected
-from shared.identity.mobile_tokens import LOGIN_TTL_S, OPAQUE_FORMAT, AppAuthorization
+from shared.identity.login import LOGIN_TTL_S
+from shared.identity.login_cookie import PendingLoginCookie, find_pending
+from shared.identity.mobile_tokens import AppAuthorization, PendingAppLogin
 from shared.identity.wiring import Identity
-from shared.platform.crypto import new_opaque_id
 from shared.platform.errors import current_trace_id
 from shared.platform.logging import get_logger
 from shared.platform.settings import Settings
@@ -64,6 +66,8 @@ _PASSED_IDP_ERRORS = frozenset(
         "server_error",
     }
 )
+
+_UNKNOWN_LOGIN = "This sign-in was started in another browser, has expired or was already used"
 
 _logger = get_logger("bff.mobile.auth")
 
@@ -117,11 +121,17 @@ def login_error_page(detail: str, status: int = 400) -> Response[str]:
     return Response(body, status_code=status, media_type=MediaType.HTML, headers=NO_STORE)
 
 
-def _to_app(app: AppAuthorization, **params: str) -> Redirect:
-    """302 to the app's (checked) redirect URI with ``params`` and the app's ``state``."""
+def _to_app(app: AppAuthorization, login_cookie: Cookie, **params: str) -> Redirect:
+    """302 to the app's (checked) redirect URI with ``params`` and the app's ``state``; the
+    browser's login cookie keeps only the attempts still pending."""
     separator = "&" if "?" in app.redirect_uri else "?"
     query = urlencode({**params, "state": app.state})
-    return Redirect(f"{app.redirect_uri}{separator}{query}", status_code=302, headers=NO_STORE)
+    return Redirect(
+        f"{app.redirect_uri}{separator}{query}",
+        status_code=302,
+        headers=NO_STORE,
+        cookies=[login_cookie],
+    )
 
 
 def login_cookie_name(settings: Settings) -> str:
@@ -130,12 +140,19 @@ def login_cookie_name(settings: Settings) -> str:
     return "__Host-bff-mobile-login" if settings.is_prod else "bff-mobile-login"
 
 
+def pending_app_logins(identity: Identity) -> PendingLoginCookie[PendingAppLogin]:
+    """The codec of this browser's login cookie: the app logins it started, sealed."""
+    return PendingLoginCookie(
+        identity.cipher, identity.sessions.clock, PendingAppLogin, b"bff mobile login cookie"
+    )
+
+
 def _login_cookie(settings: Settings, value: str) -> Cookie:
     return Cookie(
         key=login_cookie_name(settings),
         value=value,
         path="/",
-        max_age=LOGIN_TTL_S,
+        max_age=LOGIN_TTL_S if value else 0,
         secure=settings.is_prod,
         httponly=True,
         samesite="lax",  # it must ride the IdP's top-level redirect back to the callback
@@ -179,17 +196,15 @@ async def authorize(
     except LoginPageError as exc:
         _logger.info("mobile_authorize_refused", reason=exc.detail)
         return login_error_page(exc.detail, exc.status)
-    # One browser value for all attempts of this browser, so parallel attempts all complete.
-    binding = cookies.get(login_cookie_name(settings)) or ""
-    if not OPAQUE_FORMAT.fullmatch(binding):
-        binding = new_opaque_id()
     try:
-        url = await identity.mobile.begin(app, binding)
+        url, entry = await identity.mobile.begin(app)
     except IdpUnavailable:
         return login_error_page("The identity provider is unavailable; try again soon", 503)
-    return Redirect(
-        url, status_code=302, headers=NO_STORE, cookies=[_login_cookie(settings, binding)]
-    )
+    # Parallel attempts of one browser share its cookie, so each of them can complete.
+    codec = pending_app_logins(identity)
+    pending = [*codec.read(cookies.get(login_cookie_name(settings))), entry]
+    login_cookie = _login_cookie(settings, codec.seal(pending))
+    return Redirect(url, status_code=302, headers=NO_STORE, cookies=[login_cookie])
 
 
 # --- GET /auth/callback --------------------------------------------------------------------
@@ -199,29 +214,36 @@ async def authorize(
 async def callback(
     identity: Injected[Identity], query: QueryParams, cookies: RequestCookies
 ) -> Response[Any]:
+    settings = identity.settings
+    codec = pending_app_logins(identity)
     try:
         idp_state, code = _single(query, "state"), _single(query, "code")
         error, iss = _single(query, "error"), _single(query, "iss")
         if not idp_state or len(idp_state) > MAX_STATE_LENGTH:
             raise LoginPageError("The sign-in response has no state")
-        browser = cookies.get(login_cookie_name(identity.settings)) or ""
-        pending = await identity.mobile.take_pending(idp_state, browser)
+        pending = codec.read(cookies.get(login_cookie_name(settings)))
+        entry = find_pending(pending, idp_state)
+        if entry is None:
+            _logger.info("mobile_callback_refused", reason="no_pending_login")
+            raise LoginPageError(_UNKNOWN_LOGIN)
     except LoginPageError as exc:
         return login_error_page(exc.detail, exc.status)
-    except LoginRejected as exc:
-        return login_error_page(exc.detail)
-    app = pending.app
+    # Whatever happens next, this attempt is over: the browser keeps only the others.
+    remaining = _login_cookie(settings, codec.seal([e for e in pending if e is not entry]))
+    app = entry.app
     if error is not None:
         _logger.info("mobile_login_refused_by_idp")
-        return _to_app(app, error=error if error in _PASSED_IDP_ERRORS else "server_error")
+        return _to_app(
+            app, remaining, error=error if error in _PASSED_IDP_ERRORS else "server_error"
+        )
     try:
-        result = await identity.login.complete(pending.attempt, code=code, iss=iss)
+        result = await identity.login.complete(entry.attempt, code=code, iss=iss)
     except IdpUnavailable:
-        return _to_app(app, error="temporarily_unavailable")
+        return _to_app(app, remaining, error="temporarily_unavailable")
     except LoginRejected as exc:
         _logger.info("mobile_login_rejected", reason=exc.detail)
-        return _to_app(app, error="server_error")
-    return _to_app(app, code=await identity.mobile.issue_code(app, result))
+        return _to_app(app, remaining, error="server_error")
+    return _to_app(app, remaining, code=await identity.mobile.issue_code(app, result))
 
 
 # --- POST /auth/token ----------------------------------------------------------------------

@@ -4,13 +4,18 @@ The browser only ever holds two cookies, both HttpOnly: the session cookie (an o
 ``SameSite=Strict``) and, during a login, the login cookie (``SameSite=Lax``, since it must ride
 the IdP's redirect back) that binds the attempt's ``state``, ``nonce`` and PKCE verifier to this
 browser, sealed with AES-GCM. Several tabs may log in at once: the login cookie holds a few
-pending attempts, each usable once. The login itself is :class:`shared.identity.login.LoginFlow`,
-the same as the mobile gateway's; only this hand-off (cookies, redirects) is the web's.
+pending attempts, each usable once, bounded in bytes so that a login started by another site
+cannot crowd out the next one (``shared.identity.login_cookie``). The login itself is
+:class:`shared.identity.login.LoginFlow`, the same as the mobile gateway's; only this hand-off
+(cookies, redirects) is the web's.
+
+Logout touches cookies only for the session it ends: a cross-site navigation to
+``/bff/logout`` carries no (``SameSite=Strict``) session cookie, and answering it with an
+expiring ``Set-Cookie`` would drop the victim's cookie while the session stays alive.
 """
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated, Any
 
 import msgspec
@@ -28,20 +33,17 @@ from litestar.response import Redirect
 from bff_web.security import check_origin, csrf_guard, validate_return_url
 from shared.identity.endpoints import backchannel_logout_handler
 from shared.identity.errors import IdpUnavailable
-from shared.identity.login import LoginAttempt
+from shared.identity.login import LOGIN_TTL_S
+from shared.identity.login_cookie import PendingLogin, PendingLoginCookie, find_pending
 from shared.identity.records import SessionRecord
 from shared.identity.sessions import CookieSessionReader
 from shared.identity.wiring import IDENTITY, Identity
-from shared.platform.crypto import DecryptionError
 from shared.platform.errors import BadRequest, NotFound
 from shared.platform.logging import get_logger
 from shared.platform.settings import Settings
 from shared.platform.state import Injected
 
-LOGIN_TTL_S = 600
-MAX_PENDING_LOGINS = 5
 MAX_STATE_LENGTH = 512
-_LOGIN_COOKIE_AD = b"bff login cookie\x00"
 
 _logger = get_logger("bff.web.auth")
 
@@ -50,10 +52,10 @@ UserAgent = Annotated[str | None, HeaderParameter(name="user-agent", required=Fa
 Origin = Annotated[str | None, HeaderParameter(name="origin", required=False)]
 
 
-class PendingLogin(msgspec.Struct, frozen=True):
-    attempt: LoginAttempt
+class WebPendingLogin(PendingLogin, frozen=True):
+    """A login of this browser in progress, and where to go once it completes."""
+
     return_url: str
-    expires_at: float
 
 
 class UserInfo(msgspec.Struct, rename="camel"):
@@ -107,33 +109,22 @@ def _cookie(settings: Settings, key: str, value: str, *, max_age: int, lax: bool
 # --- the login cookie ------------------------------------------------------------------------
 
 
-def read_pending_logins(cookies: Cookies, identity: Identity) -> list[PendingLogin]:
-    sealed = cookies.get(cookie_names(identity.settings)[1])
-    if not sealed:
-        return []
-    try:
-        plain = identity.cipher.decrypt(sealed, _LOGIN_COOKIE_AD)
-        pending = msgspec.msgpack.decode(plain, type=list[PendingLogin])
-    except (DecryptionError, msgspec.DecodeError):
-        return []
-    now = identity.sessions.clock.time()
-    return [entry for entry in pending if entry.expires_at > now]
+def pending_web_logins(identity: Identity) -> PendingLoginCookie[WebPendingLogin]:
+    """The codec of this browser's login cookie: the logins it started, sealed."""
+    return PendingLoginCookie(
+        identity.cipher, identity.sessions.clock, WebPendingLogin, b"bff login cookie"
+    )
 
 
-def login_cookie(identity: Identity, pending: list[PendingLogin]) -> Cookie:
+def read_pending_logins(cookies: Cookies, identity: Identity) -> list[WebPendingLogin]:
+    return pending_web_logins(identity).read(cookies.get(cookie_names(identity.settings)[1]))
+
+
+def login_cookie(identity: Identity, pending: list[WebPendingLogin]) -> Cookie:
     settings = identity.settings
     name = cookie_names(settings)[1]
-    if not pending:
-        return _cookie(settings, name, "", max_age=0, lax=True)
-    sealed = identity.cipher.encrypt(msgspec.msgpack.encode(pending), _LOGIN_COOKIE_AD)
-    return _cookie(settings, name, sealed, max_age=LOGIN_TTL_S, lax=True)
-
-
-def _take_pending(pending: list[PendingLogin], state: str) -> PendingLogin | None:
-    for entry in pending:
-        if hmac.compare_digest(entry.attempt.state.encode(), state.encode()):
-            return entry
-    return None
+    sealed = pending_web_logins(identity).seal(pending)
+    return _cookie(settings, name, sealed, max_age=LOGIN_TTL_S if sealed else 0, lax=True)
 
 
 # --- endpoints -------------------------------------------------------------------------------
@@ -147,12 +138,12 @@ async def login(
 ) -> Redirect:
     target = validate_return_url(return_url)
     url, attempt = await identity.login.begin()
-    entry = PendingLogin(
+    entry = WebPendingLogin(
         attempt=attempt,
         return_url=target,
         expires_at=identity.sessions.clock.time() + LOGIN_TTL_S,
     )
-    pending = [*read_pending_logins(cookies, identity), entry][-MAX_PENDING_LOGINS:]
+    pending = [*read_pending_logins(cookies, identity), entry]
     return Redirect(url, status_code=302, cookies=[login_cookie(identity, pending)])
 
 
@@ -170,11 +161,9 @@ async def callback(
     if not state or len(state) > MAX_STATE_LENGTH:
         raise BadRequest("The login response has no state")
     pending = read_pending_logins(cookies, identity)
-    entry = _take_pending(pending, state)
+    entry = find_pending(pending, state)
     if entry is None:
         raise BadRequest("The login response does not belong to this browser, or it expired")
-    if not await identity.stores.one_time.remember_once("login-state:" + state, LOGIN_TTL_S * 2):
-        raise BadRequest("This login response was already used")
     remaining = [e for e in pending if e is not entry]
     if error:
         safe_error = error if error.replace("_", "").isalpha() and len(error) < 64 else "error"
@@ -217,20 +206,22 @@ async def user(
 
 
 async def _logout_redirect(identity: Identity, record: SessionRecord | None) -> Redirect:
+    """Ends ``record`` and expires its cookie; without one, only the redirect: no cookie is
+    touched for a request that proved no session (a cross-site one sends none)."""
     settings = identity.settings
     target = settings.post_logout_redirect_url
-    if record is not None:
-        id_token = await identity.sessions.end(record)
-        try:
-            end_session_url = await identity.oidc.end_session_url(
-                id_token_hint=id_token, post_logout_redirect_uri=target
-            )
-        except IdpUnavailable:
-            end_session_url = None
-        target = end_session_url or target
-        _logger.info("logout", session_kind="web")
+    if record is None:
+        return Redirect(target, status_code=302)
+    id_token = await identity.sessions.end(record)
+    try:
+        end_session_url = await identity.oidc.end_session_url(
+            id_token_hint=id_token, post_logout_redirect_uri=target
+        )
+    except IdpUnavailable:
+        end_session_url = None
+    _logger.info("logout", session_kind="web")
     expired = _cookie(settings, cookie_names(settings)[0], "", max_age=0, lax=False)
-    return Redirect(target, status_code=302, cookies=[expired])
+    return Redirect(end_session_url or target, status_code=302, cookies=[expired])
 
 
 @get("/bff/logout", summary="Log out (link form; needs the sid from /bff/user)")

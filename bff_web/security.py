@@ -5,6 +5,8 @@
   grant), and an ``Origin``, when the browser sends one, from ``BFF_ALLOWED_ORIGINS``. The
   session cookie is also ``SameSite=Strict``.
 * Open redirects: ``returnUrl`` must be a local path, checked on every decoding of it.
+* Cookie bombs: ``returnUrl`` is kept in the login cookie, so it is limited in bytes as it is
+  sent (percent-encoded UTF-8: an ``é`` counts six), not in characters.
 * Headers: a CSP that allows only this origin's scripts and no framing, nosniff, no referrer,
   and ``Cache-Control: no-store`` on ``/bff/*``.
 """
@@ -12,8 +14,9 @@
 from __future__ import annotations
 
 import re
+import string
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
@@ -25,7 +28,7 @@ from shared.platform.security_headers import security_headers_hook
 from shared.platform.settings import Settings
 
 CSRF_HEADER = "x-csrf"
-MAX_RETURN_URL_LENGTH = 2048
+MAX_RETURN_URL_BYTES = 512
 _CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]")
 
 
@@ -48,8 +51,8 @@ def validate_return_url(value: str | None) -> str:
     """A local path to go back to after login, or 400: never a way off this site."""
     if value is None or value == "":
         return "/"
-    if len(value) > MAX_RETURN_URL_LENGTH:
-        raise BadRequest("returnUrl is too long")
+    if len(value) > MAX_RETURN_URL_BYTES or encoded_length(value) > MAX_RETURN_URL_BYTES:
+        raise BadRequest(f"returnUrl is longer than {MAX_RETURN_URL_BYTES} bytes")
     once = unquote(value)
     if unquote(once) != once:
         raise BadRequest("returnUrl must not be encoded more than once")
@@ -65,6 +68,11 @@ def validate_return_url(value: str | None) -> str:
         ):
             raise BadRequest("returnUrl must be a local path such as /orders")
     return value
+
+
+def encoded_length(url: str) -> int:
+    """Bytes of ``url`` percent-encoded as UTF-8, as a browser sends and stores it."""
+    return len(quote(url, safe=string.punctuation))
 
 
 def content_security_policy(settings: Settings) -> str:

@@ -9,11 +9,11 @@ failed optional part leaves its section out and is named in ``degraded`` and
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Response, get, post
+from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
+from litestar.params import FromPath, HeaderParameter, QueryParameter
 
 from bff_mobile.schemas import (
     Card,
@@ -29,6 +29,7 @@ from bff_mobile.schemas import (
 from bff_mobile.views.common import REPLY, Reply, Shaper
 from core_clients.catalog import Product
 from core_clients.orders import NewOrderLine, Order
+from shared.platform.json_body import JSON_BODY_MAX_BYTES, read_json_body
 from shared.screens.context import Screen
 from shared.screens.rules import check_idempotency_key, check_product_id
 
@@ -159,15 +160,22 @@ async def orders(
     return reply.screen(shape.finish(payload), data.degraded)
 
 
-@post("/orders", summary="Place an order from the app", dependencies=REPLY)
+@post(
+    "/orders",
+    request_max_body_size=JSON_BODY_MAX_BYTES,
+    summary="Place an order from the app (JSON body: NewOrder)",
+    dependencies=REPLY,
+)
 async def place_order(
     screen: NamedDependency[Screen],
     reply: NamedDependency[Reply],
-    data: JSONBody[NewOrder],
+    request: Request[Any, Any, Any],
     idempotency_key: Annotated[
         str | None, HeaderParameter(name="Idempotency-Key", required=False)
     ] = None,
 ) -> Response[bytes]:
+    """The body is read here, once the app's session is known (``read_json_body``)."""
+    data = await read_json_body(request, NewOrder)
     key = check_idempotency_key(idempotency_key)
     dpr = reply.device_pixel_ratio()
     lines = [NewOrderLine(product_id=ln.product_id, quantity=ln.quantity) for ln in data.lines]

@@ -1,17 +1,22 @@
-"""``GET /api/orders`` (order history, one batch catalog call per page) and ``POST /api/orders``."""
+"""``GET /api/orders`` (order history, one batch catalog call per page) and ``POST /api/orders``.
+
+The order's body is read by the handler itself (``read_json_body``), so only once the caller's
+session is known, and strictly: an anonymous or malformed request is a 4xx problem, never a 500.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Response, get, post
+from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import HeaderParameter, JSONBody, QueryParameter
+from litestar.params import HeaderParameter, QueryParameter
 
 from bff_web.schemas import NewOrderIn, OrdersPage, OrderView
 from bff_web.security import csrf_guard
 from bff_web.views.common import locale_for, order_view, screen_response
 from core_clients.orders import NewOrderLine
+from shared.platform.json_body import JSON_BODY_MAX_BYTES, read_json_body
 from shared.screens.context import Screen
 from shared.screens.rules import check_idempotency_key
 
@@ -33,14 +38,20 @@ async def list_orders(
     return screen_response(view, data.degraded)
 
 
-@post("/api/orders", guards=[csrf_guard], summary="Place an order")
+@post(
+    "/api/orders",
+    guards=[csrf_guard],
+    request_max_body_size=JSON_BODY_MAX_BYTES,
+    summary="Place an order (JSON body: NewOrderIn)",
+)
 async def place_order(
     screen: NamedDependency[Screen],
-    data: JSONBody[NewOrderIn],
+    request: Request[Any, Any, Any],
     idempotency_key: Annotated[
         str | None, HeaderParameter(name="Idempotency-Key", required=False)
     ] = None,
 ) -> Response[OrderView]:
+    data = await read_json_body(request, NewOrderIn)
     key = check_idempotency_key(idempotency_key)
     lines = [
         NewOrderLine(product_id=line.product_id, quantity=line.quantity) for line in data.lines

@@ -1,10 +1,13 @@
 """One login flow for both gateways: only the hand-off differs.
 
 begin()      -> the IdP's authorization URL and the attempt to keep (state, nonce, PKCE
-                verifier); the web keeps it in a sealed browser cookie, the mobile gateway
-                in the one-time store, bound to the browser
+                verifier); both gateways keep it in a sealed cookie of the browser that
+                started it (``login_cookie``), never on the server
 complete()   -> RFC 9207 ``iss``, the code exchange with this attempt's verifier, then the
-                ID token and its nonce; ``LoginRejected`` or ``IdpUnavailable`` otherwise
+                ID token and its nonce; ``LoginRejected`` or ``IdpUnavailable`` otherwise.
+                A ``state`` is remembered as used only once its code was redeemed, so a
+                copy of an old login cookie cannot complete it twice, while a callback
+                without a valid code (anyone can send one) leaves nothing on the server
 open_session() -> a new session with a fresh id (the web sets a cookie, the mobile gateway
                 hands the app a one-time code first)
 """
@@ -19,10 +22,16 @@ import msgspec
 
 from shared.identity.errors import LoginRejected, OidcError
 from shared.identity.oidc import OidcRelyingParty
+from shared.identity.one_time import OneTimeStore
 from shared.identity.records import SessionKind, SessionRecord, TokenSet
 from shared.identity.sessions import SessionManager, shown_claims
 from shared.platform.clock import Clock
 from shared.platform.crypto import new_opaque_id
+
+LOGIN_TTL_S = 600
+"""How long a login may stay at the IdP, from ``begin`` to the callback."""
+_USED_STATE_PREFIX = "login-state:"
+_ALREADY_USED = "This login response was already used"
 
 
 class LoginAttempt(msgspec.Struct, frozen=True):
@@ -45,10 +54,17 @@ class LoginResult:
 
 
 class LoginFlow:
-    def __init__(self, oidc: OidcRelyingParty, sessions: SessionManager, clock: Clock) -> None:
+    def __init__(
+        self,
+        oidc: OidcRelyingParty,
+        sessions: SessionManager,
+        clock: Clock,
+        one_time: OneTimeStore,
+    ) -> None:
         self.oidc = oidc
         self.sessions = sessions
         self.clock = clock
+        self._one_time = one_time
 
     async def begin(self) -> tuple[str, LoginAttempt]:
         """A new attempt and the URL to send the browser to (``IdpUnavailable`` if the IdP's
@@ -64,6 +80,9 @@ class LoginFlow:
     async def complete(
         self, attempt: LoginAttempt, *, code: str | None, iss: str | None
     ) -> LoginResult:
+        used_marker = _USED_STATE_PREFIX + attempt.state
+        if await self._one_time.seen(used_marker):
+            raise LoginRejected(_ALREADY_USED)
         try:
             await self.oidc.check_authorization_response_issuer(iss)
             if not code:
@@ -74,6 +93,10 @@ class LoginFlow:
             claims = await self.oidc.validate_id_token(response.id_token, nonce=attempt.nonce)
         except OidcError as exc:
             raise LoginRejected(f"The login response was rejected: {exc.reason}") from exc
+        # Only now, with a code redeemed (a login the IdP vouched for), is the state remembered;
+        # it outlives every cookie that could still hold the attempt.
+        if not await self._one_time.remember_once(used_marker, LOGIN_TTL_S * 2):
+            raise LoginRejected(_ALREADY_USED)
         tokens = TokenSet(
             access_token=response.access_token,
             refresh_token=response.refresh_token,

@@ -7,8 +7,9 @@ token traded once at ``POST /auth/token`` for a new pair. Threats this stops:
 * **An intercepted one-time code** (another app claiming the same custom scheme) is useless
   without the app's PKCE verifier; it lives ``CODE_TTL_S`` and works once. A second redemption
   ends the session the first one created (RFC 6749 4.1.2), since one of the two was a thief.
-* **A login finished in another browser**: the pending attempt is bound to the browser that
-  started it (the hash of a cookie value the gateway set), and taken once from the store.
+* **A login finished in another browser**: the pending attempt lives only in a sealed cookie
+  of the browser that started it (``shared.identity.login_cookie``), so an anonymous
+  ``/auth/authorize`` leaves nothing on the server.
 * **A copy of the store yields no bearer.** Tokens are indexed by their keyed hash only.
 * **A stolen refresh token is good for one use at most, and its use is noticed.** The session
   keeps its token family in ``extra[FAMILY_KEY]``: the hashes of the one current refresh token
@@ -16,12 +17,14 @@ token traded once at ``POST /auth/token`` for a new pair. Threats this stops:
   still finds its session, so whoever presents it second, thief or app, is recognised as reuse,
   and the whole session ends (every token of it stops working, the IdP token is revoked).
 * **Two presentations racing each other.** Rotating first claims the presented token with
-  ``remember_once`` (one ``SET NX``): only one caller can win, the other one is reuse.
+  ``remember_once`` (one ``SET NX``): only one caller can mint a successor. Within the reuse
+  window (``shared.identity.refresh_reuse``) the others get that same successor, never a
+  third pair; after it, or once the successor was used, they are reuse.
 * **A stolen access token is short-lived and dies with the next rotation**: the bearer reader
   accepts only the family's current access hash, before its expiry, of a live mobile session.
 
-Strict rotation has a price: an app that loses the response to a refresh and retries with the
-same refresh token ends its own session and has to log in again.
+Strict rotation has a price, which the reuse window pays: without it, an app that loses the
+response to a refresh and retries with the same refresh token ends its own session.
 """
 
 from __future__ import annotations
@@ -35,11 +38,14 @@ from typing import Any
 import msgspec
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
-from shared.identity.errors import GrantRefused, LoginRejected, NotSignedIn
-from shared.identity.login import LoginAttempt, LoginFlow, LoginResult
+from shared.identity.errors import GrantRefused, NotSignedIn
+from shared.identity.login import LOGIN_TTL_S, LoginFlow, LoginResult
+from shared.identity.login_cookie import PendingLogin
 from shared.identity.one_time import OneTimeStore
 from shared.identity.records import SessionRecord, TokenSet
+from shared.identity.refresh_reuse import RefreshReuseWindow, SuccessorPair
 from shared.identity.sessions import SessionManager
+from shared.identity.token_family import TokenFamily, read_family, with_family
 from shared.identity.token_index import TokenIndex
 from shared.platform.crypto import new_opaque_id
 from shared.platform.keys import KeyedHasher
@@ -47,14 +53,12 @@ from shared.platform.logging import get_logger
 
 ACCESS_TOKEN_TTL_S = 300
 CODE_TTL_S = 60
-LOGIN_TTL_S = 600
 USED_CODE_MEMORY_S = 600  # how long a redeemed code is remembered, to spot its replay
-FAMILY_KEY = "token_family"
+DEFAULT_REFRESH_REUSE_S = 10.0
 
 # What new_opaque_id() makes is 43 characters; a little room either way, nothing else.
 OPAQUE_FORMAT = re.compile(r"[A-Za-z0-9_-]{32,128}")
 _REFRESH_CLAIM_PREFIX = "mobile-refresh-used:"
-_UNKNOWN_LOGIN = "This sign-in response is unknown, expired or was already used"
 
 _logger = get_logger("bff.mobile.tokens")
 
@@ -67,12 +71,10 @@ class AppAuthorization(msgspec.Struct, frozen=True):
     code_challenge: str
 
 
-class PendingAppLogin(msgspec.Struct, frozen=True):
-    """One login in progress at the IdP, stored sealed and taken once by the callback."""
+class PendingAppLogin(PendingLogin, frozen=True):
+    """One app login in progress at the IdP, kept in the browser's sealed login cookie."""
 
     app: AppAuthorization
-    attempt: LoginAttempt
-    browser_binding: str  # keyed hash of the login cookie's value
 
 
 class IssuedCode(msgspec.Struct, frozen=True):
@@ -83,15 +85,6 @@ class IssuedCode(msgspec.Struct, frozen=True):
     idp_sid: str | None
     claims: dict[str, Any]
     tokens: TokenSet
-
-
-class TokenFamily(msgspec.Struct, frozen=True):
-    """The session's current pair, by hash: what tells a current token from a rotated-out one."""
-
-    generation: int
-    refresh_hash: str
-    access_hash: str
-    access_expires_at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,17 +99,6 @@ class IssuedTokens:
         return f"IssuedTokens(<redacted>, expires_in={self.expires_in})"
 
 
-def read_family(record: SessionRecord) -> TokenFamily | None:
-    try:
-        return msgspec.convert(record.extra.get(FAMILY_KEY), TokenFamily)
-    except msgspec.ValidationError:
-        return None
-
-
-def _with_family(extra: dict[str, Any], family: TokenFamily) -> dict[str, Any]:
-    return {**extra, FAMILY_KEY: msgspec.to_builtins(family)}
-
-
 class MobileTokenHandler:
     """Logins handed off to apps, and the apps' opaque tokens."""
 
@@ -127,6 +109,8 @@ class MobileTokenHandler:
         one_time: OneTimeStore,
         tokens: TokenIndex,
         keys: KeyedHasher,
+        *,
+        refresh_reuse_s: float = DEFAULT_REFRESH_REUSE_S,
     ) -> None:
         self.login = login
         self.sessions = sessions
@@ -134,39 +118,18 @@ class MobileTokenHandler:
         self._tokens = tokens
         self._keys = keys
         self.clock = sessions.clock
+        self.reuse = RefreshReuseWindow(one_time, sessions.clock, refresh_reuse_s)
         self.access_token_ttl_s = float(ACCESS_TOKEN_TTL_S)
         self.code_ttl_s = float(CODE_TTL_S)
 
     # --- the login hand-off ---------------------------------------------------------------------
 
-    async def begin(self, app: AppAuthorization, browser_value: str) -> str:
-        """Start the IdP login for the app; returns the authorization URL."""
+    async def begin(self, app: AppAuthorization) -> tuple[str, PendingAppLogin]:
+        """Start the IdP login for the app: the authorization URL, and the entry the browser
+        keeps (sealed, in its login cookie) until the callback."""
         url, attempt = await self.login.begin()
-        pending = PendingAppLogin(
-            app=app, attempt=attempt, browser_binding=self._keys.hex("token", browser_value)
-        )
-        await self._one_time.put(
-            "mobile-login:" + attempt.state, msgspec.msgpack.encode(pending), LOGIN_TTL_S
-        )
-        return url
-
-    async def take_pending(self, idp_state: str, browser_value: str) -> PendingAppLogin:
-        """The attempt the IdP's answer belongs to, bound to this browser (``LoginRejected``).
-
-        Taken before the browser check: whoever replays a leaked callback URL elsewhere can only
-        spoil that attempt (the app starts again), never finish it."""
-        raw = await self._one_time.take("mobile-login:" + idp_state)
-        if raw is None:
-            raise LoginRejected(_UNKNOWN_LOGIN)
-        try:
-            pending = msgspec.msgpack.decode(raw, type=PendingAppLogin)
-        except msgspec.DecodeError:
-            raise LoginRejected(_UNKNOWN_LOGIN) from None
-        binding = self._keys.hex("token", browser_value)
-        if not hmac.compare_digest(binding.encode(), pending.browser_binding.encode()):
-            _logger.info("mobile_callback_refused", reason="browser_binding")
-            raise LoginRejected("This sign-in was started in another browser")
-        return pending
+        expires_at = self.clock.time() + LOGIN_TTL_S
+        return url, PendingAppLogin(attempt=attempt, expires_at=expires_at, app=app)
 
     async def issue_code(self, app: AppAuthorization, result: LoginResult) -> str:
         """A one-time code standing for the finished login, for the app to redeem."""
@@ -212,7 +175,7 @@ class MobileTokenHandler:
             claims=issued.claims,
             idp_sid=issued.idp_sid,
             user_agent=user_agent,
-            extra=_with_family({}, family),
+            extra=with_family({}, family),
         )
         await self._index(record.id, family, now, record.absolute_expires_at)
         await self._tokens.add(
@@ -233,7 +196,8 @@ class MobileTokenHandler:
     # --- the app's tokens -------------------------------------------------------------------------
 
     async def rotate(self, refresh_token: str) -> IssuedTokens:
-        """Trade a current refresh token for a new pair; reuse of any other ends the session."""
+        """Trade a current refresh token for a new pair. The one just rotated out gets that same
+        pair again within the reuse window; any other reuse ends the session."""
         found = await self._find("refresh", refresh_token)
         if found is None:
             raise GrantRefused("The refresh token is not valid")
@@ -245,16 +209,40 @@ class MobileTokenHandler:
         if family is None:
             raise GrantRefused("The session has no token family")
         now = self.clock.time()
-        is_current = hmac.compare_digest(presented_hash, family.refresh_hash)
-        if not is_current or not await self._one_time.remember_once(
+        if hmac.compare_digest(
+            presented_hash, family.refresh_hash
+        ) and await self._one_time.remember_once(
             _REFRESH_CLAIM_PREFIX + presented_hash, max(1.0, record.absolute_expires_at - now)
         ):
-            await self.end(record)
-            _logger.warning("refresh_token_reuse", generation=family.generation)
-            raise GrantRefused("The refresh token was already used; the session has ended")
-        issued, renewed = self._mint(family.generation + 1, now, record.absolute_expires_at)
+            return await self._rotate(record, family, presented_hash, now)
+
+        async def current_family() -> TokenFamily | None:
+            current = await self.sessions.store.get(session_id)
+            return None if current is None else read_family(current)
+
+        successor = await self.reuse.successor_for(presented_hash, current_family)
+        if successor is not None:
+            _logger.info("mobile_refresh_reused_within_window", generation=family.generation)
+            expires_in = math.floor(successor.access_expires_at - self.clock.time())
+            return IssuedTokens(successor.access_token, successor.refresh_token, expires_in)
+        await self.end(record)
+        _logger.warning("refresh_token_reuse", generation=family.generation)
+        raise GrantRefused("The refresh token was already used; the session has ended")
+
+    async def _rotate(
+        self, record: SessionRecord, family: TokenFamily, presented_hash: str, now: float
+    ) -> IssuedTokens:
+        """The claimed token's successor: minted, indexed and published for the reuse window
+        before the family moves on to it (so that a parallel presentation finds it)."""
+        issued, renewed = self._mint(
+            family.generation + 1, now, record.absolute_expires_at, replacing=presented_hash
+        )
         await self._index(record.id, renewed, now, record.absolute_expires_at)
-        extra = _with_family(record.extra, renewed)
+        await self.reuse.publish(
+            presented_hash,
+            SuccessorPair(issued.access_token, issued.refresh_token, renewed.access_expires_at),
+        )
+        extra = with_family(record.extra, renewed)
         if not await self.sessions.store.update_extra(record.id, extra):
             await self._drop(renewed)
             raise GrantRefused("The session has ended")
@@ -292,6 +280,7 @@ class MobileTokenHandler:
             or self.clock.time() >= family.access_expires_at
         ):
             return None
+        await self.reuse.note_use(family)
         return await self.sessions.slide(record)
 
     async def end(self, record: SessionRecord) -> None:
@@ -304,9 +293,10 @@ class MobileTokenHandler:
     # --- helpers --------------------------------------------------------------------------------
 
     def _mint(
-        self, generation: int, now: float, session_expires_at: float
+        self, generation: int, now: float, session_expires_at: float, *, replacing: str = ""
     ) -> tuple[IssuedTokens, TokenFamily]:
-        """A fresh random pair and the family record that names it by hash (nothing stored)."""
+        """A fresh random pair and the family record that names it by hash (nothing stored);
+        ``replacing`` is the hash of the refresh token it rotates out."""
         access_token, refresh_token = new_opaque_id(), new_opaque_id()
         lifetime = max(1.0, min(self.access_token_ttl_s, session_expires_at - now))
         family = TokenFamily(
@@ -314,6 +304,8 @@ class MobileTokenHandler:
             refresh_hash=self._keys.hex("token", refresh_token),
             access_hash=self._keys.hex("token", access_token),
             access_expires_at=now + lifetime,
+            previous_refresh_hash=replacing,
+            rotated_at=now if replacing else 0.0,
         )
         return IssuedTokens(access_token, refresh_token, math.floor(lifetime)), family
 

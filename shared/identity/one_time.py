@@ -3,6 +3,7 @@
 * ``put`` / ``take``: a value kept sealed for at most its lifetime, taken once (an atomic
   GETDEL in Redis): a second take, or one after the lifetime, gets nothing. The lifetime is
   sealed with the value and checked against the clock, so an injected clock ends it too.
+  ``peek`` reads it within its lifetime without taking it (a pair kept for a reuse window).
 * ``remember_once``: a marker that says a value (a login ``state``, a logout token's ``jti``)
   was seen, so its replay is refused.
 
@@ -48,8 +49,16 @@ class OneTimeStore(ABC):
         """Return the value and delete it atomically: a second take gets None."""
 
     @abstractmethod
+    async def peek(self, key: str) -> bytes | None:
+        """The value of a :meth:`put` within its lifetime, left in place for others."""
+
+    @abstractmethod
     async def remember_once(self, key: str, ttl: float) -> bool:
         """True the first time ``key`` is seen within ``ttl`` seconds, False on a replay."""
+
+    @abstractmethod
+    async def seen(self, key: str) -> bool:
+        """Whether ``key`` is remembered now; reads only, so it leaves nothing behind."""
 
     def _seal(self, key: str, value: bytes, ttl: float) -> bytes:
         sealed = _Sealed(self.clock.time() + ttl, value)
@@ -87,8 +96,15 @@ class RedisOneTimeStore(OneTimeStore):
         sealed = await self._redis.getdel(self._name("once", key))
         return None if sealed is None else self._open(key, sealed)
 
+    async def peek(self, key: str) -> bytes | None:
+        sealed = await self._redis.get(self._name("once", key))
+        return None if sealed is None else self._open(key, sealed)
+
     async def remember_once(self, key: str, ttl: float) -> bool:
         return bool(await self._redis.set(self._name("seen", key), b"1", nx=True, px=_ms(ttl)))
+
+    async def seen(self, key: str) -> bool:
+        return bool(await self._redis.exists(self._name("seen", key)))
 
     def _name(self, kind: str, key: str) -> str:
         return f"{self._prefix}:{kind}:{self._keys.hex('one-time', key)}"
@@ -111,6 +127,10 @@ class MemoryOneTimeStore(OneTimeStore):
         item = self._values.pop(key, None)
         return None if item is None else self._open(key, item[0])
 
+    async def peek(self, key: str) -> bytes | None:
+        item = self._values.get(key)
+        return None if item is None else self._open(key, item[0])
+
     async def remember_once(self, key: str, ttl: float) -> bool:
         self._sweep()
         now = self.clock.time()
@@ -118,6 +138,9 @@ class MemoryOneTimeStore(OneTimeStore):
             return False
         self._seen[key] = now + ttl
         return True
+
+    async def seen(self, key: str) -> bool:
+        return self._seen.get(key, 0.0) > self.clock.time()
 
     def _sweep(self) -> None:
         now = self.clock.time()

@@ -41,7 +41,7 @@ from shared.platform.state import StateSlot
 class Identity:
     settings: Settings
     cipher: TokenCipher
-    """Seals what the gateway keeps in the browser (the web login cookie)."""
+    """Seals what the gateway keeps in the browser (the login cookies)."""
     sessions: SessionManager
     tokens: IdpTokenManager
     login: LoginFlow
@@ -75,7 +75,7 @@ def identity_resource(
         )
         active = ActiveSessions(settings.gateway, redis)
         sessions = SessionManager(stores.sessions, oidc, settings, keys, clock, active)
-        login = LoginFlow(oidc, sessions, clock)
+        login = LoginFlow(oidc, sessions, clock, stores.one_time)
         identity = Identity(
             settings=settings,
             cipher=cipher,
@@ -85,7 +85,14 @@ def identity_resource(
             ),
             login=login,
             backchannel=BackchannelLogout(oidc, stores.sessions, stores.one_time),
-            mobile=MobileTokenHandler(login, sessions, stores.one_time, stores.tokens, keys),
+            mobile=MobileTokenHandler(
+                login,
+                sessions,
+                stores.one_time,
+                stores.tokens,
+                keys,
+                refresh_reuse_s=settings.mobile_refresh_reuse_s,
+            ),
             stores=stores,
             oidc=oidc,
         )

@@ -11,6 +11,7 @@ own code.
      ├── Forbidden               403
      ├── NotFound                404
      ├── Conflict                409
+     ├── UnsupportedMediaType    415
      ├── Unprocessable           422
      ├── UpgradeRequired         426
      ├── NotReady                503
@@ -89,6 +90,12 @@ class Conflict(GatewayError):
     status = 409
     slug = "conflict"
     title = "Conflict"
+
+
+class UnsupportedMediaType(GatewayError):
+    status = 415
+    slug = "unsupported-media-type"
+    title = "Unsupported media type"
 
 
 class Unprocessable(GatewayError):

@@ -93,6 +93,7 @@ class Settings:
     mobile_redirect_uris: tuple[str, ...] = ()
     mobile_min_app_version: Version = ANY_VERSION
     mobile_upgrade_url: str = ""
+    mobile_refresh_reuse_s: float = 10.0
     session_idle_timeout_s: int = 1800
     session_absolute_timeout_s: int = 28800
     token_refresh_skew_s: int = 60
@@ -361,6 +362,9 @@ def load_settings(gateway: Gateway, environ: Mapping[str, str] | None = None) ->
         mobile_redirect_uris=reader.url_list("BFF_MOBILE_REDIRECT_URIS"),
         mobile_min_app_version=_version(reader, "BFF_MOBILE_MIN_APP_VERSION", "0.0.0"),
         mobile_upgrade_url=reader.text("BFF_MOBILE_UPGRADE_URL", "https://example.com/app"),
+        mobile_refresh_reuse_s=reader.number(
+            "BFF_MOBILE_REFRESH_REUSE_SECONDS", 10.0, minimum=0, maximum=300
+        ),
         session_idle_timeout_s=idle,
         session_absolute_timeout_s=absolute,
         token_refresh_skew_s=reader.integer("BFF_TOKEN_REFRESH_SKEW", 60, minimum=0, maximum=3600),

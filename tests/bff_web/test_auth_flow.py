@@ -86,6 +86,27 @@ def test_logout_link_with_a_wrong_sid_logs_nobody_out(
     assert browser.get(f"{web.url}/bff/user", headers=CSRF).status_code == 200
 
 
+def test_a_logout_that_proves_no_session_touches_no_cookie(
+    web: RunningGateway, browser: httpx.Client
+) -> None:
+    """Cross-site logout: a navigation from another site carries no SameSite=Strict cookie.
+    Without the session, the answer is a bare redirect (no expiring ``Set-Cookie`` to drop the
+    victim's cookie), and the session lives on."""
+    log_in_browser(browser, web.url)
+    logout_url = browser.get(f"{web.url}/bff/user", headers=CSRF).json()["logoutUrl"]
+    attempts = [
+        httpx.get(f"{web.url}/bff/logout"),
+        httpx.get(f"{web.url}{logout_url}"),
+        httpx.post(f"{web.url}/bff/logout"),
+        httpx.get(f"{web.url}{logout_url}", cookies={"bff": "not-a-session-" + "x" * 40}),
+    ]
+    for response in attempts:
+        assert response.status_code == 302
+        assert response.headers["location"] == f"{web.url}/"
+        assert "set-cookie" not in response.headers
+    assert browser.get(f"{web.url}/bff/user", headers=CSRF).status_code == 200
+
+
 def test_several_tabs_can_log_in_at_once_with_one_login_cookie(
     web: RunningGateway, browser: httpx.Client
 ) -> None:
@@ -185,11 +206,11 @@ def test_an_expired_login_attempt_is_refused(web: RunningGateway, browser: httpx
     """The login cookie's entries expire: a late callback finds no matching attempt."""
     import msgspec
 
-    from bff_web.auth import PendingLogin, login_cookie
+    from bff_web.auth import WebPendingLogin, login_cookie
     from shared.identity.login import LoginAttempt
 
     identity = web.identity
-    expired = PendingLogin(
+    expired = WebPendingLogin(
         attempt=LoginAttempt(state="s" * 43, nonce="n", code_verifier="v" * 43),
         return_url="/",
         expires_at=time.time() - 1,

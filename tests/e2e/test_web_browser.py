@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.fixtures.browser import log_in_spa
 from tests.fixtures.gateways import StartGateway
 from tests.fixtures.idp import IdpServer
 from tests.fixtures.servers import free_port
@@ -34,16 +35,7 @@ def test_spa_login_home_and_logout_in_chromium(
 
     page.on("console", on_console)
     try:
-        page.goto(f"{web.url}/")
-        page.get_by_text("You are not logged in.").wait_for()
-        page.get_by_role("link", name="Log in").click()
-
-        page.wait_for_url(f"{idp.url}/**")
-        page.get_by_placeholder("sub").fill("alice")
-        page.get_by_role("button", name="Authorize").click()
-
-        page.wait_for_url(f"{web.url}/")
-        page.get_by_text("Logged in as Alice Example.").wait_for()
+        log_in_spa(page, web.url, idp.url)
         page.locator("#greeting").get_by_text("Welcome back,").wait_for()
         assert page.locator("#recommendations li").count() > 0
         assert page.locator("#sessions li").count() == 1

@@ -45,3 +45,13 @@ async def test_remember_once_detects_replays_until_it_forgets(store: OneTimeStor
     assert await store.remember_once("jti:other", ttl=0.2) is True
     await pass_time(store.clock, 0.3)
     assert await store.remember_once("jti:abc", ttl=0.2) is True
+
+
+async def test_seen_reads_a_marker_without_leaving_one(store: OneTimeStore) -> None:
+    """Asking whether a login state was used does not remember it: only ``remember_once`` does."""
+    assert await store.seen("login-state:s1") is False
+    assert await store.seen("login-state:s1") is False
+    assert await store.remember_once("login-state:s1", ttl=0.2) is True
+    assert await store.seen("login-state:s1") is True
+    await pass_time(store.clock, 0.3)
+    assert await store.seen("login-state:s1") is False

@@ -51,6 +51,7 @@ def test_every_variable_is_parsed(tmp_path: Path) -> None:
         "BFF_ALLOWED_ORIGINS": "https://shop.example.com, https://www.example.com",
         "BFF_MOBILE_REDIRECT_URIS": "com.example.app:/cb,https://app.example.com/cb",
         "BFF_MOBILE_MIN_APP_VERSION": "2.3.0",
+        "BFF_MOBILE_REFRESH_REUSE_SECONDS": "2.5",
         "BFF_SESSION_IDLE_TIMEOUT": "600",
         "BFF_SESSION_ABSOLUTE_TIMEOUT": "3600",
         "BFF_TOKEN_REFRESH_SKEW": "30",
@@ -76,6 +77,7 @@ def test_every_variable_is_parsed(tmp_path: Path) -> None:
     assert s.allowed_origins == ("https://shop.example.com", "https://www.example.com")
     assert s.mobile_redirect_uris == ("com.example.app:/cb", "https://app.example.com/cb")
     assert s.mobile_min_app_version == Version(2, 3, 0)
+    assert s.mobile_refresh_reuse_s == 2.5
     assert (s.session_idle_timeout_s, s.session_absolute_timeout_s) == (600, 3600)
     assert s.token_refresh_skew_s == 30
     assert (s.log_format, s.log_level, s.workers) == ("json", "DEBUG", 4)
@@ -136,6 +138,8 @@ def test_secrets_never_show_in_repr_or_redacted_view() -> None:
             "BFF_SESSION_ABSOLUTE_TIMEOUT",
         ),
         ({"BFF_TOKEN_REFRESH_SKEW": "-5"}, "BFF_TOKEN_REFRESH_SKEW"),
+        ({"BFF_MOBILE_REFRESH_REUSE_SECONDS": "-1"}, "BFF_MOBILE_REFRESH_REUSE_SECONDS"),
+        ({"BFF_MOBILE_REFRESH_REUSE_SECONDS": "ten"}, "BFF_MOBILE_REFRESH_REUSE_SECONDS"),
         ({"BFF_LOG_FORMAT": "xml"}, "BFF_LOG_FORMAT"),
         ({"BFF_LOG_LEVEL": "loud"}, "BFF_LOG_LEVEL"),
         ({"BFF_WORKERS": "0"}, "BFF_WORKERS"),
