@@ -19,6 +19,7 @@ from bff_web.views.products import product_page as web_product_page
 from core_clients.orders import NewOrderLine
 from shared.platform.errors import EXCEPTION_HANDLERS
 from shared.platform.keys import KeyedHasher
+from shared.platform.plugin import KEYS, SETTINGS
 from shared.platform.settings import Gateway, load_settings
 from shared.screens.gather import AnyPart, GatherResult
 from shared.screens.sections import DEGRADED_HEADER, PUBLIC_NAMES, PartName, public_names
@@ -115,11 +116,11 @@ def gateway_app(route_handlers: list[Any], core: FakeCore, gateway: Gateway) -> 
         dependencies={
             "screen": Provide(screen, sync_to_thread=False),
             "mobile_session": Provide(lambda: session_record(), sync_to_thread=False),
-            "keys": Provide(lambda: KeyedHasher(TEST_SECRET_KEY), sync_to_thread=False),
         },
         exception_handlers=EXCEPTION_HANDLERS,
     )
-    app.state.settings = settings
+    SETTINGS.fill(app.state, settings)
+    KEYS.fill(app.state, KeyedHasher(TEST_SECRET_KEY))
     return app
 
 
