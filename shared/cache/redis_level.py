@@ -123,30 +123,22 @@ class RedisLevel:
         instance waiting for the lock reads the value once the lock is gone, which is after the
         write, as before. A load invalidated meanwhile (``discarded``) writes nothing.
         """
-        task = asyncio.create_task(
-            self._store_then_release(name, payload, lifetime, lock, discarded), name="cache-write"
-        )
+
+        async def store_then_release() -> None:
+            try:
+                if not discarded():
+                    await self.store(name, payload, lifetime=lifetime)
+            finally:
+                if lock is not None:
+                    await self.locks.release(lock)
+
+        task = asyncio.create_task(store_then_release(), name="cache-write")
         self._writes.add(task)
         task.add_done_callback(self._writes.discard)
 
     async def writes_done(self) -> None:
         """Each write is bounded by the client's socket timeout, so this wait is too."""
         await asyncio.gather(*self._writes, return_exceptions=True)
-
-    async def _store_then_release(
-        self,
-        name: str,
-        payload: bytes,
-        lifetime: float,
-        lock: Lock | None,
-        discarded: Callable[[], bool],
-    ) -> None:
-        try:
-            if not discarded():
-                await self.store(name, payload, lifetime=lifetime)
-        finally:
-            if lock is not None:
-                await self.locks.release(lock)
 
     async def delete(self, names: list[str]) -> None:
         try:
