@@ -204,10 +204,12 @@ class GatewayPlugin(InitPlugin):
         CLOCK.fill(state, self.clock)
         KEYS.fill(state, KeyedHasher(self.settings.secret_key, self.settings.secret_key_previous))
         app_config.state = state
-        app_config.openapi_config = OpenAPIConfig(
-            title=f"BFF {self.settings.gateway}",
-            version="1.0.0",
-            path="/schema",
+        # The schema maps every endpoint and parameter for an attacker too: in production it is
+        # served only when BFF_OPENAPI=true says so (the settings default it off there).
+        app_config.openapi_config = (
+            OpenAPIConfig(title=f"BFF {self.settings.gateway}", version="1.0.0", path="/schema")
+            if self.settings.openapi_enabled
+            else None
         )
         return app_config
 
