@@ -11,8 +11,10 @@ The counters live in Redis when the gateway has it (standalone, Cluster or Senti
 ``BFF_REDIS_MODE`` says), so the 31st login start within a minute is refused by whichever
 instance it reaches; without Redis they live in this process. The ``limits`` library's sliding
 window counter does the counting: one Lua script per request (one round trip, atomic across
-instances), two small keys per counted caller, gone a window after its last request. Only a
-refused request pays a second round trip, to read when to come back (``Retry-After``).
+instances), two small keys per counted caller, gone a window after its last request. The first
+refused request pays a second round trip, to read when to come back (``Retry-After``); the
+instance then remembers the refusal until that time, so a caller hammering past its limit costs
+Redis nothing more there (a refused request is not counted anyway).
 
 Key names hold a keyed hash of the caller (purpose ``rate-limit``), never a session id or an
 address. An IPv6 client is counted by its /64, which one subscriber usually holds whole.
@@ -51,6 +53,9 @@ from shared.platform.state import StateSlot
 RuleName = Literal["login", "token", "api"]
 KEY_PREFIX = "bff:rate"
 IPV6_CLIENT_PREFIX = 64
+MAX_REMEMBERED_REFUSALS = 10_000
+"""Callers refused recently, per instance; past this the oldest are forgotten (and asked
+about in Redis again), so a flood of distinct callers cannot grow the process."""
 
 Refusal = Callable[[int], Exception]
 """Builds what a refused request raises from its ``Retry-After`` seconds."""
@@ -76,6 +81,7 @@ class RateLimits:
         self.addresses = addresses
         self._limiter = SlidingWindowCounterRateLimiter(storage)
         self._keys = keys
+        self._refused_until: dict[str, float] = {}
         self._rules: dict[RuleName, RateLimitItem | None] = {
             "login": _item(settings.rate_limit_login),
             "token": _item(settings.rate_limit_token),
@@ -92,11 +98,24 @@ class RateLimits:
         if item is None:
             return None
         name = self._keys.short("rate-limit", rule, caller)
+        # The library tells time by the wall clock (Redis's TTLs do too), so this does as well.
+        now = time.time()
+        refused_until = self._refused_until.get(name)
+        if refused_until is not None:
+            if refused_until > now:
+                return math.ceil(refused_until - now)
+            del self._refused_until[name]
         if await self._limiter.hit(item, rule, name):
             return None
         stats = await self._limiter.get_window_stats(item, rule, name)
-        # The library tells time by the wall clock (Redis's TTLs do too), so this does as well.
-        return max(1, math.ceil(stats.reset_time - time.time()))
+        retry_after = max(1, math.ceil(stats.reset_time - now))
+        self._remember_refusal(name, now + retry_after)
+        return retry_after
+
+    def _remember_refusal(self, name: str, until: float) -> None:
+        if len(self._refused_until) >= MAX_REMEMBERED_REFUSALS:
+            del self._refused_until[next(iter(self._refused_until))]  # the oldest entry
+        self._refused_until[name] = until
 
     async def check_session(self, session_id: str, refuse: Refusal = too_many_requests) -> None:
         """The ``api`` rule for one session; raises ``refuse(retry_after)`` past it."""

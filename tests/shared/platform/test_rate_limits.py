@@ -199,3 +199,29 @@ def test_without_redis_one_instance_counts_in_memory(
         assert httpx.get(f"{mobile.url}/auth/authorize", params=query).status_code != 429
     assert_refused(httpx.get(f"{mobile.url}/auth/authorize", params=query))
     assert_refused(httpx.get(f"{mobile.url}/auth/callback", params={"state": "x"}))
+
+
+def test_a_caller_past_its_limit_costs_redis_nothing_more_on_that_instance(
+    idp: IdpServer, redis_url: str, start_gateway: StartGateway
+) -> None:
+    """The first refusal reads when to come back; the instance remembers it until then, so
+    more requests from the refused caller are refused without a script call (and the one
+    Retry-After counts down, never up)."""
+    web = start_gateway(
+        "web", idp_url=idp.url, redis_url=redis_url, BFF_RATE_LIMIT_LOGIN="2/minute"
+    )
+    for _ in range(2):
+        assert httpx.get(f"{web.url}/bff/login").status_code == 302
+    assert_refused(httpx.get(f"{web.url}/bff/login"))
+    client = redis.Redis.from_url(redis_url)
+    try:
+        before = client.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0)
+        again = [httpx.get(f"{web.url}/bff/login") for _ in range(5)]
+        after = client.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0)
+    finally:
+        client.close()
+    assert after == before
+    for response in again:
+        assert_refused(response)
+    waits = [int(response.headers["retry-after"]) for response in again]
+    assert waits == sorted(waits, reverse=True)
