@@ -10,10 +10,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import msgspec
-from litestar import MediaType, Response
+from litestar import MediaType, Request, Response
 
 from shared.identity import errors as identity
 from shared.platform.errors import BadRequest, GatewayError, NotReady, Unauthenticated
@@ -49,11 +50,18 @@ IDENTITY_PROBLEMS: ErrorMap[identity.IdentityError, GatewayError] = ErrorMap(
 class OAuthError(Exception):
     """A token-endpoint refusal in the OAuth error format (RFC 6749 5.2)."""
 
-    def __init__(self, error: str, description: str, status: int = 400) -> None:
+    def __init__(
+        self,
+        error: str,
+        description: str,
+        status: int = 400,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(description)
         self.error = error
         self.description = description
         self.status = status
+        self.headers = dict(headers or {})
 
 
 def _oauth(error: str, status: int = 400) -> Callable[[identity.IdentityError], OAuthError]:
@@ -82,5 +90,21 @@ def oauth_error_response(exc: OAuthError) -> Response[bytes]:
         msgspec.json.encode({"error": exc.error, "error_description": exc.description}),
         status_code=exc.status,
         media_type=MediaType.JSON,
-        headers=NO_STORE,
+        headers={**NO_STORE, **exc.headers},
+    )
+
+
+def handle_oauth_error(_: Request[Any, Any, Any], exc: OAuthError) -> Response[bytes]:
+    """For an ``OAuthError`` raised before the token handler runs (its rate limit)."""
+    return oauth_error_response(exc)
+
+
+def token_rate_limited(retry_after: int) -> OAuthError:
+    """``POST /auth/token`` past its rate: 429 in the OAuth format, ``temporarily_unavailable``
+    (the registered code for "try again later") with ``Retry-After``."""
+    return OAuthError(
+        "temporarily_unavailable",
+        "Too many token requests; try again later",
+        429,
+        headers={"Retry-After": str(retry_after)},
     )

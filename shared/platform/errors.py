@@ -14,6 +14,7 @@ own code.
      ├── UnsupportedMediaType    415
      ├── Unprocessable           422
      ├── UpgradeRequired         426
+     ├── TooManyRequests         429   (with Retry-After)
      ├── NotReady                503
      └── CoreError               502   (core_clients; CoreTimeout also by the screen gather)
           ├── CoreBadResponse    502
@@ -108,6 +109,12 @@ class UpgradeRequired(GatewayError):
     status = 426
     slug = "upgrade-required"
     title = "Upgrade required"
+
+
+class TooManyRequests(GatewayError):
+    status = 429
+    slug = "too-many-requests"
+    title = "Too many requests"
 
 
 class NotReady(GatewayError):

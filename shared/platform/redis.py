@@ -37,7 +37,7 @@ def create_redis_client(url: str, mode: RedisMode = "standalone") -> RedisClient
             (h.rsplit(":", 1)[0], int(h.rsplit(":", 1)[1]) if ":" in h else 26379)
             for h in parts.netloc.rsplit("@", 1)[-1].split(",")
         ]
-        service = parts.path.strip("/") or _SENTINEL_MASTER
+        service = sentinel_service(url)
         sentinel = Sentinel(  # type: ignore[no-untyped-call]
             hosts,
             socket_timeout=_TIMEOUT_S,
@@ -55,3 +55,8 @@ def create_redis_client(url: str, mode: RedisMode = "standalone") -> RedisClient
         socket_connect_timeout=_TIMEOUT_S,
     )
     return Redis.from_pool(pool)  # the client owns the pool and closes it in aclose()
+
+
+def sentinel_service(url: str) -> str:
+    """The master's name in a Sentinel URL, or the default when it names none."""
+    return urlsplit(url).path.strip("/") or _SENTINEL_MASTER

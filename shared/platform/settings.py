@@ -7,6 +7,7 @@ names the variable. Secrets may come from ``NAME_FILE`` (a mounted file) instead
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from typing import Any, Literal, cast
 from urllib.parse import urlsplit
 
 import msgspec
+from limits import RateLimitItem, parse
 
 from shared.platform.versions import ANY_VERSION, Version, parse_version
 
@@ -22,11 +24,14 @@ Gateway = Literal["web", "mobile"]
 Environment = Literal["dev", "prod"]
 RedisMode = Literal["standalone", "cluster", "sentinel"]
 LogFormat = Literal["json", "console", "auto"]
+ProxyHeader = Literal["x-forwarded-for", "forwarded"]
 CORE_SERVICES = ("accounts", "catalog", "orders", "recommendations")
 SECRET_VARIABLES = frozenset(
     {"BFF_OIDC_CLIENT_SECRET", "BFF_SECRET_KEY", "BFF_SECRET_KEY_PREVIOUS", "BFF_METRICS_TOKEN"}
 )
 MIN_SECRET_KEY_LENGTH = 32
+MIN_METRICS_TOKEN_LENGTH = 24
+_DEV_CLIENT_SECRET_PREFIX = "dev-secret-"  # noqa: S105
 # The dev default; refused when BFF_ENV=prod.
 _DEV_SECRET_KEY = "dev-only-secret-key-never-use-in-production-0123456789"  # noqa: S105
 _DEV_PORTS: dict[Gateway, int] = {"web": 8000, "mobile": 8001}
@@ -104,6 +109,16 @@ class Settings:
     log_format: LogFormat = "auto"
     log_level: str = "INFO"
     metrics_token: str | None = field(default=None, repr=False)
+    openapi_enabled: bool = True
+    session_max_per_user: int = 20
+    rate_limit_login: str | None = "30/minute"
+    rate_limit_token: str | None = "60/minute"  # noqa: S105 (a rate, not a secret)
+    rate_limit_api: str | None = "600/minute"
+    """Each a ``limits`` rate ("30/minute", "5/second"), or None when set to ``off``."""
+    trusted_proxies: tuple[str, ...] = ()
+    """CIDRs of the reverse proxies whose forwarding header names the client."""
+    trusted_proxy_header: ProxyHeader = "x-forwarded-for"
+    redis_allow_plaintext: bool = False
     otel: OtelSettings
 
     @property
@@ -188,6 +203,44 @@ class _Reader:
         if not minimum <= number <= maximum:
             raise ConfigError(name, f"must be between {minimum} and {maximum}, got {value}")
         return number
+
+    def flag(self, name: str, default: bool) -> bool:
+        value = self.raw(name)
+        if value is None:
+            return default
+        if value.lower() not in ("true", "false"):
+            raise ConfigError(name, f"must be true or false, got {value!r}")
+        return value.lower() == "true"
+
+    def rate(self, name: str, default: str) -> str | None:
+        """A rate such as ``30/minute`` (the ``limits`` notation), or None for ``off``."""
+        value = self.text(name, default)
+        if value.lower() == "off":
+            return None
+        try:
+            item: RateLimitItem = parse(value)
+        except ValueError:
+            raise ConfigError(
+                name, f"must be a rate such as 30/minute (or off), got {value!r}"
+            ) from None
+        if item.amount < 1:
+            raise ConfigError(name, f"must allow at least one request, got {value!r}")
+        return value
+
+    def networks(self, name: str) -> tuple[str, ...]:
+        """A comma list of CIDRs (``10.0.0.0/8, ::1``), kept in their normal form."""
+        value = self.raw(name)
+        if value is None:
+            return ()
+        networks = []
+        for item in (part.strip() for part in value.split(",")):
+            if not item:
+                continue
+            try:
+                networks.append(str(ipaddress.ip_network(item, strict=False)))
+            except ValueError:
+                raise ConfigError(name, f"{item!r} is not an IP network (CIDR)") from None
+        return tuple(networks)
 
     def url(
         self,
@@ -379,6 +432,21 @@ def load_settings(gateway: Gateway, environ: Mapping[str, str] | None = None) ->
         log_format=log_format,
         log_level=log_level,
         metrics_token=reader.raw("BFF_METRICS_TOKEN"),
+        openapi_enabled=reader.flag("BFF_OPENAPI", env != "prod"),
+        session_max_per_user=reader.integer(
+            "BFF_SESSION_MAX_PER_USER", 20, minimum=1, maximum=1000
+        ),
+        rate_limit_login=reader.rate("BFF_RATE_LIMIT_LOGIN", "30/minute"),
+        rate_limit_token=reader.rate("BFF_RATE_LIMIT_TOKEN", "60/minute"),
+        rate_limit_api=reader.rate("BFF_RATE_LIMIT_API", "600/minute"),
+        trusted_proxies=reader.networks("BFF_TRUSTED_PROXIES"),
+        trusted_proxy_header=cast(
+            ProxyHeader,
+            reader.choice(
+                "BFF_TRUSTED_PROXY_HEADER", "x-forwarded-for", ("x-forwarded-for", "forwarded")
+            ),
+        ),
+        redis_allow_plaintext=reader.flag("BFF_REDIS_ALLOW_PLAINTEXT", False),
         otel=_otel_settings(reader, gateway),
     )
     if env == "prod":
@@ -432,6 +500,45 @@ def _refuse_unsafe_production(settings: Settings, reader: _Reader) -> None:
     for origin in settings.allowed_origins:
         if urlsplit(origin).scheme != "https":
             raise ConfigError("BFF_ALLOWED_ORIGINS", f"{origin!r} must be https when BFF_ENV=prod")
+    if settings.oidc_client_secret.startswith(_DEV_CLIENT_SECRET_PREFIX):
+        raise ConfigError("BFF_OIDC_CLIENT_SECRET", "is a development secret; set the real one")
+    if urlsplit(settings.post_logout_redirect_url).scheme != "https":
+        raise ConfigError("BFF_POST_LOGOUT_REDIRECT_URL", "must be https when BFF_ENV=prod")
+    if settings.redis_url is not None and not settings.redis_allow_plaintext:
+        _refuse_plaintext_redis(settings.redis_url)
+    if settings.metrics_token is not None and len(settings.metrics_token) < (
+        MIN_METRICS_TOKEN_LENGTH
+    ):
+        raise ConfigError(
+            "BFF_METRICS_TOKEN",
+            f"must be at least {MIN_METRICS_TOKEN_LENGTH} characters when BFF_ENV=prod",
+        )
+
+
+def _refuse_plaintext_redis(url: str) -> None:
+    """Sessions and tokens cross the network to Redis: in production only over TLS
+    (``rediss://``), unless every host is this machine or the operator says otherwise."""
+    parts = urlsplit(url)
+    if parts.scheme == "rediss":
+        return
+    # Sentinel URLs list several hosts: ``redis://s1:26379,s2:26379/name``.
+    locations = parts.netloc.rsplit("@", 1)[-1].split(",")
+    hosts = [urlsplit(f"//{location}").hostname or "" for location in locations]
+    if not all(_is_loopback_host(host) for host in hosts):
+        raise ConfigError(
+            "BFF_REDIS_URL",
+            "must be rediss:// (TLS) for a host other than this machine when BFF_ENV=prod "
+            "(or set BFF_REDIS_ALLOW_PLAINTEXT=true)",
+        )
+
+
+def _is_loopback_host(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def refuse_unshared_workers(settings: Settings, workers: int) -> None:
