@@ -7,16 +7,30 @@ token in web storage. One browser serves the module; each test has its own conte
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 from typing import Any
 
 import httpx
 
-from tests.e2e.browser_support import WebApp, fresh_sub, open_tab, web_app
+from tests.e2e.browser_support import (
+    PHONE,
+    PHONE_USER_AGENT,
+    Tab,
+    WebApp,
+    fresh_sub,
+    open_tab,
+    web_app,
+)
 
 __all__ = ["open_tab", "web_app"]  # fixtures, used by name
 
 ORDER_CALL = "orders POST /v1/orders"
+#: Where the README's screenshots are written when set (``docs/images``); a temporary directory
+#: otherwise, so every run still takes them.
+SCREENSHOT_DIR = "BFF_SCREENSHOT_DIR"
+SHOWN_PRODUCT = "/products/42"
 
 
 def test_login_lands_back_on_the_page_that_asked_and_the_browser_holds_no_token(
@@ -42,6 +56,9 @@ def test_login_lands_back_on_the_page_that_asked_and_the_browser_holds_no_token(
     page.get_by_role("link", name="Home").click()
     page.get_by_role("heading", name="Welcome back, Alice Example").wait_for()
     assert page.locator("#user-name").text_content() == "Alice Example"
+    assert page.get_by_role("link", name="Sign out").is_visible()
+    assert page.get_by_role("link", name="Sign in").count() == 0  # hidden: not in the a11y tree
+    assert page.locator("#session-notice").is_hidden()
     tab.assert_clean()
 
 
@@ -151,3 +168,62 @@ def test_sign_out_shows_the_signed_out_page_and_back_shows_no_private_data(
     )
     assert status == 401
     tab.assert_clean()
+
+
+def _fits_the_viewport(tab: Tab) -> bool:
+    return bool(tab.page.evaluate("() => document.documentElement.scrollWidth <= innerWidth"))
+
+
+def test_keyboard_users_skip_to_the_content_and_see_where_focus_is(
+    open_tab: Any, web_app: WebApp
+) -> None:
+    """The first Tab reaches "Skip to content", drawn with a visible outline; Enter moves focus
+    to the main landmark without leaving the page. Landmarks: banner, navigation, main."""
+    tab = open_tab()
+    tab.log_in("alice")
+    page = tab.page
+    page.get_by_role("heading", name="Recommended for you").wait_for()
+    for landmark in ("banner", "main", "contentinfo"):
+        assert page.get_by_role(landmark).count() == 1
+    assert page.get_by_role("navigation", name="Main").is_visible()
+
+    page.keyboard.press("Tab")
+    focused = page.evaluate("() => document.activeElement.textContent")
+    assert focused == "Skip to content"
+    outline = page.evaluate("() => getComputedStyle(document.activeElement).outlineStyle")
+    assert outline not in ("none", "")
+    page.keyboard.press("Enter")
+    assert page.evaluate("() => document.activeElement.id") == "main"
+    page.get_by_role("heading", name="Recommended for you").wait_for()
+    tab.assert_clean()
+
+
+def test_home_and_product_pages_on_a_laptop_and_a_phone(
+    open_tab: Any, web_app: WebApp, tmp_path: Path
+) -> None:
+    """The pages the README shows, drawn at laptop size (and saved as its screenshots), and on a
+    phone-sized viewport with nothing wider than the screen."""
+    shots = Path(os.environ.get(SCREENSHOT_DIR) or tmp_path)
+    laptop = open_tab(viewport={"width": 1100, "height": 800})
+    laptop.log_in("alice")
+    laptop.page.get_by_role("heading", name="Recommended for you").wait_for()
+    laptop.settle()
+    laptop.page.screenshot(path=shots / "web-home.png", full_page=True)
+    laptop.goto(SHOWN_PRODUCT)
+    laptop.page.get_by_role("button", name="Place order").wait_for()
+    laptop.settle()
+    laptop.page.screenshot(path=shots / "web-product.png", full_page=True)
+    laptop.assert_clean()
+    for name in ("web-home.png", "web-product.png"):
+        assert (shots / name).read_bytes().startswith(b"\x89PNG")
+
+    phone = open_tab(viewport=PHONE, user_agent=PHONE_USER_AGENT, is_mobile=True, has_touch=True)
+    phone.log_in("alice")
+    phone.page.get_by_role("heading", name="Recommended for you").wait_for()
+    phone.settle()
+    assert _fits_the_viewport(phone)
+    phone.goto(SHOWN_PRODUCT)
+    phone.page.get_by_role("button", name="Place order").wait_for()
+    phone.settle()
+    assert _fits_the_viewport(phone)
+    phone.assert_clean()

@@ -19,8 +19,8 @@ export function deviceName(userAgent, kind) {
   const ua = userAgent || "";
   const system = first(SYSTEMS, ua);
   if (kind === "mobile") {
-    const app = /^Mozilla\//.test(ua) ? null : ua.split(/[\s/]/)[0];
-    const name = app ? `${app} app` : "Shop app";
+    const app = /^Mozilla\//.test(ua) ? null : /^([\w.-]+)(?:\/([\w.-]+))?/.exec(ua);
+    const name = app ? [app[1], app[2]].filter(Boolean).join(" ") : "Shop app";
     return system ? `${name} on ${system}` : name;
   }
   const browser = first(BROWSERS, ua) || (ua ? "A browser" : "Unknown browser");

@@ -46,6 +46,7 @@ function isAppLink(anchor, event) {
   if (event.defaultPrevented || event.button !== 0) return false;
   if (event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return false;
   if (anchor.target || anchor.hasAttribute("download")) return false;
+  if (anchor.getAttribute("href").startsWith("#")) return false; // in-page: the skip link
   const url = new URL(anchor.href, location.href);
   return url.origin === location.origin && !url.pathname.startsWith("/bff/") && match(url.pathname) !== null;
 }

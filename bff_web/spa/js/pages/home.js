@@ -30,7 +30,7 @@ export async function homePage() {
   return [
     h("div", { class: "greeting" },
       user.avatarUrl ? h("img", { class: "avatar", src: user.avatarUrl, alt: "", width: 48, height: 48 }) : null,
-      h("div", {}, pageTitle(home.greeting, "Home"), h("p", { class: "muted tier" }, `${user.tier} member`))),
+      h("div", {}, pageTitle(home.greeting, "Home"), h("p", { class: "muted tier" }, `${user.tier.charAt(0).toUpperCase()}${user.tier.slice(1)} member`))),
     h("section", { "aria-labelledby": "recent-heading", id: "recent-orders" },
       h("div", { class: "section-heading" },
         h("h2", { id: "recent-heading" }, "Your recent orders"),

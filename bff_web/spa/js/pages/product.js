@@ -91,7 +91,7 @@ export async function productPage({ id }) {
 
   return [
     h("nav", { "aria-label": "Breadcrumb", class: "breadcrumb" },
-      h("a", { href: "/" }, "Home"), " › ", h("span", {}, product.category)),
+      h("a", { href: "/" }, "Home"), " › ", h("span", { "aria-current": "page" }, product.title)),
     h("article", { class: "product", "aria-labelledby": "page-title" },
       h("div", { class: "product-media" }, picture(product)),
       h("div", { class: "product-info" },
