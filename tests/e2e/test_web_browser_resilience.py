@@ -16,12 +16,16 @@ from tests.e2e.browser_support import (
     open_tab,
     web_app,
 )
+from tests.fixtures.clock import FakeClock
 from tests.fixtures.gateways import StartGateway
 from tests.fixtures.idp import IdpServer
 
 __all__ = ["open_tab", "web_app"]  # fixtures, used by name
 
 ALWAYS_FAIL = {"errorRate": 1.0, "status": 503}
+#: The session's state as the gateway sees it, asked without extending it.
+USER_STATUS = """() => fetch("/bff/user?slide=false", {headers: {"X-CSRF": "1"}})
+    .then((response) => response.status)"""
 
 
 def test_broken_recommendations_show_a_notice_and_the_rest_works(
@@ -134,3 +138,54 @@ def test_device_names_are_browser_and_system(open_tab: Any, web_app: WebApp) -> 
         "Shop app",
         "Unknown browser",
     ]
+
+
+def test_a_session_about_to_expire_is_extended_by_activity_or_ends_cleanly(
+    open_tab: Any, start_gateway: StartGateway, idp_server: IdpServer, core_stubs: str
+) -> None:
+    """The gateway's clock and the page's clock move together, by the test only. Idle close to
+    the timeout: a warning; "Stay signed in" (activity) extends the session past its first end;
+    a key press extends it again on the next check; then, idle past the timeout, the app clears
+    the page and offers to sign in again."""
+    clock = FakeClock()
+    web = start_gateway(
+        "web", idp_url=idp_server.url, stubs_url=core_stubs, clock=clock,
+        BFF_SESSION_IDLE_TIMEOUT="300",
+    )  # fmt: skip
+    tab = open_tab()
+    tab.app = WebApp(web, idp_server, core_stubs)
+    page = tab.page
+    page.clock.install()
+    tab.log_in(fresh_sub("ivy"), from_path="/orders")
+    page.get_by_role("heading", name="Your orders").wait_for()
+
+    def idle_for(seconds: int) -> None:
+        clock.advance(seconds)
+        page.clock.fast_forward(seconds * 1000)
+
+    def session_status() -> int:
+        return int(page.evaluate(USER_STATUS))
+
+    idle_for(250)
+    notice = page.locator("#session-notice")
+    notice.get_by_text("You will be signed out in about 50 seconds").wait_for()
+    notice.get_by_role("button", name="Stay signed in").click()
+    notice.wait_for(state="hidden")
+    idle_for(100)  # 350 s after login: past the first end
+    assert session_status() == 200
+
+    page.keyboard.press("Tab")
+    with page.expect_request(f"{web.url}/bff/user"):
+        idle_for(70)
+    assert session_status() == 200
+    assert notice.is_hidden()
+
+    tab.expected.append("status of 401")
+    idle_for(400)
+    notice.get_by_text("Your session has ended.").wait_for()
+    page.get_by_role("heading", name="You are signed out").wait_for()
+    assert page.locator("#order-list").count() == 0
+    assert page.locator("main").get_by_role("link", name="Sign in").get_attribute("href") == (
+        "/bff/login?returnUrl=%2Forders"
+    )
+    tab.assert_clean()
