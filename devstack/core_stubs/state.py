@@ -23,6 +23,9 @@ from devstack.core_stubs.seed import (
     total,
 )
 
+#: How many origins' copies of the catalog are kept (oldest dropped first).
+MAX_ORIGINS = 8
+
 
 @dataclass
 class StubState:
@@ -44,6 +47,8 @@ class StubState:
         """The catalog as answered to a caller that reached the stubs at ``origin``: the same
         products, with image URLs under that origin (the stubs serve the images themselves)."""
         if origin not in self.catalogs_by_origin:
+            if len(self.catalogs_by_origin) >= MAX_ORIGINS:  # a Host header is the caller's
+                self.catalogs_by_origin.pop(next(iter(self.catalogs_by_origin)))
             self.catalogs_by_origin[origin] = {
                 product_id: make_product(self.seed, product_id, origin)
                 for product_id in self.catalog

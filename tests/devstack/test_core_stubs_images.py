@@ -8,7 +8,10 @@ import re
 import httpx
 import pytest
 
-from tests.devstack.core_stubs_support import client
+from devstack.core_stubs import create_stubs_app
+from devstack.core_stubs.state import MAX_ORIGINS
+from tests.devstack.core_stubs_support import AUTH, client
+from tests.fixtures.servers import serve_in_thread
 
 __all__ = ["client"]  # a fixture, used by name
 
@@ -58,3 +61,17 @@ def test_the_avatar_of_an_account_shows_its_initials(client: httpx.Client) -> No
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("image/svg+xml")
     assert ">AE</text>" in answer.text
+
+
+def test_image_urls_follow_the_host_asked_and_few_copies_are_kept() -> None:
+    """Each caller gets image URLs under the origin it used; the copies of the catalog made for
+    origins are bounded, whatever Host headers a caller sends."""
+    app = create_stubs_app()
+    with serve_in_thread(app) as base_url:
+        for n in range(MAX_ORIGINS + 3):
+            host = f"stubs-{n}.test:8100"
+            product = httpx.get(
+                f"{base_url}/catalog/v1/products/7", headers={**AUTH, "Host": host}
+            ).json()
+            assert product["images"][0]["url"] == f"http://{host}/images/products/7/160.svg"
+    assert len(app.state.stubs.catalogs_by_origin) == MAX_ORIGINS

@@ -80,6 +80,22 @@ def test_a_failed_required_part_shows_the_problem_title_and_trace_id(
     tab.assert_clean()
 
 
+def test_an_unknown_product_says_not_found_with_its_trace_id(
+    open_tab: Any, web_app: WebApp
+) -> None:
+    tab = open_tab()
+    tab.log_in(fresh_sub("nia"))
+    tab.expected.append("status of 404")
+    with tab.page.expect_response(f"{web_app.url}/api/products/999999") as answer:
+        tab.goto("/products/999999")
+    problem = answer.value.json()
+    tab.page.get_by_role("heading", name="Not found").wait_for()
+    alert = tab.page.get_by_role("alert")
+    alert.get_by_text(problem["title"], exact=True).wait_for()
+    assert alert.locator("code").text_content() == problem["traceId"]
+    tab.assert_clean()
+
+
 def test_ending_the_other_devices_session_signs_it_out(open_tab: Any, web_app: WebApp) -> None:
     """A phone and a desktop, one user: from the desktop's "Your devices", end the phone's
     session; the phone's next step finds its session over and offers to sign in again."""

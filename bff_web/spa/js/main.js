@@ -49,7 +49,8 @@ async function render(moveFocus = true) {
         view.replaceChildren(...signInView());
       } else {
         const problem = error instanceof Problem ? error : new Problem(0, { title: "Something went wrong" });
-        view.replaceChildren(pageTitle("Something went wrong"), problemPanel(problem, () => render()));
+        const heading = problem.status === 404 ? "Not found" : "Something went wrong";
+        view.replaceChildren(pageTitle(heading), problemPanel(problem, () => render()));
       }
     }
   }

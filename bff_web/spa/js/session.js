@@ -84,15 +84,24 @@ function noteActivity() {
   lastActivity = Date.now();
 }
 
+/** Errors other than a 401 (the network, a 5xx) leave things as they are until the next check. */
 async function extend() {
   try {
     accept(await api("/bff/user"));
-  } catch (error) {
-    if (!(error instanceof SignedOut)) throw error;
+  } catch {
+    // SignedOut has ended the session already; anything else is retried on the next check.
   }
 }
 
 async function check() {
+  try {
+    await checkOnce();
+  } catch {
+    // The gateway could not be asked; the next check asks again.
+  }
+}
+
+async function checkOnce() {
   if (user === null) return;
   const now = Date.now();
   const remainingS = Math.round((expiresAt - now) / 1000);
