@@ -4,6 +4,11 @@
 const routes = [];
 let renderCurrent = null;
 let generation = 0;
+let shownPath = null;
+
+function pathKey() {
+  return `${location.pathname}${location.search}`;
+}
 
 /** ``pattern`` like "/products/:id"; ``page(params, signal)`` renders into the view. */
 export function route(pattern, page) {
@@ -29,6 +34,7 @@ export function match(pathname) {
 export function navigate(path, { replace = false } = {}) {
   if (replace) history.replaceState(null, "", path);
   else history.pushState(null, "", path);
+  shownPath = pathKey();
   return renderCurrent();
 }
 
@@ -60,5 +66,10 @@ export function startRouter(render) {
     const url = new URL(anchor.href, location.href);
     navigate(url.pathname + url.search);
   });
-  window.addEventListener("popstate", () => render());
+  shownPath = pathKey();
+  window.addEventListener("popstate", () => {
+    if (pathKey() === shownPath) return; // only the #fragment moved (the skip link): same page
+    shownPath = pathKey();
+    render();
+  });
 }
