@@ -40,7 +40,7 @@ from shared.identity.errors import IdentityError, IdpUnavailable, LoginRejected
 from shared.identity.mobile_tokens import LOGIN_TTL_S, OPAQUE_FORMAT, AppAuthorization
 from shared.identity.wiring import Identity
 from shared.platform.crypto import new_opaque_id
-from shared.platform.errors import current_trace_id
+from shared.platform.errors import current_trace_id, unavailable_headers
 from shared.platform.logging import get_logger
 from shared.platform.settings import Settings
 from shared.platform.state import Injected
@@ -114,7 +114,12 @@ def login_error_page(detail: str, status: int = 400) -> Response[str]:
     body = _PAGE.format(
         detail=html.escape(detail), reference=html.escape(current_trace_id() or "none")
     )
-    return Response(body, status_code=status, media_type=MediaType.HTML, headers=NO_STORE)
+    return Response(
+        body,
+        status_code=status,
+        media_type=MediaType.HTML,
+        headers=unavailable_headers(NO_STORE, status),
+    )
 
 
 def _to_app(app: AppAuthorization, **params: str) -> Redirect:

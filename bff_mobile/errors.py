@@ -16,7 +16,13 @@ import msgspec
 from litestar import MediaType, Response
 
 from shared.identity import errors as identity
-from shared.platform.errors import BadRequest, GatewayError, NotReady, Unauthenticated
+from shared.platform.errors import (
+    BadRequest,
+    GatewayError,
+    NotReady,
+    Unauthenticated,
+    unavailable_headers,
+)
 from shared.platform.problem_map import ErrorMap
 
 NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}
@@ -82,5 +88,5 @@ def oauth_error_response(exc: OAuthError) -> Response[bytes]:
         msgspec.json.encode({"error": exc.error, "error_description": exc.description}),
         status_code=exc.status,
         media_type=MediaType.JSON,
-        headers=NO_STORE,
+        headers=unavailable_headers(NO_STORE, exc.status),
     )
