@@ -33,7 +33,13 @@ from litestar.di import Provide
 from litestar.params import HeaderParameter, QueryParams, RawBody, RequestCookies
 from litestar.response import Redirect
 
-from bff_mobile.errors import NO_STORE, OAUTH_ERRORS, OAuthError, oauth_error_response
+from bff_mobile.errors import (
+    NO_STORE,
+    OAUTH_ERRORS,
+    TOKEN_ENDPOINT_RESPONSES,
+    OAuthError,
+    oauth_error_response,
+)
 from bff_mobile.tokens import MobileSession, bearer_session
 from shared.identity.endpoints import backchannel_logout_handler
 from shared.identity.errors import IdentityError, IdpUnavailable, LoginRejected
@@ -256,6 +262,7 @@ def _required(form: dict[str, str], name: str) -> str:
     status_code=200,
     request_max_body_size=TOKEN_REQUEST_MAX_BYTES,
     summary="Redeem a one-time code, or rotate a refresh token (OAuth token endpoint)",
+    responses=TOKEN_ENDPOINT_RESPONSES,
 )
 async def token(
     identity: Injected[Identity], body: RawBody, content_type: ContentType, user_agent: UserAgent

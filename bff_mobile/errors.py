@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 import msgspec
 from litestar import MediaType, Response
+from litestar.openapi import ResponseSpec
 
 from shared.identity import errors as identity
 from shared.platform.errors import (
@@ -81,6 +82,24 @@ OAUTH_ERRORS: ErrorMap[identity.IdentityError, OAuthError] = ErrorMap(
         identity.OidcError: _oauth("temporarily_unavailable", 503),
     },
 )
+
+
+class OAuthErrorBody(msgspec.Struct):
+    """What ``POST /auth/token`` answers on any refusal (RFC 6749 5.2), for its OpenAPI entry."""
+
+    error: str
+    error_description: str
+
+
+TOKEN_ENDPOINT_RESPONSES = {
+    status: ResponseSpec(
+        data_container=OAuthErrorBody, media_type=MediaType.JSON, description=description
+    )
+    for status, description in (
+        (400, "The request or grant was refused (invalid_request, invalid_grant, ...)"),
+        (503, "The identity provider is away: temporarily_unavailable, with Retry-After"),
+    )
+}
 
 
 def oauth_error_response(exc: OAuthError) -> Response[bytes]:

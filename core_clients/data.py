@@ -29,7 +29,7 @@ from core_clients.catalog import CatalogClient, Inventory, Product
 from core_clients.orders import NewOrderLine, Order, OrderPage, OrdersClient
 from core_clients.recommendations import Recommendations, RecommendationsClient
 from shared.cache import Cache, CacheKey, CacheResult
-from shared.platform.errors import Conflict, CoreNotFound, Unprocessable
+from shared.platform.errors import BadRequest, Conflict, CoreNotFound, Unprocessable
 
 T = TypeVar("T")
 
@@ -116,12 +116,19 @@ class CoreData:
     async def orders_page(
         self, sub: str, ctx: CallContext, *, cursor: str | None, limit: int
     ) -> OrderPage:
-        result = await self._cached(
-            self.cache.user_key(sub, "orders", cursor or "-", limit),
-            lambda: self.orders.list_orders(sub, cursor=cursor, limit=limit, ctx=ctx),
-            ORDERS,
-            OrderPage,
-        )
+        try:
+            result = await self._cached(
+                self.cache.user_key(sub, "orders", cursor or "-", limit),
+                lambda: self.orders.list_orders(sub, cursor=cursor, limit=limit, ctx=ctx),
+                ORDERS,
+                OrderPage,
+            )
+        except UpstreamRejected as exc:
+            # The cursor is the orders service's, handed to the client and back: a 400 for
+            # one the client made up or damaged is the client's error, not a failing service.
+            if cursor is not None and exc.upstream_status == 400:
+                raise BadRequest("The cursor is not one this gateway handed out") from exc
+            raise
         return result.value
 
     async def recommended(self, sub: str, ctx: CallContext, *, limit: int) -> Recommendations:

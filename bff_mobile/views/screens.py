@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import Response, get, post
+from litestar import MediaType, Response, get, post
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 
 from bff_mobile.schemas import (
@@ -23,6 +24,7 @@ from bff_mobile.schemas import (
     OrderLine,
     OrdersPage,
     OrderSummary,
+    Payload,
     PlacedOrder,
     ProductDetail,
 )
@@ -93,7 +95,17 @@ def order_detail(order: Order, products: dict[str, Product], shape: Shaper) -> O
     )
 
 
-@get("/home", summary="The app's home screen", dependencies=REPLY)
+def answers(payload: type[Payload], status: int = 200) -> dict[int, ResponseSpec]:
+    """The OpenAPI entry of a screen that answers through ``Reply`` (raw bytes, so Litestar
+    cannot see the shape): the compact payload as JSON (MessagePack on request)."""
+    return {
+        status: ResponseSpec(
+            data_container=payload, media_type=MediaType.JSON, description="The screen"
+        )
+    }
+
+
+@get("/home", summary="The app's home screen", dependencies=REPLY, responses=answers(Home))
 async def home(screen: NamedDependency[Screen], reply: NamedDependency[Reply]) -> Response[bytes]:
     dpr = reply.device_pixel_ratio()
     data = await screen.home(recent_orders=RECENT_ORDERS, recommended=RECOMMENDED)
@@ -110,7 +122,12 @@ async def home(screen: NamedDependency[Screen], reply: NamedDependency[Reply]) -
     return reply.screen(shape.finish(payload), data.degraded)
 
 
-@get("/products/{product_id:str}", summary="A product, for the app", dependencies=REPLY)
+@get(
+    "/products/{product_id:str}",
+    summary="A product, for the app",
+    dependencies=REPLY,
+    responses=answers(ProductDetail),
+)
 async def product(
     screen: NamedDependency[Screen], reply: NamedDependency[Reply], product_id: FromPath[str]
 ) -> Response[bytes]:
@@ -138,7 +155,12 @@ async def product(
     return reply.screen(shape.finish(payload), data.degraded)
 
 
-@get("/orders", summary="The user's orders, for the app", dependencies=REPLY)
+@get(
+    "/orders",
+    summary="The user's orders, for the app",
+    dependencies=REPLY,
+    responses=answers(OrdersPage),
+)
 async def orders(
     screen: NamedDependency[Screen],
     reply: NamedDependency[Reply],
@@ -159,7 +181,12 @@ async def orders(
     return reply.screen(shape.finish(payload), data.degraded)
 
 
-@post("/orders", summary="Place an order from the app", dependencies=REPLY)
+@post(
+    "/orders",
+    summary="Place an order from the app",
+    dependencies=REPLY,
+    responses=answers(PlacedOrder, 201),
+)
 async def place_order(
     screen: NamedDependency[Screen],
     reply: NamedDependency[Reply],

@@ -35,6 +35,7 @@ from shared.platform.clock import SYSTEM_CLOCK, Clock
 from shared.platform.errors import EXCEPTION_HANDLERS, NotFound, NotReady, Unauthenticated
 from shared.platform.keys import KeyedHasher
 from shared.platform.logging import RequestContextMiddleware, configure_logging, get_logger
+from shared.platform.openapi import ProblemDocumentingJsonPlugin
 from shared.platform.redis import RedisClient, create_redis_client
 from shared.platform.settings import Settings
 from shared.platform.state import Injected, StateSlot
@@ -208,6 +209,7 @@ class GatewayPlugin(InitPlugin):
             title=f"BFF {self.settings.gateway}",
             version="1.0.0",
             path="/schema",
+            render_plugins=[ProblemDocumentingJsonPlugin()],
         )
         return app_config
 
