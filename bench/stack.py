@@ -79,6 +79,15 @@ GATEWAYS = {
 }
 UNREACHED_RATE = "10000000/minute"
 """Every request is counted, none refused: one session drives each load."""
+SOAK_ENV = {
+    # Short lives, so a soak run sees its sessions and cache entries expire (bench.soak).
+    "BFF_SESSION_IDLE_TIMEOUT": "60",
+    "BFF_SESSION_ABSOLUTE_TIMEOUT": "120",
+    "BFF_CACHE_PRODUCT_TTL": "5",
+    "BFF_CACHE_PRODUCT_STALE": "30",
+}
+GATEWAYS["soak_web"] = GatewaySpec("web", "stubs", SOAK_ENV)
+GATEWAYS["soak_mobile"] = GatewaySpec("mobile", "stubs", SOAK_ENV)
 BASE = ("redis", "idp", "stubs", "stubs_slow")
 
 
@@ -125,6 +134,10 @@ class BenchStack:
 
     def url(self, name: str) -> str:
         return self.urls[name]
+
+    def child(self, name: str) -> Child:
+        """The running process started as ``name`` (the soak measures the gateways' memory)."""
+        return next(child for child in self._children if child.name == name)
 
     @property
     def redis_url(self) -> str:

@@ -15,9 +15,16 @@ from typing import Any
 
 import msgspec
 from litestar import MediaType, Request, Response
+from litestar.openapi import ResponseSpec
 
 from shared.identity import errors as identity
-from shared.platform.errors import BadRequest, GatewayError, NotReady, Unauthenticated
+from shared.platform.errors import (
+    BadRequest,
+    GatewayError,
+    NotReady,
+    Unauthenticated,
+    unavailable_headers,
+)
 from shared.platform.problem_map import ErrorMap
 
 NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}
@@ -85,12 +92,30 @@ OAUTH_ERRORS: ErrorMap[identity.IdentityError, OAuthError] = ErrorMap(
 )
 
 
+class OAuthErrorBody(msgspec.Struct):
+    """What ``POST /auth/token`` answers on any refusal (RFC 6749 5.2), for its OpenAPI entry."""
+
+    error: str
+    error_description: str
+
+
+TOKEN_ENDPOINT_RESPONSES = {
+    status: ResponseSpec(
+        data_container=OAuthErrorBody, media_type=MediaType.JSON, description=description
+    )
+    for status, description in (
+        (400, "The request or grant was refused (invalid_request, invalid_grant, ...)"),
+        (503, "The identity provider is away: temporarily_unavailable, with Retry-After"),
+    )
+}
+
+
 def oauth_error_response(exc: OAuthError) -> Response[bytes]:
     return Response(
         msgspec.json.encode({"error": exc.error, "error_description": exc.description}),
         status_code=exc.status,
         media_type=MediaType.JSON,
-        headers={**NO_STORE, **exc.headers},
+        headers=unavailable_headers({**NO_STORE, **exc.headers}, exc.status),
     )
 
 

@@ -8,7 +8,7 @@ from litestar.di import Provide
 
 from bff_web.auth import ROUTES as AUTH_ROUTES
 from bff_web.auth import cookie_session
-from bff_web.errors import IDENTITY_PROBLEMS
+from bff_web.errors import handle_identity_error
 from bff_web.security import web_security_headers
 from bff_web.spa_routes import ROUTES as SPA_ROUTES
 from bff_web.views.api_session import api_session
@@ -20,7 +20,6 @@ from shared.identity.errors import IdentityError
 from shared.identity.wiring import IDENTITY, identity_resource
 from shared.platform.clock import SYSTEM_CLOCK, Clock
 from shared.platform.plugin import build_gateway_app
-from shared.platform.problem_map import problem_handler
 from shared.platform.rate_limits import ClientRateLimitMiddleware, LimitedPath
 from shared.platform.settings import Settings, load_settings
 from shared.screens.provider import screen_for_session
@@ -48,7 +47,7 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
             "screen": Provide(screen_for_session),
         },
         before_send=[web_security_headers(settings)],
-        exception_handlers={IdentityError: problem_handler(IDENTITY_PROBLEMS)},
+        exception_handlers={IdentityError: handle_identity_error},
         middleware=[ClientRateLimitMiddleware(CLIENT_RATE_LIMITS)],
         cors_config=CORSConfig(
             allow_origins=list(settings.allowed_origins),

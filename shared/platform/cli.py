@@ -92,13 +92,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=port,
         workers=args.workers or settings.workers,
+        shutdown_timeout_s=settings.shutdown_timeout_s,
     )
     return 0
 
 
-def serve_asgi(factory: str, *, host: str, port: int, workers: int) -> None:
+def serve_asgi(
+    factory: str, *, host: str, port: int, workers: int, shutdown_timeout_s: int = 20
+) -> None:
     """Serve ``module:create_app`` until stopped, as every gateway is served in production
-    (and the benchmark's reference apps, so the server is never the difference)."""
+    (and the benchmark's reference apps, so the server is never the difference).
+
+    On SIGTERM granian closes the listening socket (new connections are refused), lets each
+    worker finish the requests in flight, and kills a worker still busy after
+    ``shutdown_timeout_s`` (``BFF_SHUTDOWN_TIMEOUT``): the drain."""
     from granian import Granian  # only here: config check should not pay for loading it
     from granian.constants import Interfaces, Loops
 
@@ -113,7 +120,7 @@ def serve_asgi(factory: str, *, host: str, port: int, workers: int) -> None:
         loop=Loops.uvloop,
         log_enabled=False,
         respawn_failed_workers=True,
-        workers_kill_timeout=10,
+        workers_kill_timeout=shutdown_timeout_s,
     ).serve()
 
 

@@ -35,6 +35,7 @@ from shared.platform.clock import SYSTEM_CLOCK, Clock
 from shared.platform.errors import EXCEPTION_HANDLERS, NotFound, NotReady, Unauthenticated
 from shared.platform.keys import KeyedHasher
 from shared.platform.logging import RequestContextMiddleware, configure_logging, get_logger
+from shared.platform.openapi import ProblemDocumentingJsonPlugin
 from shared.platform.rate_limits import (
     RATE_LIMITS,
     RateLimits,
@@ -220,7 +221,12 @@ class GatewayPlugin(InitPlugin):
         # The schema maps every endpoint and parameter for an attacker too: in production it is
         # served only when BFF_OPENAPI=true says so (the settings default it off there).
         app_config.openapi_config = (
-            OpenAPIConfig(title=f"BFF {self.settings.gateway}", version="1.0.0", path="/schema")
+            OpenAPIConfig(
+                title=f"BFF {self.settings.gateway}",
+                version="1.0.0",
+                path="/schema",
+                render_plugins=[ProblemDocumentingJsonPlugin()],
+            )
             if self.settings.openapi_enabled
             else None
         )

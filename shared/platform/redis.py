@@ -22,6 +22,20 @@ _SENTINEL_MASTER = "mymaster"
 """The master's name when a Sentinel URL has no path (``redis://s1:26379,s2:26379/<name>``)."""
 
 
+class SentinelMaster(Redis):
+    """The master of a Sentinel set, which also closes its connections to the sentinels:
+    closing only the master client left them open past the gateway's shutdown."""
+
+    sentinels: tuple[Redis, ...] = ()
+
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        try:
+            await super().aclose(close_connection_pool)
+        finally:
+            for sentinel in self.sentinels:
+                await sentinel.aclose()
+
+
 def create_redis_client(url: str, mode: RedisMode = "standalone") -> RedisClient:
     """Build (but do not connect) the client; the lifespan pings it and closes it."""
     if mode == "cluster":
@@ -44,7 +58,10 @@ def create_redis_client(url: str, mode: RedisMode = "standalone") -> RedisClient
             socket_connect_timeout=_TIMEOUT_S,
             password=parts.password,
         )
-        client: Redis = sentinel.master_for(service, password=parts.password)
+        client: SentinelMaster = sentinel.master_for(
+            service, redis_class=SentinelMaster, password=parts.password
+        )
+        client.sentinels = tuple(sentinel.sentinels)
         return client
     # A blocking pool: a burst waits briefly for a connection instead of failing at once.
     pool = BlockingConnectionPool.from_url(

@@ -106,6 +106,9 @@ class Settings:
     cache_product_ttl_s: float = 60.0
     cache_product_stale_s: float = 600.0
     workers: int = 1
+    shutdown_timeout_s: int = 20
+    """How long ``bff serve`` lets in-flight requests finish after SIGTERM before it kills a
+    worker; a Kubernetes termination grace period must be longer (``deploy/kubernetes/``)."""
     log_format: LogFormat = "auto"
     log_level: str = "INFO"
     metrics_token: str | None = field(default=None, repr=False)
@@ -429,6 +432,7 @@ def load_settings(gateway: Gateway, environ: Mapping[str, str] | None = None) ->
             "BFF_CACHE_PRODUCT_STALE", 600.0, minimum=0.0, maximum=86400
         ),
         workers=workers,
+        shutdown_timeout_s=reader.integer("BFF_SHUTDOWN_TIMEOUT", 20, minimum=1, maximum=600),
         log_format=log_format,
         log_level=log_level,
         metrics_token=reader.raw("BFF_METRICS_TOKEN"),
