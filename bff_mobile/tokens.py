@@ -12,7 +12,9 @@ from typing import Annotated, TypeAlias
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import HeaderParameter
+from litestar.types import Scope
 
+from shared.identity.policy import authorize
 from shared.identity.records import SessionRecord
 from shared.identity.wiring import IDENTITY
 
@@ -20,13 +22,17 @@ from shared.identity.wiring import IDENTITY
 async def bearer_session(
     state: State,
     authorization: Annotated[str | None, HeaderParameter(name="authorization", required=False)],
+    scope: Scope,
 ) -> SessionRecord:
     """Dependency for ``/m/v1/*`` and ``/auth/logout``: the caller's live mobile session, or
-    ``NotSignedIn`` (a 401 with its bearer challenge, see ``bff_mobile.errors``).
+    ``NotSignedIn`` (a 401 with its bearer challenge, see ``bff_mobile.errors``); the route's
+    declared policy is checked on it before anything else runs (``shared.identity.policy``).
 
     The identity comes from the state's slot, so a screen's dependencies resolve as one chain
     (see ``shared.screens.provider``)."""
-    return await IDENTITY.get(state).mobile.session_for_bearer(authorization)
+    identity = IDENTITY.get(state)
+    record = await identity.mobile.session_for_bearer(authorization)
+    return authorize(record, scope["route_handler"].opt, identity.sessions.clock.time())
 
 
 MobileSession: TypeAlias = NamedDependency[SessionRecord]

@@ -6,6 +6,7 @@ from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.di import Provide
 
+from bff_web.admin import admin_routes
 from bff_web.auth import ROUTES as AUTH_ROUTES
 from bff_web.auth import cookie_session
 from bff_web.errors import IDENTITY_PROBLEMS
@@ -31,7 +32,14 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
     return build_gateway_app(
         settings,
         clock=clock,
-        route_handlers=[*AUTH_ROUTES, *SPA_ROUTES, home, product_page, *ORDER_ROUTES],
+        route_handlers=[
+            *AUTH_ROUTES,
+            *SPA_ROUTES,
+            home,
+            product_page,
+            *ORDER_ROUTES,
+            *admin_routes(settings.authz),
+        ],
         resources=[identity_resource(CALLBACK_PATH), core_data_resource],
         dependencies={
             "identity": IDENTITY.provide(),

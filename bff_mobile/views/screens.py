@@ -29,6 +29,7 @@ from bff_mobile.schemas import (
 from bff_mobile.views.common import REPLY, Reply, Shaper
 from core_clients.catalog import Product
 from core_clients.orders import NewOrderLine, Order
+from shared.identity.policy import AUTHENTICATED, declare
 from shared.platform.json_body import JSON_BODY_MAX_BYTES, read_json_body
 from shared.screens.context import Screen
 from shared.screens.rules import check_idempotency_key, check_product_id
@@ -94,7 +95,7 @@ def order_detail(order: Order, products: dict[str, Product], shape: Shaper) -> O
     )
 
 
-@get("/home", summary="The app's home screen", dependencies=REPLY)
+@get("/home", opt=declare(AUTHENTICATED), summary="The app's home screen", dependencies=REPLY)
 async def home(screen: NamedDependency[Screen], reply: NamedDependency[Reply]) -> Response[bytes]:
     dpr = reply.device_pixel_ratio()
     data = await screen.home(recent_orders=RECENT_ORDERS, recommended=RECOMMENDED)
@@ -111,7 +112,12 @@ async def home(screen: NamedDependency[Screen], reply: NamedDependency[Reply]) -
     return reply.screen(shape.finish(payload), data.degraded)
 
 
-@get("/products/{product_id:str}", summary="A product, for the app", dependencies=REPLY)
+@get(
+    "/products/{product_id:str}",
+    opt=declare(AUTHENTICATED),
+    summary="A product, for the app",
+    dependencies=REPLY,
+)
 async def product(
     screen: NamedDependency[Screen], reply: NamedDependency[Reply], product_id: FromPath[str]
 ) -> Response[bytes]:
@@ -139,7 +145,12 @@ async def product(
     return reply.screen(shape.finish(payload), data.degraded)
 
 
-@get("/orders", summary="The user's orders, for the app", dependencies=REPLY)
+@get(
+    "/orders",
+    opt=declare(AUTHENTICATED),
+    summary="The user's orders, for the app",
+    dependencies=REPLY,
+)
 async def orders(
     screen: NamedDependency[Screen],
     reply: NamedDependency[Reply],
@@ -162,6 +173,7 @@ async def orders(
 
 @post(
     "/orders",
+    opt=declare(AUTHENTICATED),
     request_max_body_size=JSON_BODY_MAX_BYTES,
     summary="Place an order from the app (JSON body: NewOrder)",
     dependencies=REPLY,

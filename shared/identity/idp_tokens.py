@@ -26,11 +26,13 @@ request or instance did it first). ``bff.token.refreshes`` counts the IdP calls,
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from functools import partial
 
 from opentelemetry import trace
 from redis.exceptions import LockError, RedisError
 
+from shared.identity.access import access_after_refresh
 from shared.identity.errors import (
     IdpUnavailable,
     InvalidGrant,
@@ -38,7 +40,7 @@ from shared.identity.errors import (
     RefreshInProgress,
     SessionEnded,
 )
-from shared.identity.oidc import OidcRelyingParty
+from shared.identity.oidc import OidcRelyingParty, TokenResponse
 from shared.identity.records import SessionRecord, TokenSet
 from shared.identity.session_store import SessionStore
 from shared.platform import metrics as bff_metrics
@@ -77,6 +79,7 @@ class IdpTokenManager:
         clock: Clock,
         *,
         skew_s: float,
+        roles_claim: Sequence[str] = ("roles",),
     ) -> None:
         self.store = store
         self.oidc = oidc
@@ -84,6 +87,7 @@ class IdpTokenManager:
         self.keys = keys
         self.clock = clock
         self.skew_s = skew_s
+        self.roles_claim = tuple(roles_claim)
         self._in_flight: dict[str, asyncio.Task[TokenSet]] = {}
         self._deferred_until: dict[str, float] = {}
 
@@ -185,10 +189,26 @@ class IdpTokenManager:
         )
         if not await self.store.update_tokens(record.id, renewed):
             raise SessionEnded("The session has ended")
+        await self._refresh_access(record, response)
         self._deferred_until.pop(record.id, None)
         _outcome("ok")
         _logger.info("token_refreshed", session_kind=record.kind)
         return renewed
+
+    async def _refresh_access(self, record: SessionRecord, response: TokenResponse) -> None:
+        """Roles and scopes follow the tokens: re-read from what the refresh returned (an ID
+        token only once validated; none returned keeps the roles, no ``scope`` the scopes)."""
+        claims = None
+        if response.id_token:
+            try:
+                claims = await self.oidc.validate_id_token(response.id_token, nonce=None)
+            except (OidcError, IdpUnavailable):
+                _logger.warning("refreshed_id_token_ignored")
+        access = access_after_refresh(
+            record.access, claims=claims, granted=response.scope, roles_claim=self.roles_claim
+        )
+        if access != record.access and not await self.store.update_access(record.id, access):
+            raise SessionEnded("The session has ended")
 
     def _unavailable(
         self, record: SessionRecord, tokens: TokenSet, error_type: str, *, idp_called: bool = True

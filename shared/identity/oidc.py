@@ -206,13 +206,27 @@ class OidcRelyingParty:
 
     # --- login ----------------------------------------------------------------------------------
 
-    async def authorization_url(self, *, state: str, nonce: str, code_verifier: str) -> str:
+    async def authorization_url(
+        self,
+        *,
+        state: str,
+        nonce: str,
+        code_verifier: str,
+        prompt: str | None = None,
+        max_age: int | None = None,
+    ) -> str:
         metadata = await self.metadata()
+        extra: dict[str, str] = {}
+        if prompt is not None:
+            extra["prompt"] = prompt
+        if max_age is not None:
+            extra["max_age"] = str(max_age)
         url, _ = self._oauth_client().create_authorization_url(
             metadata.authorization_endpoint,
             state=state,
             nonce=nonce,
             code_verifier=code_verifier,
+            **extra,
         )
         return str(url)
 

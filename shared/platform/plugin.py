@@ -21,7 +21,7 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 from typing import Any
 
 import msgspec
-from litestar import Litestar, Response, get
+from litestar import Litestar, Response, Router, get
 from litestar.config.app import AppConfig
 from litestar.datastructures import Headers, State
 from litestar.di import Provide
@@ -36,6 +36,7 @@ from shared.platform.errors import EXCEPTION_HANDLERS, NotFound, NotReady, Unaut
 from shared.platform.keys import KeyedHasher
 from shared.platform.logging import RequestContextMiddleware, configure_logging, get_logger
 from shared.platform.redis import RedisClient, create_redis_client
+from shared.platform.route_policy import PUBLIC_ROUTE
 from shared.platform.settings import Settings
 from shared.platform.state import Injected, StateSlot
 from shared.platform.telemetry import (
@@ -60,13 +61,13 @@ class HealthStatus(msgspec.Struct):
     checks: dict[str, str] = {}
 
 
-@get("/health/live", include_in_schema=False, sync_to_thread=False)
+@get("/health/live", include_in_schema=False, sync_to_thread=False, opt=PUBLIC_ROUTE)
 def live() -> HealthStatus:
     """The process is up and serving; says nothing about its dependencies."""
     return HealthStatus(status="ok")
 
 
-@get("/health/ready", include_in_schema=False)
+@get("/health/ready", include_in_schema=False, opt=PUBLIC_ROUTE)
 async def ready(readiness: Injected[Readiness]) -> HealthStatus:
     """Ready means this instance can log users in and keep their sessions: Redis and the IdP."""
     checks = await readiness.run()
@@ -78,7 +79,7 @@ async def ready(readiness: Injected[Readiness]) -> HealthStatus:
     return HealthStatus(status="ready", checks=checks)
 
 
-@get("/metrics", include_in_schema=False, sync_to_thread=False)
+@get("/metrics", include_in_schema=False, sync_to_thread=False, opt=PUBLIC_ROUTE)
 def prometheus_metrics(
     settings: Injected[Settings], headers: Headers, scope: Scope
 ) -> Response[bytes]:
@@ -208,6 +209,8 @@ class GatewayPlugin(InitPlugin):
             title=f"BFF {self.settings.gateway}",
             version="1.0.0",
             path="/schema",
+            # The document describes the public API: anyone may read it.
+            openapi_router=Router(path="/schema", route_handlers=[], opt=PUBLIC_ROUTE),
         )
         return app_config
 

@@ -8,6 +8,7 @@ names the variable. Secrets may come from ``NAME_FILE`` (a mounted file) instead
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,6 +76,38 @@ class OtelSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class AuthzSettings:
+    """Where roles come from and what the admin routes ask for (``BFF_AUTHZ_*``)."""
+
+    roles_claim: tuple[str, ...] = ("roles",)
+    """The path to the roles claim in the ID token: ``realm_access.roles`` is two steps."""
+    support_role: str = "support"
+    step_up_max_age_s: int = 600
+
+
+_CLAIM_STEP = re.compile(r"[A-Za-z0-9_:/-]+")
+
+
+def _authz_settings(reader: _Reader) -> AuthzSettings:
+    claim = reader.text("BFF_AUTHZ_ROLES_CLAIM", "roles")
+    path = tuple(claim.split("."))
+    if not all(_CLAIM_STEP.fullmatch(step) for step in path):
+        raise ConfigError(
+            "BFF_AUTHZ_ROLES_CLAIM", f"must be a claim name or dotted path, got {claim!r}"
+        )
+    support_role = reader.text("BFF_AUTHZ_SUPPORT_ROLE", "support")
+    if any(char.isspace() for char in support_role):
+        raise ConfigError("BFF_AUTHZ_SUPPORT_ROLE", "must be one role name without spaces")
+    return AuthzSettings(
+        roles_claim=path,
+        support_role=support_role,
+        step_up_max_age_s=reader.integer(
+            "BFF_AUTHZ_STEP_UP_MAX_AGE", 600, minimum=0, maximum=86400
+        ),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     gateway: Gateway
     env: Environment = "dev"
@@ -105,6 +138,7 @@ class Settings:
     log_level: str = "INFO"
     metrics_token: str | None = field(default=None, repr=False)
     otel: OtelSettings
+    authz: AuthzSettings = field(default_factory=AuthzSettings)
 
     @property
     def is_prod(self) -> bool:
@@ -380,6 +414,7 @@ def load_settings(gateway: Gateway, environ: Mapping[str, str] | None = None) ->
         log_level=log_level,
         metrics_token=reader.raw("BFF_METRICS_TOKEN"),
         otel=_otel_settings(reader, gateway),
+        authz=_authz_settings(reader),
     )
     if env == "prod":
         _refuse_unsafe_production(settings, reader)

@@ -5,8 +5,14 @@ from __future__ import annotations
 import pytest
 
 from bff_web.errors import IDENTITY_PROBLEMS
-from shared.identity.errors import IdentityError, NotSignedIn, OidcError, SessionEnded
-from tests.shared.identity.test_errors import every_identity_error
+from shared.identity.errors import (
+    IdentityError,
+    NotSignedIn,
+    PolicyRefused,
+    SessionEnded,
+    StepUpRequired,
+)
+from tests.shared.identity.test_errors import an_instance_of, every_identity_error
 
 
 def test_every_identity_error_is_mapped() -> None:
@@ -17,9 +23,8 @@ def test_every_identity_error_is_mapped() -> None:
 def test_every_identity_error_is_a_client_or_availability_problem(
     error_class: type[IdentityError],
 ) -> None:
-    error = error_class("x") if issubclass(error_class, OidcError) else error_class()
-    problem = IDENTITY_PROBLEMS.translate(error)
-    assert problem.status in (400, 401, 503)
+    problem = IDENTITY_PROBLEMS.translate(an_instance_of(error_class))
+    assert problem.status in (400, 401, 403, 503)
 
 
 @pytest.mark.parametrize("error", [NotSignedIn(), SessionEnded()])
@@ -27,3 +32,16 @@ def test_an_ended_or_missing_session_is_a_401(error: IdentityError) -> None:
     problem = IDENTITY_PROBLEMS.translate(error)
     assert problem.status == 401
     assert problem.detail == error.detail
+
+
+def test_a_refused_policy_is_a_403_that_names_nothing_internal() -> None:
+    problem = IDENTITY_PROBLEMS.translate(PolicyRefused())
+    assert (problem.status, problem.slug) == (403, "forbidden")
+    assert problem.detail == PolicyRefused.default_detail
+    assert problem.extra == {}
+
+
+def test_a_login_too_old_is_a_step_up_401_with_a_fresh_login_url() -> None:
+    problem = IDENTITY_PROBLEMS.translate(StepUpRequired(600))
+    assert (problem.status, problem.slug) == (401, "step-up-required")
+    assert problem.extra == {"loginUrl": "/bff/login?prompt=login&max_age=600"}
