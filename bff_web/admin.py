@@ -22,7 +22,7 @@ from bff_web.security import csrf_guard
 from shared.identity.policy import declare, requires
 from shared.identity.records import SessionRecord
 from shared.identity.wiring import Identity
-from shared.platform.errors import BadRequest
+from shared.platform.errors import BadRequest, current_trace_id
 from shared.platform.logging import get_logger
 from shared.platform.settings import AuthzSettings
 from shared.platform.state import Injected
@@ -44,8 +44,16 @@ def _target(sub: str) -> str:
 
 
 def audit(actor: SessionRecord, action: str, target_sub: str, count: int) -> None:
-    """One ``audit`` event; the log processors add the trace id (``trace_id``)."""
-    _audit.info("audit", actor_sub=actor.sub, action=action, target_sub=target_sub, count=count)
+    """One ``audit`` event, with the request's trace id (the one in problem bodies and
+    ``X-Trace-Id``), so that a support ticket leads to it."""
+    _audit.info(
+        "audit",
+        actor_sub=actor.sub,
+        action=action,
+        target_sub=target_sub,
+        count=count,
+        trace_id=current_trace_id(),
+    )
 
 
 def admin_routes(authz: AuthzSettings) -> list[HTTPRouteHandler]:
