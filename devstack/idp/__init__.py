@@ -17,7 +17,8 @@ Flask views. What it adds, and why:
   logout token to every configured client that took part in it. A valid ``id_token_hint`` ends
   the session at once and redirects to ``post_logout_redirect_uri``; without one, the mock's
   confirmation page is shown;
-* test helpers: ``POST /_dev/logout-token`` and call counters at ``GET``/``DELETE /_stats``;
+* test helpers: ``POST /_dev/logout-token`` and call counters (token requests by grant,
+  revocations, UserInfo requests) at ``GET``/``DELETE /_stats``;
 * no werkzeug debugger (the mock enables it; it would run code for anyone who can reach it).
 
 Any client id and secret are accepted (the mock's default). The seeded users are ``alice`` and

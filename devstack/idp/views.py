@@ -1,6 +1,6 @@
-"""The mock's own views, wrapped: discovery advertises what is added here, the token endpoint is
-counted, end-session ends the login session (with back-channel logout), and every redirect from
-the authorization endpoint carries ``iss`` (RFC 9207)."""
+"""The mock's own views, wrapped: discovery advertises what is added here, the token and UserInfo
+endpoints are counted, end-session ends the login session (with back-channel logout), and every
+redirect from the authorization endpoint carries ``iss`` (RFC 9207)."""
 
 from __future__ import annotations
 
@@ -48,6 +48,13 @@ def token() -> ResponseReturnValue:
     return idp.mock_views["issue_token"]()
 
 
+def userinfo() -> ResponseReturnValue:
+    """The mock's UserInfo endpoint, counted."""
+    idp = current_idp()
+    idp.stats.count_userinfo_request()
+    return idp.mock_views["userinfo"]()
+
+
 def end_session() -> ResponseReturnValue:
     """RP-initiated logout. A valid ``id_token_hint`` proves which client asks and which
     session to end, so the session ends without a confirmation page; anything else gets the
@@ -87,6 +94,7 @@ def end_session_confirm() -> ResponseReturnValue:
 MOCK_VIEW_WRAPPERS: dict[str, MockView] = {
     "openid_config": discovery,
     "issue_token": token,
+    "userinfo": userinfo,
     "end_session": end_session,
     "end_session_confirm": end_session_confirm,
 }

@@ -26,13 +26,12 @@ request or instance did it first). ``bff.token.refreshes`` counts the IdP calls,
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from functools import partial
 
 from opentelemetry import trace
 from redis.exceptions import LockError, RedisError
 
-from shared.identity.access import access_after_refresh
+from shared.identity.access import RolesSource, access_after_refresh
 from shared.identity.errors import (
     IdpUnavailable,
     InvalidGrant,
@@ -79,7 +78,7 @@ class IdpTokenManager:
         clock: Clock,
         *,
         skew_s: float,
-        roles_claim: Sequence[str] = ("roles",),
+        roles: RolesSource | None = None,
     ) -> None:
         self.store = store
         self.oidc = oidc
@@ -87,7 +86,7 @@ class IdpTokenManager:
         self.keys = keys
         self.clock = clock
         self.skew_s = skew_s
-        self.roles_claim = tuple(roles_claim)
+        self.roles = roles or RolesSource()
         self._in_flight: dict[str, asyncio.Task[TokenSet]] = {}
         self._deferred_until: dict[str, float] = {}
 
@@ -197,16 +196,22 @@ class IdpTokenManager:
 
     async def _refresh_access(self, record: SessionRecord, response: TokenResponse) -> None:
         """Roles and scopes follow the tokens: re-read from what the refresh returned (an ID
-        token only once validated; none returned keeps the roles, no ``scope`` the scopes)."""
-        claims = None
-        if response.id_token:
-            try:
+        token only once validated, or UserInfo for the new access token). When the IdP says
+        nothing about roles, or that step fails, the session keeps the roles it had."""
+        roles = None
+        try:
+            claims = None
+            if response.id_token and not self.roles.userinfo:
                 claims = await self.oidc.validate_id_token(response.id_token, nonce=None)
-            except (OidcError, IdpUnavailable):
-                _logger.warning("refreshed_id_token_ignored")
-        access = access_after_refresh(
-            record.access, claims=claims, granted=response.scope, roles_claim=self.roles_claim
-        )
+            roles = await self.roles.read(
+                self.oidc,
+                id_token_claims=claims,
+                access_token=response.access_token,
+                sub=record.sub,
+            )
+        except (OidcError, IdpUnavailable):
+            _logger.warning("refreshed_roles_unread")
+        access = access_after_refresh(record.access, roles=roles, granted=response.scope)
         if access != record.access and not await self.store.update_access(record.id, access):
             raise SessionEnded("The session has ended")
 

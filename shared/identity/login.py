@@ -15,13 +15,12 @@ open_session() -> a new session with a fresh id (the web sets a cookie, the mobi
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
 
-from shared.identity.access import access_at_login, is_epoch_time
+from shared.identity.access import RolesSource, access_at_login, is_epoch_time
 from shared.identity.errors import LoginRejected, OidcError
 from shared.identity.oidc import CLOCK_LEEWAY_S, OidcRelyingParty
 from shared.identity.one_time import OneTimeStore
@@ -90,13 +89,13 @@ class LoginFlow:
         clock: Clock,
         one_time: OneTimeStore,
         *,
-        roles_claim: Sequence[str] = ("roles",),
+        roles: RolesSource | None = None,
     ) -> None:
         self.oidc = oidc
         self.sessions = sessions
         self.clock = clock
         self._one_time = one_time
-        self.roles_claim = tuple(roles_claim)
+        self.roles = roles or RolesSource()
 
     async def begin(self, options: LoginOptions | None = None) -> tuple[str, LoginAttempt]:
         """A new attempt and the URL to send the browser to (``IdpUnavailable`` if the IdP's
@@ -133,6 +132,12 @@ class LoginFlow:
             claims = await self.oidc.validate_id_token(response.id_token, nonce=attempt.nonce)
             if attempt.max_age is not None:
                 check_login_age(claims, attempt.max_age)
+            roles = await self.roles.read(
+                self.oidc,
+                id_token_claims=claims,
+                access_token=response.access_token,
+                sub=str(claims["sub"]),
+            )
         except OidcError as exc:
             raise LoginRejected(f"The login response was rejected: {exc.reason}") from exc
         # Only now, with a code redeemed (a login the IdP vouched for), is the state remembered;
@@ -153,9 +158,9 @@ class LoginFlow:
             claims=shown_claims(claims),
             access=access_at_login(
                 claims,
+                roles=roles,
                 granted=response.scope,
                 asked=self.oidc.scopes,
-                roles_claim=self.roles_claim,
                 now=self.clock.time(),
             ),
         )

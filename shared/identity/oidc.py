@@ -274,6 +274,29 @@ class OidcRelyingParty:
             raise OidcError("the ID token is not valid (azp)")
         return claims
 
+    async def userinfo(self, access_token: str) -> dict[str, Any]:
+        """The UserInfo response (OIDC Core 5.3) for an access token: a JSON object."""
+        metadata = await self.metadata()
+        if not metadata.userinfo_endpoint:
+            raise OidcError("the identity provider has no UserInfo endpoint")
+        async with httpx.AsyncClient(transport=self._transport, timeout=self._timeout) as client:
+            try:
+                response = await client.get(
+                    metadata.userinfo_endpoint,
+                    headers={"Authorization": f"Bearer {access_token}"},
+                )
+            except httpx.HTTPError as exc:
+                raise IdpUnavailable("the identity provider is unreachable") from exc
+        if response.status_code != 200:
+            raise OidcError(f"the UserInfo request failed ({response.status_code})")
+        try:
+            info = msgspec.json.decode(response.content)
+        except msgspec.DecodeError as exc:
+            raise OidcError("the UserInfo response is not JSON") from exc
+        if not isinstance(info, dict):
+            raise OidcError("the UserInfo response is not an object")
+        return info
+
     # --- tokens ---------------------------------------------------------------------------------
 
     async def refresh(self, refresh_token: str) -> TokenResponse:

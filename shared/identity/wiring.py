@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from litestar import Litestar
 
+from shared.identity.access import RolesSource
 from shared.identity.backchannel import BackchannelLogout
 from shared.identity.idp_tokens import IdpTokenManager
 from shared.identity.login import LoginFlow
@@ -91,9 +92,10 @@ def identity_resource(
         )
         active = ActiveSessions(settings.gateway, redis)
         sessions = SessionManager(stores.sessions, oidc, settings, keys, clock, active)
-        login = LoginFlow(
-            oidc, sessions, clock, stores.one_time, roles_claim=settings.authz.roles_claim
+        roles = RolesSource(
+            settings.authz.roles_claim, userinfo=settings.authz.roles_source == "userinfo"
         )
+        login = LoginFlow(oidc, sessions, clock, stores.one_time, roles=roles)
         identity = Identity(
             settings=settings,
             cipher=cipher,
@@ -105,7 +107,7 @@ def identity_resource(
                 keys,
                 clock,
                 skew_s=settings.token_refresh_skew_s,
-                roles_claim=settings.authz.roles_claim,
+                roles=roles,
             ),
             login=login,
             backchannel=BackchannelLogout(oidc, stores.sessions, stores.one_time),

@@ -80,7 +80,8 @@ class AuthzSettings:
     """Where roles come from and what the admin routes ask for (``BFF_AUTHZ_*``)."""
 
     roles_claim: tuple[str, ...] = ("roles",)
-    """The path to the roles claim in the ID token: ``realm_access.roles`` is two steps."""
+    """The path to the roles claim: ``realm_access.roles`` is two steps."""
+    roles_source: Literal["id_token", "userinfo"] = "id_token"
     support_role: str = "support"
     step_up_max_age_s: int = 600
 
@@ -98,8 +99,10 @@ def _authz_settings(reader: _Reader) -> AuthzSettings:
     support_role = reader.text("BFF_AUTHZ_SUPPORT_ROLE", "support")
     if any(char.isspace() for char in support_role):
         raise ConfigError("BFF_AUTHZ_SUPPORT_ROLE", "must be one role name without spaces")
+    source = reader.choice("BFF_AUTHZ_ROLES_SOURCE", "id_token", ("id_token", "userinfo"))
     return AuthzSettings(
         roles_claim=path,
+        roles_source=cast(Literal["id_token", "userinfo"], source),
         support_role=support_role,
         step_up_max_age_s=reader.integer(
             "BFF_AUTHZ_STEP_UP_MAX_AGE", 600, minimum=0, maximum=86400

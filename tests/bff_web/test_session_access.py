@@ -15,7 +15,7 @@ from shared.identity.session_store import SessionStore
 from shared.platform.redis import create_redis_client
 from tests.fixtures.clock import FakeClock
 from tests.fixtures.gateways import StartGateway, log_in_browser, redis_session_store
-from tests.fixtures.idp import StartIdp
+from tests.fixtures.idp import IdpServer, StartIdp
 
 CSRF = {"X-CSRF": "1"}
 TOKEN_LIFETIME_S = 4
@@ -75,3 +75,19 @@ def test_login_keeps_roles_scopes_and_login_time_and_a_refresh_renews_the_scopes
 
     # The refresh response's scope is what the IdP now grants; the login time does not move.
     assert access_of(redis_url, "support") == at_login
+
+
+def test_roles_can_come_from_userinfo_for_the_session_s_own_user(
+    idp: IdpServer, start_gateway: StartGateway, redis_url: str
+) -> None:
+    """With BFF_AUTHZ_ROLES_SOURCE=userinfo the gateway asks the IdP's UserInfo endpoint with
+    the new access token at login, and keeps what it says."""
+    web = start_gateway(
+        "web", idp_url=idp.url, redis_url=redis_url, BFF_AUTHZ_ROLES_SOURCE="userinfo"
+    )
+    for sub in ("support", "alice"):
+        with httpx.Client(headers=CSRF, timeout=20) as browser:
+            log_in_browser(browser, web.url, sub=sub)
+    assert idp.stats()["userinfo_requests"] == 2
+    assert access_of(redis_url, "support").roles == {"support"}
+    assert access_of(redis_url, "alice").roles == set()

@@ -53,29 +53,24 @@ def test_the_login_time_moves_onto_the_gateway_clock_through_iat() -> None:
 
 
 def test_a_login_gives_roles_scopes_and_login_time() -> None:
-    claims = {"sub": "support", "roles": ["support"], "iat": NOW, "auth_time": NOW - 30}
+    claims = {"sub": "support", "iat": NOW, "auth_time": NOW - 30}
     access = access_at_login(
-        claims, granted="openid email", asked=("openid",), roles_claim=("roles",), now=NOW
+        claims, roles=frozenset({"support"}), granted="openid email", asked=("openid",), now=NOW
     )
     assert access == SessionAccess(
         roles=frozenset({"support"}),
         scopes=frozenset({"openid", "email"}),
         authenticated_at=NOW - 30,
     )
+    assert access_at_login(claims, roles=None, granted=None, asked=(), now=NOW).roles == set()
 
 
 def test_a_refresh_renews_roles_and_scopes_but_never_the_login_time() -> None:
     before = SessionAccess(
         roles=frozenset({"support"}), scopes=frozenset({"openid"}), authenticated_at=NOW - 900
     )
-    unchanged = access_after_refresh(before, claims=None, granted=None, roles_claim=("roles",))
-    assert unchanged == before
-    renewed = access_after_refresh(
-        before,
-        claims={"roles": [], "auth_time": NOW},
-        granted="openid email",
-        roles_claim=("roles",),
-    )
+    assert access_after_refresh(before, roles=None, granted=None) == before
+    renewed = access_after_refresh(before, roles=frozenset(), granted="openid email")
     assert renewed == SessionAccess(
         roles=frozenset(), scopes=frozenset({"openid", "email"}), authenticated_at=NOW - 900
     )

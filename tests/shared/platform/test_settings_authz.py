@@ -9,7 +9,10 @@ from shared.platform.settings import AuthzSettings, ConfigError, load_settings
 
 def test_the_defaults_are_the_roles_claim_the_support_role_and_ten_minutes() -> None:
     assert load_settings("web", {}).authz == AuthzSettings(
-        roles_claim=("roles",), support_role="support", step_up_max_age_s=600
+        roles_claim=("roles",),
+        roles_source="id_token",
+        support_role="support",
+        step_up_max_age_s=600,
     )
 
 
@@ -18,12 +21,16 @@ def test_a_dotted_roles_claim_is_a_path_into_the_id_token() -> None:
         "mobile",
         {
             "BFF_AUTHZ_ROLES_CLAIM": "realm_access.roles",
+            "BFF_AUTHZ_ROLES_SOURCE": "userinfo",
             "BFF_AUTHZ_SUPPORT_ROLE": "helpdesk",
             "BFF_AUTHZ_STEP_UP_MAX_AGE": "120",
         },
     )
     assert settings.authz == AuthzSettings(
-        roles_claim=("realm_access", "roles"), support_role="helpdesk", step_up_max_age_s=120
+        roles_claim=("realm_access", "roles"),
+        roles_source="userinfo",
+        support_role="helpdesk",
+        step_up_max_age_s=120,
     )
 
 
@@ -33,6 +40,7 @@ def test_a_dotted_roles_claim_is_a_path_into_the_id_token() -> None:
         ("BFF_AUTHZ_ROLES_CLAIM", "realm_access..roles"),
         ("BFF_AUTHZ_ROLES_CLAIM", ".roles"),
         ("BFF_AUTHZ_ROLES_CLAIM", "roles claim"),
+        ("BFF_AUTHZ_ROLES_SOURCE", "access_token"),
         ("BFF_AUTHZ_SUPPORT_ROLE", "support staff"),
         ("BFF_AUTHZ_STEP_UP_MAX_AGE", "ten minutes"),
         ("BFF_AUTHZ_STEP_UP_MAX_AGE", "-1"),
