@@ -4,7 +4,6 @@ dev IdP is in ``tests/bff_web/test_session_access.py``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -14,34 +13,14 @@ import respx
 from shared.identity.access import RolesSource
 from shared.identity.errors import IdpUnavailable, OidcError
 from shared.identity.oidc import OidcRelyingParty
+from tests.shared.identity.test_oidc import provider
+from tests.shared.identity.test_oidc import rp as oidc
 
-ISSUER = "https://id.example.test"
 USERINFO = RolesSource(("roles",), userinfo=True)
 
 pytestmark = pytest.mark.anyio
 
-
-@pytest.fixture
-def provider() -> Iterator[respx.MockRouter]:
-    with respx.mock(base_url=ISSUER, assert_all_called=False) as router:
-        router.get("/.well-known/openid-configuration").respond(
-            json={
-                "issuer": ISSUER,
-                "authorization_endpoint": f"{ISSUER}/authorize",
-                "token_endpoint": f"{ISSUER}/token",
-                "jwks_uri": f"{ISSUER}/jwks",
-                "userinfo_endpoint": f"{ISSUER}/userinfo",
-            }
-        )
-        yield router
-
-
-@pytest.fixture
-def oidc(provider: respx.MockRouter) -> OidcRelyingParty:
-    return OidcRelyingParty(
-        issuer=ISSUER, client_id="bff-web", client_secret="s", redirect_uri="https://b/cb",
-        scopes=("openid",),
-    )  # fmt: skip
+__all__ = ["oidc", "provider"]  # fixtures, used by name
 
 
 async def test_roles_come_from_userinfo_asked_with_the_access_token(
