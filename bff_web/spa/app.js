@@ -10,7 +10,16 @@ async function api(path, options = {}) {
     ...options,
     headers: { ...CSRF, ...(options.headers || {}) },
   });
-  if (response.status === 401) return { unauthenticated: true };
+  if (response.status === 401) {
+    const problem = await response.json().catch(() => null);
+    if (problem && String(problem.type).endsWith("/step-up-required") && problem.loginUrl) {
+      // A recent login is needed: log in again, then come back to this very page.
+      const here = location.pathname + location.search;
+      location.assign(`${problem.loginUrl}&returnUrl=${encodeURIComponent(here)}`);
+      return { stepUp: true };
+    }
+    return { unauthenticated: true };
+  }
   const body = response.status === 204 ? null : await response.json();
   return { ok: response.ok, status: response.status, body, response };
 }
@@ -68,6 +77,33 @@ async function renderSessions() {
   show("sessions-section");
 }
 
+// Support staff: /?support=<sub> lists that user's sessions and can end them all. The server
+// decides who may (the support role and a recent login); this only shows the answers.
+async function renderSupport(sub) {
+  show("support-section");
+  document.getElementById("support-sub").value = sub;
+  const path = `/api/admin/users/${encodeURIComponent(sub)}/sessions`;
+  const result = await api(path);
+  if (result.stepUp) return;
+  if (!result.ok) {
+    text("support-status", result.status === 403 ? "You may not do this." : "Please try again.");
+    return;
+  }
+  text("support-status", `${result.body.length} session(s) of ${sub}`);
+  const list = document.getElementById("support-sessions");
+  list.replaceChildren(...result.body.map((s) => listItem(`${s.kind} · ${s.userAgent || "unknown device"}`)));
+  const endAll = document.getElementById("support-end-all");
+  endAll.hidden = result.body.length === 0;
+  endAll.onclick = async () => {
+    const ended = await api(path, { method: "DELETE" });
+    if (ended.ok) {
+      list.replaceChildren();
+      endAll.hidden = true;
+      text("support-status", `Ended ${ended.body.ended} session(s) of ${sub}`);
+    }
+  };
+}
+
 async function main() {
   const result = await api("/bff/user");
   if (result.unauthenticated) {
@@ -83,6 +119,11 @@ async function main() {
   logout.href = user.logoutUrl;
   show("logout");
   text("status", `Logged in as ${name}.`);
+  const supportSub = new URLSearchParams(location.search).get("support");
+  if (supportSub) {
+    await renderSupport(supportSub);
+    return;
+  }
   await Promise.all([renderHome(), renderSessions()]);
 }
 
