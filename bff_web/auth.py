@@ -231,7 +231,7 @@ async def callback(
 async def user(
     identity: Injected[Identity], cookies: Cookies, scope: Scope, slide: FromQuery[bool] = True
 ) -> UserInfo:
-    # Reads the session itself, for ?slide=false; the policy check is the dependency's.
+    # Reads the session itself (for ?slide=false), so it checks the route policy itself too.
     record = await session_reader(identity).require(cookies, slide=slide)
     sessions = identity.sessions
     authorize(record, scope["route_handler"].opt, sessions.clock.time())

@@ -49,9 +49,11 @@ class RolesSource:
         """The roles the IdP states now; None when it said nothing about them (a refresh
         without an ID token). Raises ``OidcError``/``IdpUnavailable`` when UserInfo fails."""
         if not self.userinfo:
-            return (
-                None if id_token_claims is None else roles_from_claims(id_token_claims, self.claim)
-            )
+            if id_token_claims is None:
+                return None
+            if id_token_claims.get("sub") != sub:  # OIDC Core 12.2, for a refreshed ID token
+                raise OidcError("the ID token is about another user")
+            return roles_from_claims(id_token_claims, self.claim)
         info = await oidc.userinfo(access_token)
         if info.get("sub") != sub:
             raise OidcError("the UserInfo response is about another user")

@@ -1,10 +1,12 @@
 """One login flow for both gateways: only the hand-off differs.
 
 begin()      -> the IdP's authorization URL and the attempt to keep (state, nonce, PKCE
-                verifier); both gateways keep it in a sealed cookie of the browser that
-                started it (``login_cookie``), never on the server
+                verifier, and a step-up's ``max_age``); both gateways keep it in a sealed
+                cookie of the browser that started it (``login_cookie``), never on the server
 complete()   -> RFC 9207 ``iss``, the code exchange with this attempt's verifier, then the
-                ID token and its nonce; ``LoginRejected`` or ``IdpUnavailable`` otherwise.
+                ID token and its nonce (and ``auth_time`` when ``max_age`` was asked), and
+                what the session may do (``shared.identity.access``: roles, granted scopes,
+                login time); ``LoginRejected`` or ``IdpUnavailable`` otherwise.
                 A ``state`` is remembered as used only once its code was redeemed, so a
                 copy of an old login cookie cannot complete it twice, while a callback
                 without a valid code (anyone can send one) leaves nothing on the server

@@ -60,6 +60,14 @@ async def test_an_unreachable_userinfo_is_the_idp_being_unavailable(
 
 async def test_from_the_id_token_no_provider_call_is_made(oidc: OidcRelyingParty) -> None:
     source = RolesSource(("realm", "roles"))
-    claims: dict[str, Any] = {"realm": {"roles": "a b"}}
+    claims: dict[str, Any] = {"sub": "x", "realm": {"roles": "a b"}}
     assert await source.read(oidc, id_token_claims=claims, access_token="", sub="x") == {"a", "b"}
     assert await source.read(oidc, id_token_claims=None, access_token="", sub="x") is None
+
+
+async def test_a_refreshed_id_token_about_someone_else_gives_no_roles(
+    oidc: OidcRelyingParty,
+) -> None:
+    claims = {"sub": "mallory", "roles": ["support"]}
+    with pytest.raises(OidcError, match="another user"):
+        await RolesSource().read(oidc, id_token_claims=claims, access_token="", sub="sam")
