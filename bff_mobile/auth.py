@@ -44,9 +44,10 @@ from bff_mobile.errors import (
 from bff_mobile.tokens import MobileSession, bearer_session
 from shared.identity.endpoints import backchannel_logout_handler
 from shared.identity.errors import IdentityError, IdpUnavailable, LoginRejected
-from shared.identity.login import LOGIN_TTL_S
+from shared.identity.login import LOGIN_TTL_S, LoginOptions, parse_login_options
 from shared.identity.login_cookie import PendingLoginCookie, find_pending
 from shared.identity.mobile_tokens import AppAuthorization, PendingAppLogin
+from shared.identity.policy import AUTHENTICATED, PUBLIC, declare
 from shared.identity.wiring import Identity
 from shared.platform.errors import current_trace_id, unavailable_headers
 from shared.platform.logging import get_logger
@@ -197,18 +198,27 @@ def read_app_authorization(query: MultiDict[Any], settings: Settings) -> AppAuth
     return AppAuthorization(redirect_uri=redirect_uri, state=state, code_challenge=code_challenge)
 
 
-@get("/auth/authorize", summary="Start an app login in the system browser")
+def read_login_options(query: MultiDict[Any]) -> LoginOptions:
+    """A step-up's ``prompt=login`` and ``max_age``, passed on to the IdP."""
+    try:
+        return parse_login_options(_single(query, "prompt"), _single(query, "max_age"))
+    except ValueError as exc:
+        raise LoginPageError(str(exc)) from None
+
+
+@get("/auth/authorize", opt=declare(PUBLIC), summary="Start an app login in the system browser")
 async def authorize(
     identity: Injected[Identity], query: QueryParams, cookies: RequestCookies
 ) -> Response[Any]:
     settings = identity.settings
     try:
         app = read_app_authorization(query, settings)
+        options = read_login_options(query)
     except LoginPageError as exc:
         _logger.info("mobile_authorize_refused", reason=exc.detail)
         return login_error_page(exc.detail, exc.status)
     try:
-        url, entry = await identity.mobile.begin(app)
+        url, entry = await identity.mobile.begin(app, options)
     except IdpUnavailable:
         return login_error_page("The identity provider is unavailable; try again soon", 503)
     # Parallel attempts of one browser share its cookie, so each of them can complete.
@@ -221,7 +231,11 @@ async def authorize(
 # --- GET /auth/callback --------------------------------------------------------------------
 
 
-@get("/auth/callback", summary="The identity provider's redirect back after an app login")
+@get(
+    "/auth/callback",
+    opt=declare(PUBLIC),
+    summary="The identity provider's redirect back after an app login",
+)
 async def callback(
     identity: Injected[Identity], query: QueryParams, cookies: RequestCookies
 ) -> Response[Any]:
@@ -281,6 +295,7 @@ def _required(form: dict[str, str], name: str) -> str:
 
 @post(
     "/auth/token",
+    opt=declare(PUBLIC),
     status_code=200,
     request_max_body_size=TOKEN_REQUEST_MAX_BYTES,
     summary="Redeem a one-time code, or rotate a refresh token (OAuth token endpoint)",
@@ -320,6 +335,7 @@ async def token(
 
 @post(
     "/auth/logout",
+    opt=declare(AUTHENTICATED),
     status_code=204,
     dependencies={"mobile_session": Provide(bearer_session)},
     summary="End the app's session and revoke its IdP refresh token",
@@ -332,7 +348,12 @@ async def logout(identity: Injected[Identity], mobile_session: MobileSession) ->
 # --- GET /m/v1/me --------------------------------------------------------------------------
 
 
-@get("/me", cache_control=CacheControlHeader(no_store=True), summary="The logged-in user")
+@get(
+    "/me",
+    opt=declare(AUTHENTICATED),
+    cache_control=CacheControlHeader(no_store=True),
+    summary="The logged-in user",
+)
 async def me(identity: Injected[Identity], mobile_session: MobileSession) -> MeView:
     """Mounted under ``/m/v1`` (bearer session and app-version gate come from the router)."""
     claims = mobile_session.claims

@@ -4,6 +4,8 @@
   a bearer challenge: ``Bearer error="invalid_token"`` when a token was presented (unknown,
   expired, rotated out, or its session ended — also when the IdP refused a refresh), a bare
   ``Bearer`` when none was (RFC 6750 3.1).
+* A route policy refused is a 403 problem; a login too old for the route a 401 problem of
+  type ``/problems/step-up-required`` with RFC 9470's challenge and a ``loginUrl``.
 * ``OAUTH_ERRORS``: the OAuth error format (RFC 6749 5.2) for ``POST /auth/token``, which is
   what app OAuth libraries understand.
 """
@@ -20,8 +22,10 @@ from litestar.openapi import ResponseSpec
 from shared.identity import errors as identity
 from shared.platform.errors import (
     BadRequest,
+    Forbidden,
     GatewayError,
     NotReady,
+    StepUpRequired,
     Unauthenticated,
     unavailable_headers,
 )
@@ -37,6 +41,22 @@ def _unauthenticated(exc: identity.IdentityError) -> GatewayError:
     return Unauthenticated(exc.detail, headers=INVALID_TOKEN)
 
 
+AUTHORIZE_PATH = "/auth/authorize"
+
+
+def _step_up(exc: identity.IdentityError) -> GatewayError:
+    """RFC 9470's challenge: the app runs its authorize flow again with these parameters
+    (``loginUrl`` is ``/auth/authorize`` with them; the app adds its own ``redirect_uri``,
+    ``state`` and PKCE challenge)."""
+    max_age_s = exc.max_age_s if isinstance(exc, identity.StepUpRequired) else 0
+    challenge = f'Bearer error="insufficient_user_authentication", max_age={max_age_s}'
+    return StepUpRequired(
+        exc.detail,
+        headers={"WWW-Authenticate": challenge},
+        extra={"loginUrl": f"{AUTHORIZE_PATH}?prompt=login&max_age={max_age_s}"},
+    )
+
+
 IDENTITY_PROBLEMS: ErrorMap[identity.IdentityError, GatewayError] = ErrorMap(
     identity.IdentityError,
     {
@@ -50,6 +70,8 @@ IDENTITY_PROBLEMS: ErrorMap[identity.IdentityError, GatewayError] = ErrorMap(
         identity.LoginRejected: lambda exc: BadRequest(exc.detail),
         identity.LogoutTokenRejected: lambda exc: BadRequest(exc.detail),
         identity.GrantRefused: _unauthenticated,
+        identity.PolicyRefused: lambda exc: Forbidden(exc.detail),
+        identity.StepUpRequired: _step_up,
     },
 )
 
@@ -88,6 +110,9 @@ OAUTH_ERRORS: ErrorMap[identity.IdentityError, OAuthError] = ErrorMap(
         identity.IdpUnavailable: _oauth("temporarily_unavailable", 503),
         identity.RefreshInProgress: _oauth("temporarily_unavailable", 503),
         identity.OidcError: _oauth("temporarily_unavailable", 503),
+        # Never raised at the token endpoint (no route policy there); named for completeness.
+        identity.PolicyRefused: _oauth("invalid_grant"),
+        identity.StepUpRequired: _oauth("invalid_grant"),
     },
 )
 

@@ -12,7 +12,9 @@ from typing import Annotated, TypeAlias
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import HeaderParameter
+from litestar.types import Scope
 
+from shared.identity.policy import authorize
 from shared.identity.records import SessionRecord
 from shared.identity.wiring import IDENTITY
 from shared.platform.rate_limits import RATE_LIMITS
@@ -21,23 +23,28 @@ from shared.platform.rate_limits import RATE_LIMITS
 async def bearer_session(
     state: State,
     authorization: Annotated[str | None, HeaderParameter(name="authorization", required=False)],
+    scope: Scope,
 ) -> SessionRecord:
     """Dependency for ``/m/v1/*`` and ``/auth/logout``: the caller's live mobile session, or
-    ``NotSignedIn`` (a 401 with its bearer challenge, see ``bff_mobile.errors``).
+    ``NotSignedIn`` (a 401 with its bearer challenge, see ``bff_mobile.errors``); the route's
+    declared policy is checked on it before anything else runs (``shared.identity.policy``).
 
     The identity comes from the state's slot, so a screen's dependencies resolve as one chain
     (see ``shared.screens.provider``)."""
-    return await IDENTITY.get(state).mobile.session_for_bearer(authorization)
+    identity = IDENTITY.get(state)
+    record = await identity.mobile.session_for_bearer(authorization)
+    return authorize(record, scope["route_handler"].opt, identity.sessions.clock.time())
 
 
 async def api_bearer_session(
     state: State,
     authorization: Annotated[str | None, HeaderParameter(name="authorization", required=False)],
+    scope: Scope,
 ) -> SessionRecord:
     """``bearer_session`` for ``/m/v1/*``, each call counted against the session's
     ``BFF_RATE_LIMIT_API`` (a 429 problem with ``Retry-After`` past it). The limits come from
     the state's slot, as the identity does, so a screen's dependencies stay one chain."""
-    record = await bearer_session(state, authorization)
+    record = await bearer_session(state, authorization, scope)
     await RATE_LIMITS.get(state).check_session(record.id)
     return record
 

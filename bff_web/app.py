@@ -6,6 +6,7 @@ from litestar import Litestar, Router
 from litestar.config.cors import CORSConfig
 from litestar.di import Provide
 
+from bff_web.admin import admin_routes
 from bff_web.auth import ROUTES as AUTH_ROUTES
 from bff_web.auth import cookie_session
 from bff_web.errors import handle_identity_error
@@ -32,7 +33,7 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
     settings = settings or load_settings("web")
     api = Router(  # the /api/* screens: each call counted against its session's rate
         path="/",
-        route_handlers=[home, product_page, *ORDER_ROUTES],
+        route_handlers=[home, product_page, *ORDER_ROUTES, *admin_routes(settings.authz)],
         dependencies={"session": Provide(api_session)},
     )
     return build_gateway_app(

@@ -29,14 +29,16 @@ from litestar.params import (
     RequestCookies,
 )
 from litestar.response import Redirect
+from litestar.types import Scope
 
 from bff_web.security import check_origin, csrf_guard, validate_return_url
 from shared.identity.endpoints import backchannel_logout_handler
 from shared.identity.errors import IdpUnavailable
-from shared.identity.login import LOGIN_TTL_S
+from shared.identity.login import LOGIN_TTL_S, parse_login_options
 from shared.identity.login_cookie import PendingLogin, PendingLoginCookie, find_pending
+from shared.identity.policy import AUTHENTICATED, PUBLIC, authorize, declare
 from shared.identity.records import SessionRecord
-from shared.identity.sessions import CookieSessionReader
+from shared.identity.sessions import CookieSessionReader, SessionManager
 from shared.identity.wiring import IDENTITY, Identity
 from shared.platform.errors import BadRequest, NotFound
 from shared.platform.logging import get_logger
@@ -65,13 +67,27 @@ class UserInfo(msgspec.Struct, rename="camel"):
 
 
 class SessionView(msgspec.Struct, rename="camel"):
+    """One session of a user, by its public id (never the session id itself)."""
+
     id: str
     kind: str
     created_at: float
     last_seen_at: float
     expires_at: float
     user_agent: str | None
-    current: bool
+    current: bool = False
+
+
+def session_view(sessions: SessionManager, record: SessionRecord, *, current: bool) -> SessionView:
+    return SessionView(
+        id=sessions.public_id(record),
+        kind=record.kind,
+        created_at=record.created_at,
+        last_seen_at=record.last_seen_at,
+        expires_at=record.expires_at,
+        user_agent=record.user_agent,
+        current=current,
+    )
 
 
 def cookie_names(settings: Settings) -> tuple[str, str]:
@@ -86,12 +102,15 @@ def session_reader(identity: Identity) -> CookieSessionReader:
     return CookieSessionReader(identity.sessions, cookie_names(identity.settings)[0])
 
 
-async def cookie_session(state: State, cookies: Cookies) -> SessionRecord:
-    """Dependency for the web's private routes: the caller's live cookie session, or 401.
+async def cookie_session(state: State, cookies: Cookies, scope: Scope) -> SessionRecord:
+    """Dependency for the web's private routes: the caller's live cookie session, or 401; and
+    the route's declared policy checked on it (403, or 401 step-up), before anything else runs.
 
     It takes the identity from the state's slot, not as a dependency of its own, so that a
     screen's dependencies resolve as one chain (see ``shared.screens.provider``)."""
-    return await session_reader(IDENTITY.get(state)).require(cookies)
+    identity = IDENTITY.get(state)
+    record = await session_reader(identity).require(cookies)
+    return authorize(record, scope["route_handler"].opt, identity.sessions.clock.time())
 
 
 def _cookie(settings: Settings, key: str, value: str, *, max_age: int, lax: bool) -> Cookie:
@@ -130,14 +149,21 @@ def login_cookie(identity: Identity, pending: list[WebPendingLogin]) -> Cookie:
 # --- endpoints -------------------------------------------------------------------------------
 
 
-@get("/bff/login", summary="Start a login at the identity provider")
+@get("/bff/login", opt=declare(PUBLIC), summary="Start a login at the identity provider")
 async def login(
     identity: Injected[Identity],
     cookies: Cookies,
     return_url: Annotated[str | None, QueryParameter(name="returnUrl")] = None,
+    prompt: FromQuery[str | None] = None,
+    max_age: FromQuery[str | None] = None,
 ) -> Redirect:
+    """``prompt=login&max_age=N`` (a step-up's ``loginUrl``) ask the IdP for a new login."""
     target = validate_return_url(return_url)
-    url, attempt = await identity.login.begin()
+    try:
+        options = parse_login_options(prompt, max_age)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+    url, attempt = await identity.login.begin(options)
     entry = WebPendingLogin(
         attempt=attempt,
         return_url=target,
@@ -147,7 +173,11 @@ async def login(
     return Redirect(url, status_code=302, cookies=[login_cookie(identity, pending)])
 
 
-@get("/bff/callback", summary="The identity provider's redirect back after login")
+@get(
+    "/bff/callback",
+    opt=declare(PUBLIC),
+    summary="The identity provider's redirect back after login",
+)
 async def callback(
     identity: Injected[Identity],
     cookies: Cookies,
@@ -192,12 +222,19 @@ async def callback(
     )
 
 
-@get("/bff/user", guards=[csrf_guard], summary="The logged-in user, for the SPA")
+@get(
+    "/bff/user",
+    opt=declare(AUTHENTICATED),
+    guards=[csrf_guard],
+    summary="The logged-in user, for the SPA",
+)
 async def user(
-    identity: Injected[Identity], cookies: Cookies, slide: FromQuery[bool] = True
+    identity: Injected[Identity], cookies: Cookies, scope: Scope, slide: FromQuery[bool] = True
 ) -> UserInfo:
+    # Reads the session itself (for ?slide=false), so it checks the route policy itself too.
     record = await session_reader(identity).require(cookies, slide=slide)
     sessions = identity.sessions
+    authorize(record, scope["route_handler"].opt, sessions.clock.time())
     return UserInfo(
         claims=record.claims,
         session_expires_in=sessions.expires_in(record),
@@ -224,7 +261,9 @@ async def _logout_redirect(identity: Identity, record: SessionRecord | None) -> 
     return Redirect(end_session_url or target, status_code=302, cookies=[expired])
 
 
-@get("/bff/logout", summary="Log out (link form; needs the sid from /bff/user)")
+@get(
+    "/bff/logout", opt=declare(PUBLIC), summary="Log out (link form; needs the sid from /bff/user)"
+)
 async def logout_link(
     identity: Injected[Identity], cookies: Cookies, sid: FromQuery[str | None] = None
 ) -> Redirect:
@@ -234,42 +273,41 @@ async def logout_link(
     return await _logout_redirect(identity, record)
 
 
-@post("/bff/logout", status_code=302, summary="Log out (form or fetch)")
+@post("/bff/logout", opt=declare(PUBLIC), status_code=302, summary="Log out (form or fetch)")
 async def logout_post(identity: Injected[Identity], cookies: Cookies, origin: Origin) -> Redirect:
     check_origin(origin, identity.settings)
     record = await session_reader(identity).read(cookies, slide=False)
     return await _logout_redirect(identity, record)
 
 
-@get("/bff/sessions", guards=[csrf_guard], summary="The user's sessions on every device")
+@get(
+    "/bff/sessions",
+    opt=declare(AUTHENTICATED),
+    guards=[csrf_guard],
+    summary="The user's sessions on every device",
+)
 async def list_sessions(
     identity: Injected[Identity], session: Injected[SessionRecord]
 ) -> list[SessionView]:
     sessions = identity.sessions
     return [
-        SessionView(
-            id=sessions.public_id(other),
-            kind=other.kind,
-            created_at=other.created_at,
-            last_seen_at=other.last_seen_at,
-            expires_at=other.expires_at,
-            user_agent=other.user_agent,
-            current=other.id == session.id,
-        )
+        session_view(sessions, other, current=other.id == session.id)
         for other in await sessions.list_for_user(session.sub)
     ]
 
 
-@delete("/bff/sessions/{public_id:str}", guards=[csrf_guard], summary="End one of my sessions")
+@delete(
+    "/bff/sessions/{public_id:str}",
+    opt=declare(AUTHENTICATED),
+    guards=[csrf_guard],
+    summary="End one of my sessions",
+)
 async def end_one_session(
     identity: Injected[Identity], session: Injected[SessionRecord], public_id: FromPath[str]
 ) -> None:
     for other in await identity.sessions.list_for_user(session.sub):
         if identity.sessions.has_public_id(other, public_id):
-            if other.kind == "mobile":
-                await identity.mobile.end(other)
-            else:
-                await identity.sessions.end(other)
+            await identity.end_session(other)
             return
     raise NotFound("No such session")
 

@@ -15,14 +15,29 @@ from litestar import MediaType, Request, Response
 from shared.identity import errors as identity
 from shared.platform.errors import (
     BadRequest,
+    Forbidden,
     GatewayError,
     NotReady,
+    StepUpRequired,
     Unauthenticated,
     current_trace_id,
     handle_gateway_error,
     unavailable_headers,
 )
 from shared.platform.problem_map import ErrorMap
+
+LOGIN_PATH = "/bff/login"
+
+
+def step_up_login_url(max_age_s: int) -> str:
+    """Where the SPA sends the browser for a fresh login (it adds its own ``returnUrl``)."""
+    return f"{LOGIN_PATH}?prompt=login&max_age={max_age_s}"
+
+
+def _step_up(exc: identity.IdentityError) -> GatewayError:
+    max_age_s = exc.max_age_s if isinstance(exc, identity.StepUpRequired) else 0
+    return StepUpRequired(exc.detail, extra={"loginUrl": step_up_login_url(max_age_s)})
+
 
 IDENTITY_PROBLEMS: ErrorMap[identity.IdentityError, GatewayError] = ErrorMap(
     identity.IdentityError,
@@ -38,6 +53,8 @@ IDENTITY_PROBLEMS: ErrorMap[identity.IdentityError, GatewayError] = ErrorMap(
         identity.LoginRejected: lambda exc: BadRequest(exc.detail),
         identity.LogoutTokenRejected: lambda exc: BadRequest(exc.detail),
         identity.GrantRefused: lambda exc: BadRequest(exc.detail),
+        identity.PolicyRefused: lambda exc: Forbidden(exc.detail),
+        identity.StepUpRequired: _step_up,
     },
 )
 

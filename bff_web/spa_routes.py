@@ -12,6 +12,8 @@ from litestar import Response, get
 from litestar.params import FromPath
 from litestar.static_files import create_static_files_router
 
+from shared.identity.policy import PUBLIC, declare
+
 SPA_DIR = Path(__file__).resolve().parent / "spa"
 _INDEX = (SPA_DIR / "index.html").read_bytes()
 #: The app's pages without a path parameter (``/products/{id}`` has its own handler).
@@ -22,19 +24,32 @@ def _index_response() -> Response[bytes]:
     return Response(_INDEX, media_type="text/html", headers={"cache-control": "no-cache"})
 
 
-@get(PAGES, include_in_schema=False, sync_to_thread=False)
+@get(PAGES, opt=declare(PUBLIC), include_in_schema=False, sync_to_thread=False)
 def index() -> Response[bytes]:
     return _index_response()
 
 
-@get("/products/{product_id:str}", include_in_schema=False, sync_to_thread=False)
+@get(
+    "/products/{product_id:str}", opt=declare(PUBLIC), include_in_schema=False, sync_to_thread=False
+)
 def product_index(product_id: FromPath[str]) -> Response[bytes]:
     """The product page's document; the app reads the id from the path."""
     return _index_response()
 
 
 assets = create_static_files_router(
-    path="/assets", directories=[SPA_DIR], include_in_schema=False, name="spa-assets"
+    path="/assets",
+    directories=[SPA_DIR],
+    include_in_schema=False,
+    name="spa-assets",
+    opt=declare(PUBLIC),
 )
 
-ROUTES = [index, product_index, assets]
+
+@get("/support/{sub:str}", opt=declare(PUBLIC), include_in_schema=False, sync_to_thread=False)
+def support_index(sub: FromPath[str]) -> Response[bytes]:
+    """Support's page for one user (the data needs the support role; the document does not)."""
+    return _index_response()
+
+
+ROUTES = [index, product_index, support_index, assets]

@@ -30,6 +30,7 @@ from shared.platform.cli import DEV_COMMANDS, fail, port_is_free
 from shared.platform.settings import Gateway
 
 DEV_TEST_USER = "alice"
+DEV_SUPPORT_USER = "support"
 DEV_MOBILE_REDIRECT_URIS = "com.example.shop:/oauth/callback,http://127.0.0.1:8765/callback"
 _STARTUP_TIMEOUT_S = 60.0
 
@@ -200,7 +201,8 @@ class _DevStack:
                 f"  dev IdP      {self.idp.url}/.well-known/openid-configuration",
                 "",
                 f"Try it: open {self.web.url}/ and sign in as '{DEV_TEST_USER}' "
-                "(any subject works) at the IdP's form.",
+                f"(any subject works) at the IdP's form; '{DEV_SUPPORT_USER}' has the support "
+                "role (/api/admin/users/<sub>/sessions).",
                 "Stop with Ctrl-C.",
                 "",
             ]

@@ -31,6 +31,7 @@ from bff_mobile.schemas import (
 from bff_mobile.views.common import REPLY, Reply, Shaper
 from core_clients.catalog import Product
 from core_clients.orders import NewOrderLine, Order
+from shared.identity.policy import AUTHENTICATED, declare
 from shared.platform.json_body import JSON_BODY_MAX_BYTES, read_json_body
 from shared.screens.context import Screen
 from shared.screens.rules import check_idempotency_key, check_product_id
@@ -106,7 +107,13 @@ def answers(payload: type[Payload], status: int = 200) -> dict[int, ResponseSpec
     }
 
 
-@get("/home", summary="The app's home screen", dependencies=REPLY, responses=answers(Home))
+@get(
+    "/home",
+    opt=declare(AUTHENTICATED),
+    summary="The app's home screen",
+    dependencies=REPLY,
+    responses=answers(Home),
+)
 async def home(screen: NamedDependency[Screen], reply: NamedDependency[Reply]) -> Response[bytes]:
     dpr = reply.device_pixel_ratio()
     data = await screen.home(recent_orders=RECENT_ORDERS, recommended=RECOMMENDED)
@@ -125,6 +132,7 @@ async def home(screen: NamedDependency[Screen], reply: NamedDependency[Reply]) -
 
 @get(
     "/products/{product_id:str}",
+    opt=declare(AUTHENTICATED),
     summary="A product, for the app",
     dependencies=REPLY,
     responses=answers(ProductDetail),
@@ -158,6 +166,7 @@ async def product(
 
 @get(
     "/orders",
+    opt=declare(AUTHENTICATED),
     summary="The user's orders, for the app",
     dependencies=REPLY,
     responses=answers(OrdersPage),
@@ -184,6 +193,7 @@ async def orders(
 
 @post(
     "/orders",
+    opt=declare(AUTHENTICATED),
     request_max_body_size=JSON_BODY_MAX_BYTES,
     summary="Place an order from the app (JSON body: NewOrder)",
     dependencies=REPLY,

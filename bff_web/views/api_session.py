@@ -8,17 +8,19 @@ not counted, and every screen is without naming the limit itself.
 from __future__ import annotations
 
 from litestar.datastructures import State
+from litestar.types import Scope
 
 from bff_web.auth import Cookies, cookie_session
 from shared.identity.records import SessionRecord
 from shared.platform.rate_limits import RATE_LIMITS
 
 
-async def api_session(state: State, cookies: Cookies) -> SessionRecord:
+async def api_session(state: State, cookies: Cookies, scope: Scope) -> SessionRecord:
     """The caller's live session (else 401), then one request counted against
-    ``BFF_RATE_LIMIT_API`` for it (a 429 problem with ``Retry-After`` past the rate). The
+    ``BFF_RATE_LIMIT_API`` for it (a 429 problem with ``Retry-After`` past the rate), with the
+    route's policy checked as ``cookie_session`` does. The
     identity and the limits come from the state's slots, so a screen's dependencies resolve as
     one chain (see ``shared.screens.provider``)."""
-    record = await cookie_session(state, cookies)
+    record = await cookie_session(state, cookies, scope)
     await RATE_LIMITS.get(state).check_session(record.id)
     return record

@@ -16,12 +16,18 @@ from bff_web.schemas import NewOrderIn, OrdersPage, OrderView
 from bff_web.security import csrf_guard
 from bff_web.views.common import locale_for, order_view, screen_response
 from core_clients.orders import NewOrderLine
+from shared.identity.policy import AUTHENTICATED, declare
 from shared.platform.json_body import JSON_BODY_MAX_BYTES, read_json_body
 from shared.screens.context import Screen
 from shared.screens.rules import check_idempotency_key
 
 
-@get("/api/orders", guards=[csrf_guard], summary="The user's order history")
+@get(
+    "/api/orders",
+    opt=declare(AUTHENTICATED),
+    guards=[csrf_guard],
+    summary="The user's order history",
+)
 async def list_orders(
     screen: NamedDependency[Screen],
     cursor: Annotated[str | None, QueryParameter(max_length=512)] = None,
@@ -40,6 +46,7 @@ async def list_orders(
 
 @post(
     "/api/orders",
+    opt=declare(AUTHENTICATED),
     guards=[csrf_guard],
     request_max_body_size=JSON_BODY_MAX_BYTES,
     summary="Place an order (JSON body: NewOrderIn)",

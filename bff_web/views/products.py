@@ -12,6 +12,7 @@ from bff_web.schemas import Availability, ImageView, ProductView
 from bff_web.security import csrf_guard
 from bff_web.views.common import locale_for, money_view, product_card, screen_response
 from core_clients.catalog import Inventory
+from shared.identity.policy import AUTHENTICATED, declare
 from shared.screens.context import Screen
 from shared.screens.rules import check_product_id
 
@@ -19,7 +20,12 @@ RELATED = 4
 STALE_STATUSES = ("stale", "stale_error")
 
 
-@get("/api/products/{product_id:str}", guards=[csrf_guard], summary="A product's page")
+@get(
+    "/api/products/{product_id:str}",
+    opt=declare(AUTHENTICATED),
+    guards=[csrf_guard],
+    summary="A product's page",
+)
 async def product_page(
     screen: NamedDependency[Screen], product_id: FromPath[str]
 ) -> Response[ProductView]:

@@ -17,10 +17,14 @@ Flask views. What it adds, and why:
   logout token to every configured client that took part in it. A valid ``id_token_hint`` ends
   the session at once and redirects to ``post_logout_redirect_uri``; without one, the mock's
   confirmation page is shown;
-* test helpers: ``POST /_dev/logout-token`` and call counters at ``GET``/``DELETE /_stats``;
+* test helpers: ``POST /_dev/logout-token`` and call counters (token requests by grant,
+  revocations, UserInfo requests) at ``GET``/``DELETE /_stats``;
 * no werkzeug debugger (the mock enables it; it would run code for anyone who can reach it).
 
-Any client id and secret are accepted (the mock's default) and the seeded user is ``alice``.
+Any client id and secret are accepted (the mock's default). The seeded users are ``alice`` and
+``support`` (whose ``roles`` claim is ``["support"]``). ``prompt=login``, or a ``max_age`` older
+than the browser's IdP login, make a login a new authentication: the ID token's ``auth_time``
+is then the time of that login.
 
 The issuer is the origin a request is addressed to (the mock builds it from the scheme and
 ``Host`` header). Discovery, ID tokens, the ``iss`` response parameter and logout tokens all use
@@ -45,7 +49,7 @@ One module per job::
     process      ``python -m devstack.idp``: options and the server
 """
 
-from devstack.idp.app import TEST_USER, create_idp_app
+from devstack.idp.app import SUPPORT_USER, TEST_USER, create_idp_app
 from devstack.idp.process import main
 
-__all__ = ["TEST_USER", "create_idp_app", "main"]
+__all__ = ["SUPPORT_USER", "TEST_USER", "create_idp_app", "main"]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any, cast
 
@@ -20,6 +21,7 @@ from devstack.idp.grants import (
 from devstack.idp.mock import MOCK_BLUEPRINT, oidc_provider_mock
 from devstack.idp.revocation import TokenRevocationEndpoint
 from devstack.idp.routes import blueprint
+from devstack.idp.sessions import LoginSessions
 from devstack.idp.state import DevIdp, MockView, attach_idp
 from devstack.idp.views import MOCK_VIEW_WRAPPERS, add_issuer_to_authorization_response
 
@@ -28,18 +30,30 @@ from devstack.idp.views import MOCK_VIEW_WRAPPERS, add_issuer_to_authorization_r
 #: stub's profiles do.
 TEST_USER: Mapping[str, object] = {"sub": ALICE.sub, **ALICE.claims()}
 
+#: A member of support staff: the ``roles`` claim (in the ID token and at UserInfo) holds
+#: ``support``, the role the web gateway's admin routes ask for by default.
+SUPPORT_USER: Mapping[str, object] = {
+    "sub": "support",
+    "name": "Sam Support",
+    "email": "support@example.com",
+    "email_verified": True,
+    "roles": ["support"],
+}
+
 
 def create_idp_app(
     *,
     access_token_ttl: int = 300,
     backchannel_logout_uris: Mapping[str, str] | None = None,
-    users: Sequence[Mapping[str, object]] = (TEST_USER,),
+    users: Sequence[Mapping[str, object]] = (TEST_USER, SUPPORT_USER),
+    now: Callable[[], float] = time.time,
 ) -> flask.Flask:
     """The mock's Flask app with the extensions described in the package docstring.
 
     ``access_token_ttl`` (seconds) is the lifetime of access and ID tokens, first and refreshed.
     ``backchannel_logout_uris`` maps client ids to their back-channel logout URIs. ``users`` are
-    claim sets (each with ``sub``) that can log in with one click.
+    claim sets (each with ``sub``) that can log in with one click. ``now`` is the clock that
+    stamps ``auth_time`` on a login (a test's clock in-process; the wall clock otherwise).
 
     Served over plain http on a non-loopback host, authlib needs AUTHLIB_INSECURE_TRANSPORT=1
     (``main`` sets it); on 127.0.0.1 and localhost it is not needed.
@@ -70,6 +84,7 @@ def create_idp_app(
             signing_key=RSAKey.import_key(storage.jwk.as_dict(is_private=True)),
             backchannel_logout_uris=dict(backchannel_logout_uris or {}),
             mock_views=mock_views,
+            sessions=LoginSessions(now),
         ),
     )
     return app

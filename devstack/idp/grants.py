@@ -1,5 +1,6 @@
 """The mock's authlib grants, subclassed: codes bound to the browser's login session and its PKCE
-data, ID tokens with ``sid`` and ``kid``, PKCE ``S256`` required, and refresh-token rotation."""
+data (``prompt=login`` and an exceeded ``max_age`` renew the session's ``auth_time``), ID tokens
+with ``sid``, ``kid`` and ``auth_time``, PKCE ``S256`` required, and refresh-token rotation."""
 
 from __future__ import annotations
 
@@ -42,9 +43,15 @@ class AuthorizationCodeGrant(mock_app.AuthorizationCodeGrant):  # type: ignore[m
     def save_authorization_code(self, code: str, request: Any) -> None:
         idp = current_idp()
         client_id: str = request.client.get_client_id()
-        session = idp.sessions.join(flask.session.get(SESSION_SID_KEY), request.user.sub, client_id)
-        flask.session[SESSION_SID_KEY] = session.sid
         data = request.payload.data
+        session = idp.sessions.join(
+            flask.session.get(SESSION_SID_KEY),
+            request.user.sub,
+            client_id,
+            prompt_login="login" in str(data.get("prompt") or "").split(),
+            max_age=_max_age(data.get("max_age")),
+        )
+        flask.session[SESSION_SID_KEY] = session.sid
         idp.storage.store_authorization_code(
             SessionAuthorizationCode(
                 code=code,
@@ -59,6 +66,12 @@ class AuthorizationCodeGrant(mock_app.AuthorizationCodeGrant):  # type: ignore[m
                 code_challenge_method=data.get("code_challenge_method"),
             )
         )
+
+
+def _max_age(value: object) -> int | None:
+    """The request's ``max_age`` in seconds; anything that is not a whole number is ignored."""
+    text = str(value) if value is not None else ""
+    return int(text) if text.isascii() and text.isdigit() else None
 
 
 class OpenIDCode(mock_app.OpenIDCode):  # type: ignore[misc]

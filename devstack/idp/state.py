@@ -25,12 +25,14 @@ _EXTENSION = "dev_idp"
 
 
 class Stats:
-    """What ``/_stats`` reports: every token-endpoint request by grant type, and revocations."""
+    """What ``/_stats`` reports: every token-endpoint request by grant type, revocations, and
+    UserInfo requests."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._token_requests: Counter[str] = Counter()
         self._revocations = 0
+        self._userinfo_requests = 0
 
     def count_token_request(self, grant_type: str) -> None:
         with self._lock:
@@ -40,16 +42,25 @@ class Stats:
         with self._lock:
             self._revocations += 1
 
+    def count_userinfo_request(self) -> None:
+        with self._lock:
+            self._userinfo_requests += 1
+
     def reset(self) -> None:
         with self._lock:
             self._token_requests.clear()
             self._revocations = 0
+            self._userinfo_requests = 0
 
     def as_json(self) -> dict[str, object]:
         with self._lock:
             token_requests = {"authorization_code": 0, "refresh_token": 0}
             token_requests.update(self._token_requests)
-            return {"token_requests": token_requests, "revocations": self._revocations}
+            return {
+                "token_requests": token_requests,
+                "revocations": self._revocations,
+                "userinfo_requests": self._userinfo_requests,
+            }
 
 
 MockView = Callable[[], ResponseReturnValue]  # the mock's views are synchronous

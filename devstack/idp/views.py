@@ -1,6 +1,6 @@
-"""The mock's own views, wrapped: discovery advertises what is added here, the token endpoint is
-counted, end-session ends the login session (with back-channel logout), and every redirect from
-the authorization endpoint carries ``iss`` (RFC 9207)."""
+"""The mock's own views, wrapped: discovery advertises what is added here, the token and UserInfo
+endpoints are counted, end-session ends the login session (with back-channel logout), and every
+redirect from the authorization endpoint carries ``iss`` (RFC 9207)."""
 
 from __future__ import annotations
 
@@ -47,6 +47,13 @@ def token() -> ResponseReturnValue:
     if grant_type:
         idp.stats.count_token_request(grant_type)
     return idp.mock_views["issue_token"]()
+
+
+def userinfo() -> ResponseReturnValue:
+    """The mock's UserInfo endpoint, counted."""
+    idp = current_idp()
+    idp.stats.count_userinfo_request()
+    return idp.mock_views["userinfo"]()
 
 
 def end_session() -> ResponseReturnValue:
@@ -100,6 +107,7 @@ MOCK_VIEW_WRAPPERS: dict[str, MockView] = {
     "openid_config": discovery,
     "authorize": authorize,
     "issue_token": token,
+    "userinfo": userinfo,
     "end_session": end_session,
     "end_session_confirm": end_session_confirm,
 }

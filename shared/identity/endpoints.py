@@ -12,6 +12,7 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.params import URLEncodedBody
 
 from shared.identity.backchannel import MAX_LOGOUT_TOKEN_LENGTH
+from shared.identity.policy import PUBLIC, declare
 from shared.identity.wiring import Identity
 from shared.platform.state import Injected
 
@@ -25,6 +26,7 @@ def backchannel_logout_handler(path: str) -> HTTPRouteHandler:
 
     @post(
         path,
+        opt=declare(PUBLIC),
         status_code=200,
         request_max_body_size=MAX_LOGOUT_TOKEN_LENGTH * 2,
         summary="OIDC Back-Channel Logout receiver",

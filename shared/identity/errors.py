@@ -12,6 +12,8 @@ place (``bff_web.errors``, ``bff_mobile.errors``; one map per boundary, tested t
      ├── LoginRejected          the IdP's answer to a login cannot be accepted
      ├── LogoutTokenRejected    a back-channel logout token is missing, invalid or replayed
      ├── GrantRefused           an app's code or refresh token leads to no session
+     ├── PolicyRefused          a live session the route's policy does not let in
+     ├── StepUpRequired         the route needs a more recent login than the session's
      └── OidcError              a protocol step failed (raised inside the relying party)
           └── InvalidGrant      the IdP refused a code or refresh token
 """
@@ -76,3 +78,21 @@ class OidcError(IdentityError):
 
 class InvalidGrant(OidcError):
     """The provider refused a code or refresh token: the session cannot continue."""
+
+
+class PolicyRefused(IdentityError):
+    """The session is live but the route's policy does not let it in (roles, scopes)."""
+
+    default_detail = "You are not allowed to do this"
+
+
+class StepUpRequired(IdentityError):
+    """The route needs a login more recent than this session's: log in again.
+
+    ``max_age_s`` is the limit the new login must meet (the ``max_age`` to send the IdP)."""
+
+    default_detail = "This needs a recent login; please log in again"
+
+    def __init__(self, max_age_s: int) -> None:
+        super().__init__()
+        self.max_age_s = max_age_s

@@ -31,6 +31,7 @@ from functools import partial
 from opentelemetry import trace
 from redis.exceptions import LockError, RedisError
 
+from shared.identity.access import RolesSource, access_after_refresh
 from shared.identity.errors import (
     IdpUnavailable,
     InvalidGrant,
@@ -38,7 +39,7 @@ from shared.identity.errors import (
     RefreshInProgress,
     SessionEnded,
 )
-from shared.identity.oidc import OidcRelyingParty
+from shared.identity.oidc import OidcRelyingParty, TokenResponse
 from shared.identity.records import SessionRecord, TokenSet
 from shared.identity.session_store import SessionStore
 from shared.platform import metrics as bff_metrics
@@ -77,6 +78,7 @@ class IdpTokenManager:
         clock: Clock,
         *,
         skew_s: float,
+        roles: RolesSource | None = None,
     ) -> None:
         self.store = store
         self.oidc = oidc
@@ -84,6 +86,7 @@ class IdpTokenManager:
         self.keys = keys
         self.clock = clock
         self.skew_s = skew_s
+        self.roles = roles or RolesSource()
         self._in_flight: dict[str, asyncio.Task[TokenSet]] = {}
         self._deferred_until: dict[str, float] = {}
 
@@ -185,10 +188,32 @@ class IdpTokenManager:
         )
         if not await self.store.update_tokens(record.id, renewed):
             raise SessionEnded("The session has ended")
+        await self._refresh_access(record, response)
         self._deferred_until.pop(record.id, None)
         _outcome("ok")
         _logger.info("token_refreshed", session_kind=record.kind)
         return renewed
+
+    async def _refresh_access(self, record: SessionRecord, response: TokenResponse) -> None:
+        """Roles and scopes follow the tokens: re-read from what the refresh returned (an ID
+        token only once validated, or UserInfo for the new access token). When the IdP says
+        nothing about roles, or that step fails, the session keeps the roles it had."""
+        roles = None
+        try:
+            claims = None
+            if response.id_token and not self.roles.userinfo:
+                claims = await self.oidc.validate_id_token(response.id_token, nonce=None)
+            roles = await self.roles.read(
+                self.oidc,
+                id_token_claims=claims,
+                access_token=response.access_token,
+                sub=record.sub,
+            )
+        except (OidcError, IdpUnavailable):
+            _logger.warning("refreshed_roles_unread")
+        access = access_after_refresh(record.access, roles=roles, granted=response.scope)
+        if access != record.access and not await self.store.update_access(record.id, access):
+            raise SessionEnded("The session has ended")
 
     def _unavailable(
         self, record: SessionRecord, tokens: TokenSet, error_type: str, *, idp_called: bool = True

@@ -1,10 +1,12 @@
 """One login flow for both gateways: only the hand-off differs.
 
 begin()      -> the IdP's authorization URL and the attempt to keep (state, nonce, PKCE
-                verifier); both gateways keep it in a sealed cookie of the browser that
-                started it (``login_cookie``), never on the server
+                verifier, and a step-up's ``max_age``); both gateways keep it in a sealed
+                cookie of the browser that started it (``login_cookie``), never on the server
 complete()   -> RFC 9207 ``iss``, the code exchange with this attempt's verifier, then the
-                ID token and its nonce; ``LoginRejected`` or ``IdpUnavailable`` otherwise.
+                ID token and its nonce (and ``auth_time`` when ``max_age`` was asked), and
+                what the session may do (``shared.identity.access``: roles, granted scopes,
+                login time); ``LoginRejected`` or ``IdpUnavailable`` otherwise.
                 A ``state`` is remembered as used only once its code was redeemed, so a
                 copy of an old login cookie cannot complete it twice, while a callback
                 without a valid code (anyone can send one) leaves nothing on the server
@@ -15,15 +17,16 @@ open_session() -> a new session with a fresh id (the web sets a cookie, the mobi
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
 
+from shared.identity.access import RolesSource, access_at_login, is_epoch_time
 from shared.identity.errors import LoginRejected, OidcError
-from shared.identity.oidc import OidcRelyingParty
+from shared.identity.oidc import CLOCK_LEEWAY_S, OidcRelyingParty
 from shared.identity.one_time import OneTimeStore
-from shared.identity.records import SessionKind, SessionRecord, TokenSet
+from shared.identity.records import SessionAccess, SessionKind, SessionRecord, TokenSet
 from shared.identity.sessions import SessionManager, shown_claims
 from shared.platform.clock import Clock
 from shared.platform.crypto import new_opaque_id
@@ -32,14 +35,39 @@ LOGIN_TTL_S = 600
 """How long a login may stay at the IdP, from ``begin`` to the callback."""
 _USED_STATE_PREFIX = "login-state:"
 _ALREADY_USED = "This login response was already used"
+MAX_LOGIN_AGE_S = 86400
+
+
+class LoginOptions(msgspec.Struct, frozen=True):
+    """How a login asks the IdP to authenticate: a step-up asks for a new login
+    (``prompt=login``) no older than ``max_age`` seconds (OIDC Core 3.1.2.1)."""
+
+    prompt_login: bool = False
+    max_age: int | None = None
+
+
+def parse_login_options(prompt: str | None, max_age: str | None) -> LoginOptions:
+    """The options of a login request; ``ValueError`` (safe text) for anything else."""
+    if prompt not in (None, "", "login"):
+        raise ValueError("prompt may only be login")
+    age: int | None = None
+    if max_age not in (None, ""):
+        if not max_age.isascii() or not max_age.isdigit() or int(max_age) > MAX_LOGIN_AGE_S:
+            raise ValueError(f"max_age must be a number of seconds up to {MAX_LOGIN_AGE_S}")
+        age = int(max_age)
+    return LoginOptions(prompt_login=prompt == "login", max_age=age)
 
 
 class LoginAttempt(msgspec.Struct, frozen=True):
-    """What binds the IdP's answer to the login that asked for it; kept until the callback."""
+    """What binds the IdP's answer to the login that asked for it; kept until the callback.
+
+    ``max_age`` is the login age this attempt asked for, checked against the ID token's
+    ``auth_time`` (absent in cookies sealed before it existed: no check)."""
 
     state: str
     nonce: str
     code_verifier: str
+    max_age: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +79,8 @@ class LoginResult:
     idp_sid: str | None
     claims: dict[str, Any]
     """Only the claims a session keeps (``shown_claims``)."""
+    access: SessionAccess = field(default_factory=SessionAccess)
+    """Roles, granted scopes and the login time (``shared.identity.access``)."""
 
 
 class LoginFlow:
@@ -60,20 +90,31 @@ class LoginFlow:
         sessions: SessionManager,
         clock: Clock,
         one_time: OneTimeStore,
+        *,
+        roles: RolesSource | None = None,
     ) -> None:
         self.oidc = oidc
         self.sessions = sessions
         self.clock = clock
         self._one_time = one_time
+        self.roles = roles or RolesSource()
 
-    async def begin(self) -> tuple[str, LoginAttempt]:
+    async def begin(self, options: LoginOptions | None = None) -> tuple[str, LoginAttempt]:
         """A new attempt and the URL to send the browser to (``IdpUnavailable`` if the IdP's
         discovery cannot be read)."""
+        options = options or LoginOptions()
         attempt = LoginAttempt(
-            state=new_opaque_id(), nonce=new_opaque_id(), code_verifier=secrets.token_urlsafe(48)
+            state=new_opaque_id(),
+            nonce=new_opaque_id(),
+            code_verifier=secrets.token_urlsafe(48),
+            max_age=options.max_age,
         )
         url = await self.oidc.authorization_url(
-            state=attempt.state, nonce=attempt.nonce, code_verifier=attempt.code_verifier
+            state=attempt.state,
+            nonce=attempt.nonce,
+            code_verifier=attempt.code_verifier,
+            prompt="login" if options.prompt_login else None,
+            max_age=options.max_age,
         )
         return url, attempt
 
@@ -91,6 +132,14 @@ class LoginFlow:
             if not response.id_token:
                 raise OidcError("the identity provider sent no ID token")
             claims = await self.oidc.validate_id_token(response.id_token, nonce=attempt.nonce)
+            if attempt.max_age is not None:
+                check_login_age(claims, attempt.max_age)
+            roles = await self.roles.read(
+                self.oidc,
+                id_token_claims=claims,
+                access_token=response.access_token,
+                sub=str(claims["sub"]),
+            )
         except OidcError as exc:
             raise LoginRejected(f"The login response was rejected: {exc.reason}") from exc
         # Only now, with a code redeemed (a login the IdP vouched for), is the state remembered;
@@ -109,6 +158,13 @@ class LoginFlow:
             sub=str(claims["sub"]),
             idp_sid=str(claims["sid"]) if claims.get("sid") else None,
             claims=shown_claims(claims),
+            access=access_at_login(
+                claims,
+                roles=roles,
+                granted=response.scope,
+                asked=self.oidc.scopes,
+                now=self.clock.time(),
+            ),
         )
 
     async def open_session(
@@ -127,4 +183,15 @@ class LoginFlow:
             idp_sid=result.idp_sid,
             user_agent=user_agent,
             extra=extra,
+            access=result.access,
         )
+
+
+def check_login_age(claims: dict[str, Any], max_age: int) -> None:
+    """OIDC Core 3.1.2.1: a login asked with ``max_age`` must say when the user authenticated,
+    and not longer ago than that (on the IdP's own clock: ``iat`` against ``auth_time``)."""
+    auth_time, issued_at = claims.get("auth_time"), claims.get("iat")
+    if not is_epoch_time(auth_time) or not is_epoch_time(issued_at):
+        raise OidcError("the ID token does not say when the user logged in")
+    if issued_at - auth_time > max_age + CLOCK_LEEWAY_S:
+        raise OidcError("the login is older than the max_age asked for")

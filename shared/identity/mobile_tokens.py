@@ -39,10 +39,10 @@ import msgspec
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from shared.identity.errors import GrantRefused, NotSignedIn
-from shared.identity.login import LOGIN_TTL_S, LoginFlow, LoginResult
+from shared.identity.login import LOGIN_TTL_S, LoginFlow, LoginOptions, LoginResult
 from shared.identity.login_cookie import PendingLogin
 from shared.identity.one_time import OneTimeStore
-from shared.identity.records import SessionRecord, TokenSet
+from shared.identity.records import SessionAccess, SessionRecord, TokenSet
 from shared.identity.refresh_reuse import RefreshReuseWindow, SuccessorPair
 from shared.identity.sessions import SessionManager
 from shared.identity.token_family import TokenFamily, read_family, with_family
@@ -85,6 +85,7 @@ class IssuedCode(msgspec.Struct, frozen=True):
     idp_sid: str | None
     claims: dict[str, Any]
     tokens: TokenSet
+    access: SessionAccess = SessionAccess()
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,10 +125,13 @@ class MobileTokenHandler:
 
     # --- the login hand-off ---------------------------------------------------------------------
 
-    async def begin(self, app: AppAuthorization) -> tuple[str, PendingAppLogin]:
+    async def begin(
+        self, app: AppAuthorization, options: LoginOptions | None = None
+    ) -> tuple[str, PendingAppLogin]:
         """Start the IdP login for the app: the authorization URL, and the entry the browser
-        keeps (sealed, in its login cookie) until the callback."""
-        url, attempt = await self.login.begin()
+        keeps (sealed, in its login cookie) until the callback. ``options`` carry a step-up's
+        ``prompt=login`` and ``max_age`` through to the IdP."""
+        url, attempt = await self.login.begin(options)
         expires_at = self.clock.time() + LOGIN_TTL_S
         return url, PendingAppLogin(attempt=attempt, expires_at=expires_at, app=app)
 
@@ -139,6 +143,7 @@ class MobileTokenHandler:
             idp_sid=result.idp_sid,
             claims=result.claims,
             tokens=result.tokens,
+            access=result.access,
         )
         code = new_opaque_id()
         await self._one_time.put(
@@ -176,6 +181,7 @@ class MobileTokenHandler:
             idp_sid=issued.idp_sid,
             user_agent=user_agent,
             extra=with_family({}, family),
+            access=issued.access,
         )
         await self._index(record.id, family, now, record.absolute_expires_at)
         await self._tokens.add(

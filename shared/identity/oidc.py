@@ -206,13 +206,27 @@ class OidcRelyingParty:
 
     # --- login ----------------------------------------------------------------------------------
 
-    async def authorization_url(self, *, state: str, nonce: str, code_verifier: str) -> str:
+    async def authorization_url(
+        self,
+        *,
+        state: str,
+        nonce: str,
+        code_verifier: str,
+        prompt: str | None = None,
+        max_age: int | None = None,
+    ) -> str:
         metadata = await self.metadata()
+        extra: dict[str, str] = {}
+        if prompt is not None:
+            extra["prompt"] = prompt
+        if max_age is not None:
+            extra["max_age"] = str(max_age)
         url, _ = self._oauth_client().create_authorization_url(
             metadata.authorization_endpoint,
             state=state,
             nonce=nonce,
             code_verifier=code_verifier,
+            **extra,
         )
         return str(url)
 
@@ -259,6 +273,29 @@ class OidcRelyingParty:
         if isinstance(audience, list) and len(audience) > 1 and claims.get("azp") != self.client_id:
             raise OidcError("the ID token is not valid (azp)")
         return claims
+
+    async def userinfo(self, access_token: str) -> dict[str, Any]:
+        """The UserInfo response (OIDC Core 5.3) for an access token: a JSON object."""
+        metadata = await self.metadata()
+        if not metadata.userinfo_endpoint:
+            raise OidcError("the identity provider has no UserInfo endpoint")
+        async with httpx.AsyncClient(transport=self._transport, timeout=self._timeout) as client:
+            try:
+                response = await client.get(
+                    metadata.userinfo_endpoint,
+                    headers={"Authorization": f"Bearer {access_token}"},
+                )
+            except httpx.HTTPError as exc:
+                raise IdpUnavailable("the identity provider is unreachable") from exc
+        if response.status_code != 200:
+            raise OidcError(f"the UserInfo request failed ({response.status_code})")
+        try:
+            info = msgspec.json.decode(response.content)
+        except msgspec.DecodeError as exc:
+            raise OidcError("the UserInfo response is not JSON") from exc
+        if not isinstance(info, dict):
+            raise OidcError("the UserInfo response is not an object")
+        return info
 
     # --- tokens ---------------------------------------------------------------------------------
 

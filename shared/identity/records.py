@@ -38,6 +38,20 @@ class EncryptedTokens(msgspec.Struct, frozen=True):
     ciphertext: str
 
 
+class SessionAccess(msgspec.Struct, frozen=True, kw_only=True):
+    """What a session may do, as the IdP said at login and at each refresh since.
+
+    ``authenticated_at`` is when the user last proved who they are (the ID token's
+    ``auth_time``), moved onto the gateway's clock at login (see ``shared.identity.access``);
+    None when the IdP did not say, which no recent-login policy accepts. Records stored before
+    this field existed read as the default: no roles, no scopes, no known login time.
+    """
+
+    roles: frozenset[str] = frozenset()
+    scopes: frozenset[str] = frozenset()
+    authenticated_at: float | None = None
+
+
 class SessionRecord(msgspec.Struct, frozen=True, kw_only=True):
     """One login, on the server. Times are epoch seconds.
 
@@ -57,6 +71,7 @@ class SessionRecord(msgspec.Struct, frozen=True, kw_only=True):
     user_agent: str | None
     tokens: EncryptedTokens
     extra: dict[str, Any] = {}
+    access: SessionAccess = SessionAccess()
 
     @property
     def expires_at(self) -> float:

@@ -18,6 +18,7 @@ import msgspec
 from shared.identity.records import (
     MIN_SESSION_ID_LENGTH,
     EncryptedTokens,
+    SessionAccess,
     SessionKind,
     SessionRecord,
     TokenSet,
@@ -67,6 +68,7 @@ class SessionCodec:
         idp_sid: str | None = None,
         user_agent: str | None = None,
         extra: Mapping[str, Any] | None = None,
+        access: SessionAccess | None = None,
     ) -> SessionRecord:
         """A new record with a fresh random id and sealed tokens, ready for a store's create."""
         session_id = new_opaque_id()
@@ -84,6 +86,7 @@ class SessionCodec:
             user_agent=user_agent,
             tokens=self.seal_tokens(session_id, tokens),
             extra=dict(extra or {}),
+            access=access or SessionAccess(),
         )
 
     def check_new(self, record: SessionRecord, now: float) -> None:

@@ -22,7 +22,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any
 
-from shared.identity.records import SessionRecord, TokenSet
+from shared.identity.records import SessionAccess, SessionRecord, TokenSet
 from shared.identity.session_codec import SessionCodec
 from shared.platform.clock import Clock
 
@@ -59,6 +59,10 @@ class SessionStore(ABC):
     @abstractmethod
     async def update_tokens(self, session_id: str, tokens: TokenSet) -> bool:
         """Replace the sealed tokens (after a refresh); False if the session is gone."""
+
+    @abstractmethod
+    async def update_access(self, session_id: str, access: SessionAccess) -> bool:
+        """Replace what the session may do (roles and scopes after a refresh); False if gone."""
 
     @abstractmethod
     async def update_extra(self, session_id: str, extra: Mapping[str, Any]) -> bool:

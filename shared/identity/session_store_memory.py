@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from shared.identity.records import SessionRecord, TokenSet
+from shared.identity.records import SessionAccess, SessionRecord, TokenSet
 from shared.identity.session_codec import SessionCodec
 from shared.identity.session_store import SessionStore
 from shared.platform.clock import Clock
@@ -87,6 +87,9 @@ class MemorySessionStore(SessionStore):
 
     async def update_extra(self, session_id: str, extra: Mapping[str, Any]) -> bool:
         return self._set_field(session_id, "extra", msgspec.json.encode(dict(extra)))
+
+    async def update_access(self, session_id: str, access: SessionAccess) -> bool:
+        return self._set_field(session_id, "access", msgspec.json.encode(access))
 
     async def delete(self, session_id: str) -> bool:
         return self._remove(session_id)

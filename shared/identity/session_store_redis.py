@@ -36,7 +36,7 @@ import msgspec
 from redis.commands.core import AsyncScript
 
 from shared.cache.local import Lru
-from shared.identity.records import SessionRecord, TokenSet
+from shared.identity.records import SessionAccess, SessionRecord, TokenSet
 from shared.identity.session_codec import SessionCodec, text
 from shared.identity.session_store import SessionStore
 from shared.platform.clock import Clock
@@ -210,6 +210,10 @@ class RedisSessionStore(SessionStore):
     async def update_extra(self, session_id: str, extra: Mapping[str, Any]) -> bool:
         encoded = msgspec.json.encode(dict(extra))
         return await self._run_on_record(session_id, self._set_field_script, ["extra", encoded])
+
+    async def update_access(self, session_id: str, access: SessionAccess) -> bool:
+        encoded = msgspec.json.encode(access)
+        return await self._run_on_record(session_id, self._set_field_script, ["access", encoded])
 
     async def delete(self, session_id: str) -> bool:
         found = await self._locate(session_id)

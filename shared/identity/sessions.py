@@ -18,7 +18,7 @@ import msgspec
 
 from shared.identity.errors import IdpUnavailable, NotSignedIn
 from shared.identity.oidc import OidcRelyingParty
-from shared.identity.records import SessionKind, SessionRecord, TokenSet
+from shared.identity.records import SessionAccess, SessionKind, SessionRecord, TokenSet
 from shared.identity.session_store import SessionStore
 from shared.platform.clock import Clock
 from shared.platform.crypto import DecryptionError
@@ -109,6 +109,7 @@ class SessionManager:
         idp_sid: str | None,
         user_agent: str | None,
         extra: Mapping[str, Any] | None = None,
+        access: SessionAccess | None = None,
     ) -> SessionRecord:
         """Create a new session with a fresh random id (never one the client chose)."""
         record = self.store.codec.new_record(
@@ -122,6 +123,7 @@ class SessionManager:
             idp_sid=idp_sid,
             user_agent=device_of(user_agent),
             extra=extra,
+            access=access,
         )
         await self.store.create(record)
         _logger.info("login_succeeded", session_kind=kind)

@@ -23,11 +23,13 @@ from dataclasses import dataclass
 
 from litestar import Litestar
 
+from shared.identity.access import RolesSource
 from shared.identity.backchannel import BackchannelLogout
 from shared.identity.idp_tokens import IdpTokenManager
 from shared.identity.login import LoginFlow
 from shared.identity.mobile_tokens import MobileTokenHandler
 from shared.identity.oidc import OidcRelyingParty
+from shared.identity.records import SessionRecord
 from shared.identity.sessions import SessionManager
 from shared.identity.stores import IdentityStores, build_stores
 from shared.platform.crypto import TokenCipher
@@ -49,6 +51,21 @@ class Identity:
     mobile: MobileTokenHandler
     stores: IdentityStores
     oidc: OidcRelyingParty
+
+    async def end_session(self, record: SessionRecord) -> None:
+        """End one session of either kind, here and on every instance (they share the store),
+        and revoke its IdP refresh token; a mobile session's app tokens stop working too."""
+        if record.kind == "mobile":
+            await self.mobile.end(record)
+        else:
+            await self.sessions.end(record)
+
+    async def end_every_session_of(self, sub: str) -> int:
+        """End every web and mobile session of one user; returns how many there were."""
+        records = await self.sessions.list_for_user(sub)
+        for record in records:
+            await self.end_session(record)
+        return len(records)
 
 
 IDENTITY = StateSlot("identity", Identity)
@@ -75,13 +92,22 @@ def identity_resource(
         )
         active = ActiveSessions(settings.gateway, redis)
         sessions = SessionManager(stores.sessions, oidc, settings, keys, clock, active)
-        login = LoginFlow(oidc, sessions, clock, stores.one_time)
+        roles = RolesSource(
+            settings.authz.roles_claim, userinfo=settings.authz.roles_source == "userinfo"
+        )
+        login = LoginFlow(oidc, sessions, clock, stores.one_time, roles=roles)
         identity = Identity(
             settings=settings,
             cipher=cipher,
             sessions=sessions,
             tokens=IdpTokenManager(
-                stores.sessions, oidc, redis, keys, clock, skew_s=settings.token_refresh_skew_s
+                stores.sessions,
+                oidc,
+                redis,
+                keys,
+                clock,
+                skew_s=settings.token_refresh_skew_s,
+                roles=roles,
             ),
             login=login,
             backchannel=BackchannelLogout(oidc, stores.sessions, stores.one_time),

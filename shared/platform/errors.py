@@ -8,6 +8,7 @@ own code.
     GatewayError
      ├── BadRequest              400
      ├── Unauthenticated         401
+     │    └── StepUpRequired     401   (a recent login is needed; ``loginUrl`` says how)
      ├── Forbidden               403
      ├── NotFound                404
      ├── Conflict                409
@@ -79,6 +80,13 @@ class Unauthenticated(GatewayError):
     status = 401
     slug = "unauthenticated"
     title = "Authentication required"
+
+
+class StepUpRequired(Unauthenticated):
+    """Signed in, but the route needs a more recent login; ``extra`` carries ``loginUrl``."""
+
+    slug = "step-up-required"
+    title = "A recent login is required"
 
 
 class Forbidden(GatewayError):

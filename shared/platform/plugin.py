@@ -20,7 +20,7 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 from typing import Any
 
 import msgspec
-from litestar import Litestar, Response, get
+from litestar import Litestar, Response, Router, get
 from litestar.config.app import AppConfig
 from litestar.datastructures import Headers, State
 from litestar.di import Provide
@@ -43,6 +43,7 @@ from shared.platform.rate_limits import (
     rate_limit_storage,
 )
 from shared.platform.redis import RedisClient, create_redis_client
+from shared.platform.route_policy import PUBLIC_ROUTE
 from shared.platform.settings import Settings
 from shared.platform.state import Injected, StateSlot
 from shared.platform.telemetry import (
@@ -68,13 +69,13 @@ class HealthStatus(msgspec.Struct):
     checks: dict[str, str] = {}
 
 
-@get("/health/live", include_in_schema=False, sync_to_thread=False)
+@get("/health/live", include_in_schema=False, sync_to_thread=False, opt=PUBLIC_ROUTE)
 def live() -> HealthStatus:
     """The process is up and serving; says nothing about its dependencies."""
     return HealthStatus(status="ok")
 
 
-@get("/health/ready", include_in_schema=False)
+@get("/health/ready", include_in_schema=False, opt=PUBLIC_ROUTE)
 async def ready(readiness: Injected[Readiness]) -> HealthStatus:
     """Ready means this instance can log users in and keep their sessions: Redis and the IdP."""
     checks = await readiness.run()
@@ -86,7 +87,7 @@ async def ready(readiness: Injected[Readiness]) -> HealthStatus:
     return HealthStatus(status="ready", checks=checks)
 
 
-@get("/metrics", include_in_schema=False, sync_to_thread=False)
+@get("/metrics", include_in_schema=False, sync_to_thread=False, opt=PUBLIC_ROUTE)
 def prometheus_metrics(
     settings: Injected[Settings],
     client_addresses: Injected[ClientAddresses],
@@ -219,13 +220,15 @@ class GatewayPlugin(InitPlugin):
         )
         app_config.state = state
         # The schema maps every endpoint and parameter for an attacker too: in production it is
-        # served only when BFF_OPENAPI=true says so (the settings default it off there).
+        # served only when BFF_OPENAPI=true says so (the settings default it off there). The
+        # document describes the public API: when it is served, anyone may read it.
         app_config.openapi_config = (
             OpenAPIConfig(
                 title=f"BFF {self.settings.gateway}",
                 version="1.0.0",
                 path="/schema",
                 render_plugins=[ProblemDocumentingJsonPlugin()],
+                openapi_router=Router(path="/schema", route_handlers=[], opt=PUBLIC_ROUTE),
             )
             if self.settings.openapi_enabled
             else None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,6 +81,41 @@ class OtelSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class AuthzSettings:
+    """Where roles come from and what the admin routes ask for (``BFF_AUTHZ_*``)."""
+
+    roles_claim: tuple[str, ...] = ("roles",)
+    """The path to the roles claim: ``realm_access.roles`` is two steps."""
+    roles_source: Literal["id_token", "userinfo"] = "id_token"
+    support_role: str = "support"
+    step_up_max_age_s: int = 600
+
+
+_CLAIM_STEP = re.compile(r"[A-Za-z0-9_:/-]+")
+
+
+def _authz_settings(reader: _Reader) -> AuthzSettings:
+    claim = reader.text("BFF_AUTHZ_ROLES_CLAIM", "roles")
+    path = tuple(claim.split("."))
+    if not all(_CLAIM_STEP.fullmatch(step) for step in path):
+        raise ConfigError(
+            "BFF_AUTHZ_ROLES_CLAIM", f"must be a claim name or dotted path, got {claim!r}"
+        )
+    support_role = reader.text("BFF_AUTHZ_SUPPORT_ROLE", "support")
+    if any(char.isspace() for char in support_role):
+        raise ConfigError("BFF_AUTHZ_SUPPORT_ROLE", "must be one role name without spaces")
+    source = reader.choice("BFF_AUTHZ_ROLES_SOURCE", "id_token", ("id_token", "userinfo"))
+    return AuthzSettings(
+        roles_claim=path,
+        roles_source=cast(Literal["id_token", "userinfo"], source),
+        support_role=support_role,
+        step_up_max_age_s=reader.integer(
+            "BFF_AUTHZ_STEP_UP_MAX_AGE", 600, minimum=0, maximum=86400
+        ),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     gateway: Gateway
     env: Environment = "dev"
@@ -123,6 +159,7 @@ class Settings:
     trusted_proxy_header: ProxyHeader = "x-forwarded-for"
     redis_allow_plaintext: bool = False
     otel: OtelSettings
+    authz: AuthzSettings = field(default_factory=AuthzSettings)
 
     @property
     def is_prod(self) -> bool:
@@ -452,6 +489,7 @@ def load_settings(gateway: Gateway, environ: Mapping[str, str] | None = None) ->
         ),
         redis_allow_plaintext=reader.flag("BFF_REDIS_ALLOW_PLAINTEXT", False),
         otel=_otel_settings(reader, gateway),
+        authz=_authz_settings(reader),
     )
     if env == "prod":
         _refuse_unsafe_production(settings, reader)

@@ -11,15 +11,14 @@ from shared.identity.errors import (
     IdentityError,
     InvalidGrant,
     NotSignedIn,
-    OidcError,
+    PolicyRefused,
     SessionEnded,
+    StepUpRequired,
 )
 from shared.platform.errors import RETRY_AFTER_S
-from tests.shared.identity.test_errors import every_identity_error
+from tests.shared.identity.test_errors import an_instance_of, every_identity_error
 
-
-def instance(error_class: type[IdentityError]) -> IdentityError:
-    return error_class("x") if issubclass(error_class, OidcError) else error_class()
+instance = an_instance_of
 
 
 def test_every_identity_error_is_mapped_at_both_boundaries() -> None:
@@ -30,7 +29,7 @@ def test_every_identity_error_is_mapped_at_both_boundaries() -> None:
 @pytest.mark.parametrize("error_class", every_identity_error(), ids=lambda cls: cls.__name__)
 def test_every_401_carries_a_bearer_challenge(error_class: type[IdentityError]) -> None:
     problem = IDENTITY_PROBLEMS.translate(instance(error_class))
-    assert problem.status in (400, 401, 503)
+    assert problem.status in (400, 401, 403, 503)
     if problem.status == 401:
         assert problem.headers["WWW-Authenticate"].startswith("Bearer")
 
@@ -73,3 +72,17 @@ def test_every_503_at_the_token_endpoint_carries_retry_after(
     assert ("retry-after" in response.headers) == (response.status_code == 503)
     if response.status_code == 503:
         assert response.headers["retry-after"] == str(RETRY_AFTER_S)
+
+
+def test_a_refused_policy_is_a_403() -> None:
+    problem = IDENTITY_PROBLEMS.translate(PolicyRefused())
+    assert (problem.status, problem.detail) == (403, PolicyRefused.default_detail)
+
+
+def test_a_login_too_old_asks_the_app_to_authorize_again_as_rfc_9470_says() -> None:
+    problem = IDENTITY_PROBLEMS.translate(StepUpRequired(300))
+    assert (problem.status, problem.slug) == (401, "step-up-required")
+    assert problem.headers["WWW-Authenticate"] == (
+        'Bearer error="insufficient_user_authentication", max_age=300'
+    )
+    assert problem.extra == {"loginUrl": "/auth/authorize?prompt=login&max_age=300"}

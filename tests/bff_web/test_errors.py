@@ -13,11 +13,12 @@ from shared.identity.errors import (
     IdentityError,
     IdpUnavailable,
     NotSignedIn,
-    OidcError,
+    PolicyRefused,
     SessionEnded,
+    StepUpRequired,
 )
 from shared.platform.errors import RETRY_AFTER_S
-from tests.shared.identity.test_errors import every_identity_error
+from tests.shared.identity.test_errors import an_instance_of, every_identity_error
 
 
 def test_every_identity_error_is_mapped() -> None:
@@ -28,9 +29,8 @@ def test_every_identity_error_is_mapped() -> None:
 def test_every_identity_error_is_a_client_or_availability_problem(
     error_class: type[IdentityError],
 ) -> None:
-    error = error_class("x") if issubclass(error_class, OidcError) else error_class()
-    problem = IDENTITY_PROBLEMS.translate(error)
-    assert problem.status in (400, 401, 503)
+    problem = IDENTITY_PROBLEMS.translate(an_instance_of(error_class))
+    assert problem.status in (400, 401, 403, 503)
 
 
 @pytest.mark.parametrize("error", [NotSignedIn(), SessionEnded()])
@@ -72,3 +72,16 @@ def test_the_spa_gets_a_problem_when_the_idp_is_away(web_client: TestClient[Lite
     assert problem.status_code == 503
     assert problem.headers["content-type"] == "application/problem+json"
     assert problem.headers["retry-after"] == str(RETRY_AFTER_S)
+
+
+def test_a_refused_policy_is_a_403_that_names_nothing_internal() -> None:
+    problem = IDENTITY_PROBLEMS.translate(PolicyRefused())
+    assert (problem.status, problem.slug) == (403, "forbidden")
+    assert problem.detail == PolicyRefused.default_detail
+    assert problem.extra == {}
+
+
+def test_a_login_too_old_is_a_step_up_401_with_a_fresh_login_url() -> None:
+    problem = IDENTITY_PROBLEMS.translate(StepUpRequired(600))
+    assert (problem.status, problem.slug) == (401, "step-up-required")
+    assert problem.extra == {"loginUrl": "/bff/login?prompt=login&max_age=600"}

@@ -61,8 +61,9 @@ class RelyingParty:
     def jwks(self) -> KeySet:
         return KeySet.import_key_set(self.http.get(self.metadata["jwks_uri"]).json())
 
-    def authorize(self, *, sub: str = "alice", pkce: bool = True) -> Login:
-        """Submit the IdP's login form for ``sub`` and read the redirect (not followed)."""
+    def authorize(self, *, sub: str = "alice", pkce: bool = True, **extra: str) -> Login:
+        """Submit the IdP's login form for ``sub`` and read the redirect (not followed);
+        ``extra`` are more authorization parameters (``prompt``, ``max_age``)."""
         login = Login(
             redirect=httpx.URL(""),
             code_verifier=secrets.token_urlsafe(48),
@@ -76,6 +77,7 @@ class RelyingParty:
             "scope": SCOPE,
             "state": login.state,
             "nonce": login.nonce,
+            **extra,
         }
         if pkce:
             params["code_challenge"] = create_s256_code_challenge(login.code_verifier)
@@ -103,8 +105,8 @@ class RelyingParty:
         tokens: dict[str, Any] = response.json()
         return tokens
 
-    def log_in(self) -> tuple[Login, dict[str, Any]]:
-        login = self.authorize()
+    def log_in(self, *, sub: str = "alice", **extra: str) -> tuple[Login, dict[str, Any]]:
+        login = self.authorize(sub=sub, **extra)
         return login, self.exchange(login)
 
     def refresh(self, refresh_token: str) -> httpx.Response:

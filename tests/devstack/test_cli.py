@@ -72,6 +72,7 @@ def test_bff_dev_starts_everything_and_leaves_nothing_behind_on_sigterm() -> Non
         banner = "".join(output)
         assert "The BFF dev stack is up" in banner, banner[-3000:]
         assert "alice" in banner
+        assert "'support' has the support role" in banner
         children = _processes_mentioning(f"--port {ports['web']}") | _processes_mentioning(
             f"--port {ports['idp']}"
         )

@@ -17,6 +17,11 @@ export class Problem extends Error {
 
 export class SignedOut extends Error {}
 
+/** The route needs a more recent login: the app is on its way to the IdP (see ``api``). */
+export class SteppingUp extends SignedOut {}
+
+const STEP_UP = "/step-up-required";
+
 export function onSignedOut(listener) {
   signedOutListeners.add(listener);
 }
@@ -39,7 +44,14 @@ export async function api(path, { method = "GET", body, headers = {} } = {}) {
     throw new Problem(0, { title: "The shop cannot be reached", detail: "Check your connection and try again." });
   }
   if (response.status === 401) {
-    await response.text(); // read to the end: a body left unread is reported as an aborted request
+    const text = await response.text(); // read to the end: an unread body counts as aborted
+    const loginUrl = stepUpLoginUrl(text);
+    if (loginUrl !== null) {
+      // A login too old for this route: a fresh one at the IdP, back to this very page.
+      const back = `${location.pathname}${location.search}`;
+      location.assign(`${loginUrl}&returnUrl=${encodeURIComponent(back)}`);
+      throw new SteppingUp("signing in again");
+    }
     for (const listener of signedOutListeners) listener();
     throw new SignedOut("signed out");
   }
@@ -47,6 +59,18 @@ export async function api(path, { method = "GET", body, headers = {} } = {}) {
   const data = response.status === 204 || !json ? null : await response.json();
   if (!response.ok) throw new Problem(response.status, data || { title: response.statusText });
   return data;
+}
+
+/** The gateway's own login URL from a step-up problem, or null for any other 401. */
+function stepUpLoginUrl(text) {
+  try {
+    const problem = JSON.parse(text);
+    const url = problem.loginUrl;
+    const local = typeof url === "string" && url.startsWith("/bff/login?") && !url.startsWith("//");
+    return String(problem.type || "").endsWith(STEP_UP) && local ? url : null;
+  } catch {
+    return null;
+  }
 }
 
 /** A fresh key for one attempt at placing an order: retries of that attempt reuse it. */

@@ -6,6 +6,7 @@ import { homePage } from "./pages/home.js";
 import { ordersPage } from "./pages/orders.js";
 import { productPage } from "./pages/product.js";
 import { devicesPage } from "./pages/devices.js";
+import { supportPage } from "./pages/support.js";
 import { isCurrent, match, nextGeneration, route, startRouter } from "./router.js";
 import { currentUser, loadUser, onSessionEnded, renderHeader, startSessionWatch } from "./session.js";
 
@@ -13,6 +14,7 @@ route("/", homePage);
 route("/products/:id", productPage);
 route("/orders", ordersPage);
 route("/devices", devicesPage);
+route("/support/:sub", supportPage);
 
 function signInView() {
   return [

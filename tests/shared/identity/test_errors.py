@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.identity.errors import IdentityError, NotSignedIn, OidcError
+from shared.identity.errors import IdentityError, NotSignedIn, OidcError, StepUpRequired
 
 
 def every_identity_error() -> list[type[IdentityError]]:
@@ -18,13 +18,22 @@ def every_identity_error() -> list[type[IdentityError]]:
     return sorted(found, key=lambda cls: cls.__name__)
 
 
+def an_instance_of(error_class: type[IdentityError]) -> IdentityError:
+    """One error of each class, with the arguments its constructor needs."""
+    if issubclass(error_class, OidcError):
+        return error_class("x")
+    if issubclass(error_class, StepUpRequired):
+        return error_class(600)
+    return error_class()
+
+
 def test_the_hierarchy_is_what_the_gateways_translate() -> None:
-    assert len(every_identity_error()) == 10
+    assert len(every_identity_error()) == 12
 
 
 @pytest.mark.parametrize("error_class", every_identity_error(), ids=lambda cls: cls.__name__)
 def test_every_error_has_a_default_text(error_class: type[IdentityError]) -> None:
-    error = error_class("x") if issubclass(error_class, OidcError) else error_class()
+    error = an_instance_of(error_class)
     assert error.detail
     assert str(error) == error.detail
 

@@ -69,6 +69,7 @@ def provider() -> Iterator[respx.MockRouter]:
                 "authorization_endpoint": f"{ISSUER}/authorize",
                 "token_endpoint": f"{ISSUER}/token",
                 "jwks_uri": f"{ISSUER}/jwks",
+                "userinfo_endpoint": f"{ISSUER}/userinfo",
                 "id_token_signing_alg_values_supported": ["RS256"],
                 "authorization_response_iss_parameter_supported": True,
             }
