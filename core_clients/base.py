@@ -15,7 +15,10 @@ One call through ``CoreClient._request``::
           ├── map status / decode       into a msgspec Struct
           └── transient failure?        connect error, reset, timeout, 502/503/504: if the call is
                                         idempotent, the budget allows and time is left, sleep
-                                        (full jitter) and try again
+                                        (full jitter) and try again. A TLS failure (untrusted,
+                                        expired or mismatched certificate, refused client
+                                        certificate) is not transient: 503 at once, logged
+                                        with its reason, never retried, never without TLS
 
 This module is the one translator at the boundary: whatever httpx, the transport or msgspec
 raise leaves as a ``CoreError`` (``raise ... from exc``)::
@@ -60,7 +63,9 @@ from shared.platform.errors import (
     CoreTimeout,
     CoreUnavailable,
 )
+from shared.platform.logging import get_logger
 from shared.platform.telemetry import child_span, client_response_attributes, mark_error, safe_url
+from shared.platform.tls import tls_failure_reason
 
 __all__ = [
     "BreakerOpen",
@@ -73,6 +78,12 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+_logger = get_logger("bff.core")
+_CLOSED_BEFORE_ANSWER: Final = (
+    "the server closed the TLS connection before answering (as servers do that refuse the "
+    "client certificate without a TLS alert)"
+)
 
 _RETRYABLE_STATUSES: Final = frozenset({502, 503, 504})
 _SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -327,6 +338,13 @@ class CoreClient:
     def _transport_error(self, exc: Exception) -> tuple[CoreError, bool]:
         """Map a transport-level failure to (error, worth another attempt)."""
         service = self.service
+        tls_reason = tls_failure_reason(exc)
+        if tls_reason is not None:
+            _logger.error("core_tls_failed", service=service, tls_reason=tls_reason)
+            return CoreUnavailable(service, f"{service} is unavailable"), False
+        if self.http.base_url.scheme == "https" and _is_disconnect_before_answer(exc):
+            # Transient as any disconnect, but the log says what it most likely was.
+            _logger.warning("core_tls_failed", service=service, tls_reason=_CLOSED_BEFORE_ANSWER)
         if isinstance(exc, httpx.TimeoutException) and not _is_disguised_disconnect(exc):
             return CoreTimeout(service, f"{service} did not answer in time"), True
         if isinstance(exc, httpx.DecodingError):
@@ -374,6 +392,15 @@ def _is_disguised_disconnect(exc: httpx.TimeoutException) -> bool:
         and type(cause).__module__.startswith("aiohttp")
         and not isinstance(cause, TimeoutError)
     )
+
+
+def _is_disconnect_before_answer(exc: Exception) -> bool:
+    """The peer hung up before a status line: httpx's ``RemoteProtocolError``, or aiohttp's
+    ``ServerDisconnectedError`` under httpx-aiohttp's ``ConnectTimeout``."""
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return True
+    cause = exc.__cause__
+    return cause is not None and type(cause).__name__ == "ServerDisconnectedError"
 
 
 def _has_idempotency_key(headers: Mapping[str, str] | None) -> bool:

@@ -2,17 +2,23 @@
 
 Everything else in the gateways talks to ``RedisClient`` and keeps its multi-key operations
 inside one hash slot (``{...}`` hash tags), so the same code runs unchanged on a Cluster.
+
+A ``rediss://`` URL is TLS to every node (and every Sentinel): verified against
+``BFF_REDIS_CA_FILE`` (added to the system store, as redis-py does) with the host name checked,
+and the client certificate of ``BFF_REDIS_CLIENT_CERT_FILE`` shown when configured.
 """
 
 from __future__ import annotations
 
-from typing import TypeAlias
+import ssl
+from typing import Any, TypeAlias
 from urllib.parse import urlsplit
 
 from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
 from redis.asyncio.sentinel import Sentinel
 
 from shared.platform.settings import RedisMode
+from shared.platform.tls import TlsClientFiles
 
 RedisClient: TypeAlias = "Redis | RedisCluster"
 
@@ -22,14 +28,34 @@ _SENTINEL_MASTER = "mymaster"
 """The master's name when a Sentinel URL has no path (``redis://s1:26379,s2:26379/<name>``)."""
 
 
-def create_redis_client(url: str, mode: RedisMode = "standalone") -> RedisClient:
+def tls_options(url: str, tls: TlsClientFiles | None) -> dict[str, Any]:
+    """redis-py's TLS keywords for a ``rediss://`` URL (none for ``redis://``: they would be
+    refused by a plain connection). Verification stays on: certificate and host name."""
+    if urlsplit(url).scheme != "rediss":
+        return {}
+    tls = tls or TlsClientFiles()
+    return {
+        "ssl_cert_reqs": "required",
+        "ssl_check_hostname": True,
+        "ssl_min_version": ssl.TLSVersion.TLSv1_2,
+        "ssl_ca_certs": tls.ca_file,
+        "ssl_certfile": tls.client_cert_file,
+        "ssl_keyfile": tls.client_key_file,
+    }
+
+
+def create_redis_client(
+    url: str, mode: RedisMode = "standalone", tls: TlsClientFiles | None = None
+) -> RedisClient:
     """Build (but do not connect) the client; the lifespan pings it and closes it."""
+    secure = tls_options(url, tls)
     if mode == "cluster":
         return RedisCluster.from_url(
             url,
             socket_timeout=_TIMEOUT_S,
             socket_connect_timeout=_TIMEOUT_S,
             max_connections=_MAX_CONNECTIONS,
+            **secure,
         )
     if mode == "sentinel":
         parts = urlsplit(url)
@@ -38,11 +64,19 @@ def create_redis_client(url: str, mode: RedisMode = "standalone") -> RedisClient
             for h in parts.netloc.rsplit("@", 1)[-1].split(",")
         ]
         service = parts.path.strip("/") or _SENTINEL_MASTER
+        with_tls = {"ssl": True, **secure} if secure else {}
         sentinel = Sentinel(  # type: ignore[no-untyped-call]
             hosts,
             socket_timeout=_TIMEOUT_S,
             socket_connect_timeout=_TIMEOUT_S,
             password=parts.password,
+            sentinel_kwargs={
+                "socket_timeout": _TIMEOUT_S,
+                "socket_connect_timeout": _TIMEOUT_S,
+                "password": parts.password,
+                **with_tls,
+            },
+            **with_tls,
         )
         client: Redis = sentinel.master_for(service, password=parts.password)
         return client
@@ -53,5 +87,6 @@ def create_redis_client(url: str, mode: RedisMode = "standalone") -> RedisClient
         timeout=_TIMEOUT_S,
         socket_timeout=_TIMEOUT_S,
         socket_connect_timeout=_TIMEOUT_S,
+        **secure,
     )
     return Redis.from_pool(pool)  # the client owns the pool and closes it in aclose()

@@ -7,7 +7,9 @@ names the variable. Secrets may come from ``NAME_FILE`` (a mounted file) instead
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +18,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from shared.platform.tls import TlsClientFiles
 from shared.platform.versions import ANY_VERSION, Version, parse_version
 
 Gateway = Literal["web", "mobile"]
@@ -30,6 +33,8 @@ MIN_SECRET_KEY_LENGTH = 32
 # The dev default; refused when BFF_ENV=prod.
 _DEV_SECRET_KEY = "dev-only-secret-key-never-use-in-production-0123456789"  # noqa: S105
 _DEV_PORTS: dict[Gateway, int] = {"web": 8000, "mobile": 8001}
+_TRUE_WORDS = frozenset({"true", "1", "yes", "on"})
+_FALSE_WORDS = frozenset({"false", "0", "no", "off"})
 
 
 class ConfigError(Exception):
@@ -105,6 +110,11 @@ class Settings:
     log_level: str = "INFO"
     metrics_token: str | None = field(default=None, repr=False)
     otel: OtelSettings
+    core_tls: TlsClientFiles = field(default_factory=TlsClientFiles)
+    oidc_tls: TlsClientFiles = field(default_factory=TlsClientFiles)
+    redis_tls: TlsClientFiles = field(default_factory=TlsClientFiles)
+    allow_plaintext_upstreams: bool = False
+    """A service mesh encrypts the hops: prod then accepts http core and redis:// URLs."""
 
     @property
     def is_prod(self) -> bool:
@@ -188,6 +198,22 @@ class _Reader:
         if not minimum <= number <= maximum:
             raise ConfigError(name, f"must be between {minimum} and {maximum}, got {value}")
         return number
+
+    def flag(self, name: str, default: bool = False) -> bool:
+        value = self.raw(name)
+        if value is None:
+            return default
+        if value.lower() in _TRUE_WORDS:
+            return True
+        if value.lower() in _FALSE_WORDS:
+            return False
+        raise ConfigError(name, f"must be true or false, got {value!r}")
+
+    def readable_file(self, name: str) -> str | None:
+        path = self.raw(name)
+        if path is not None and not os.access(path, os.R_OK):
+            raise ConfigError(name, f"cannot read {path!r}")
+        return path
 
     def url(
         self,
@@ -380,6 +406,10 @@ def load_settings(gateway: Gateway, environ: Mapping[str, str] | None = None) ->
         log_level=log_level,
         metrics_token=reader.raw("BFF_METRICS_TOKEN"),
         otel=_otel_settings(reader, gateway),
+        core_tls=_tls_files(reader, "BFF_CORE", client_certificate=True),
+        oidc_tls=_tls_files(reader, "BFF_OIDC", client_certificate=False),
+        redis_tls=_tls_files(reader, "BFF_REDIS", client_certificate=True),
+        allow_plaintext_upstreams=reader.flag("BFF_ALLOW_PLAINTEXT_UPSTREAMS"),
     )
     if env == "prod":
         _refuse_unsafe_production(settings, reader)
@@ -410,6 +440,35 @@ def _redis(reader: _Reader) -> tuple[str | None, RedisMode]:
     return redis_url, cast(RedisMode, mode)
 
 
+def _tls_files(reader: _Reader, prefix: str, *, client_certificate: bool) -> TlsClientFiles:
+    """``<prefix>_CA_FILE`` and, for mutual TLS, ``<prefix>_CLIENT_CERT_FILE`` with
+    ``<prefix>_CLIENT_KEY_FILE``; each file is loaded once here, so a wrong one stops start-up
+    naming its variable instead of failing the first connection."""
+    ca_name = f"{prefix}_CA_FILE"
+    ca_file = reader.readable_file(ca_name)
+    if ca_file is not None:
+        try:
+            ssl.create_default_context(cafile=ca_file)
+        except (ssl.SSLError, ValueError):
+            raise ConfigError(ca_name, f"{ca_file!r} holds no PEM CA certificate") from None
+    if not client_certificate:
+        return TlsClientFiles(ca_file=ca_file)
+    cert_name, key_name = f"{prefix}_CLIENT_CERT_FILE", f"{prefix}_CLIENT_KEY_FILE"
+    cert_file, key_file = reader.readable_file(cert_name), reader.readable_file(key_name)
+    if (cert_file is None) != (key_file is None):
+        missing = key_name if key_file is None else cert_name
+        raise ConfigError(missing, f"is required with {cert_name if cert_file else key_name}")
+    files = TlsClientFiles(ca_file=ca_file, client_cert_file=cert_file, client_key_file=key_file)
+    if cert_file is not None:
+        try:
+            files.client_context()
+        except ssl.SSLError:
+            raise ConfigError(
+                cert_name, f"{cert_file!r} is not a PEM certificate matching {key_name}"
+            ) from None
+    return files
+
+
 def _session_timeouts(reader: _Reader) -> tuple[int, int]:
     idle = reader.integer("BFF_SESSION_IDLE_TIMEOUT", 1800, minimum=60, maximum=86400 * 30)
     absolute = reader.integer("BFF_SESSION_ABSOLUTE_TIMEOUT", 28800, minimum=60, maximum=86400 * 90)
@@ -432,6 +491,52 @@ def _refuse_unsafe_production(settings: Settings, reader: _Reader) -> None:
     for origin in settings.allowed_origins:
         if urlsplit(origin).scheme != "https":
             raise ConfigError("BFF_ALLOWED_ORIGINS", f"{origin!r} must be https when BFF_ENV=prod")
+    _refuse_plaintext_upstreams(settings, reader)
+
+
+def _refuse_plaintext_upstreams(settings: Settings, reader: _Reader) -> None:
+    """Core services and Redis off this host are reached over TLS in production.
+
+    ``BFF_ALLOW_PLAINTEXT_UPSTREAMS=true`` lifts this for a service mesh whose sidecars do the
+    mutual TLS; ``BFF_REDIS_ALLOW_PLAINTEXT=true`` lifts it for Redis alone. Loopback hosts
+    (a sidecar, a local Redis) never leave the machine and are always allowed. The issuer is
+    checked on its own above: browsers are sent to it, so it is https whatever these say.
+    """
+    if settings.allow_plaintext_upstreams:
+        return
+    hint = "when BFF_ENV=prod (or BFF_ALLOW_PLAINTEXT_UPSTREAMS=true behind an encrypting mesh)"
+    for service in settings.core:
+        parts = urlsplit(service.url)
+        if parts.scheme != "https" and not _is_loopback_host(parts.hostname or ""):
+            raise ConfigError(f"BFF_CORE_{service.name.upper()}_URL", f"must be https {hint}")
+    redis_url = settings.redis_url
+    if redis_url is None or urlsplit(redis_url).scheme == "rediss":
+        return
+    if reader.flag("BFF_REDIS_ALLOW_PLAINTEXT"):
+        return
+    if not all(_is_loopback_host(host) for host in redis_hosts(redis_url)):
+        raise ConfigError("BFF_REDIS_URL", f"must be rediss:// {hint}")
+
+
+def redis_hosts(url: str) -> list[str]:
+    """The host names of a Redis URL, every one of a Sentinel list (``host1:26379,host2``)."""
+    netloc = urlsplit(url).netloc.rsplit("@", 1)[-1]
+    hosts = []
+    for address in netloc.split(","):
+        if address.startswith("["):  # [::1]:6379
+            hosts.append(address[1:].split("]", 1)[0])
+        else:
+            hosts.append(address.rsplit(":", 1)[0] if ":" in address else address)
+    return hosts
+
+
+def _is_loopback_host(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def refuse_unshared_workers(settings: Settings, workers: int) -> None:

@@ -17,7 +17,7 @@ PROD_BASE = {
     "BFF_OIDC_ISSUER": "https://id.example.com",
     "BFF_OIDC_CLIENT_SECRET": "s3cret-client",
     "BFF_SECRET_KEY": PROD_KEY,
-    "BFF_REDIS_URL": "redis://redis.internal:6379/0",
+    "BFF_REDIS_URL": "rediss://redis.internal:6379/0",
     "BFF_ALLOWED_ORIGINS": "https://shop.example.com",
 }
 
@@ -105,7 +105,7 @@ def test_secrets_are_read_from_files(tmp_path: Path) -> None:
 
 
 def test_secrets_never_show_in_repr_or_redacted_view() -> None:
-    s = load_settings("web", {**PROD_BASE, "BFF_REDIS_URL": "redis://:pw123@redis:6379/0"})
+    s = load_settings("web", {**PROD_BASE, "BFF_REDIS_URL": "rediss://:pw123@redis:6379/0"})
     text = repr(s) + str(s.redacted())
     assert "s3cret-client" not in text
     assert PROD_KEY not in text

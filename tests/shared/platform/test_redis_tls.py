@@ -1,0 +1,76 @@
+"""Redis over TLS (``rediss://``) to a real redis-server that speaks only TLS and requires a
+client certificate: the configured CA and client certificate are used, and a wrong CA or a
+missing client certificate fails closed with its TLS reason."""
+
+from __future__ import annotations
+
+import pytest
+import redis.exceptions
+
+from shared.platform.redis import create_redis_client
+from shared.platform.tls import TlsClientFiles, tls_failure_reason
+from tests.fixtures.tls import Pki
+
+pytestmark = pytest.mark.anyio
+
+
+def files(pki: Pki, *, ca: str | None = None, client: bool = True) -> TlsClientFiles:
+    return TlsClientFiles(
+        ca_file=ca or str(pki.ca),
+        client_cert_file=str(pki.client_cert) if client else None,
+        client_key_file=str(pki.client_key) if client else None,
+    )
+
+
+async def test_rediss_uses_the_configured_ca_and_client_certificate(
+    tls_redis_url: str, pki: Pki
+) -> None:
+    client = create_redis_client(tls_redis_url, tls=files(pki))
+    try:
+        await client.set("tls-check", "ok")
+        assert await client.get("tls-check") == b"ok"
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.parametrize(
+    ("case", "reason"),
+    [
+        ("another CA", "certificate verify failed"),
+        ("no client certificate", "CERTIFICATE_REQUIRED"),
+    ],
+)
+async def test_a_wrong_ca_or_a_missing_client_certificate_fails_with_the_tls_reason(
+    tls_redis_url: str, pki: Pki, case: str, reason: str
+) -> None:
+    tls = files(pki, ca=str(pki.other_ca)) if case == "another CA" else files(pki, client=False)
+    client = create_redis_client(tls_redis_url, tls=tls)
+    try:
+        with pytest.raises(redis.exceptions.ConnectionError) as error:
+            await client.ping()
+    finally:
+        await client.aclose()
+    assert reason in (tls_failure_reason(error.value) or "")
+
+
+async def test_cluster_and_sentinel_clients_take_the_tls_files_too(pki: Pki) -> None:
+    """Every topology gets the same TLS options for a ``rediss://`` URL (and none for
+    ``redis://``, whose plain connections would refuse them)."""
+    for mode, url in (
+        ("cluster", "rediss://127.0.0.1:7000"),
+        ("sentinel", "rediss://127.0.0.1:26379,127.0.0.1:26380/mymaster"),
+    ):
+        client = create_redis_client(url, mode, files(pki))  # type: ignore[arg-type]
+        try:
+            pool_kwargs = (
+                client.get_connection_kwargs()  # type: ignore[union-attr]
+                if mode == "sentinel"
+                else client.nodes_manager.connection_kwargs  # type: ignore[union-attr]
+            )
+            assert pool_kwargs["ssl_ca_certs"] == str(pki.ca)
+            assert pool_kwargs["ssl_certfile"] == str(pki.client_cert)
+        finally:
+            await client.aclose()
+    plain = create_redis_client("redis://127.0.0.1:6379/0", tls=files(pki))
+    assert "ssl_ca_certs" not in plain.get_connection_kwargs()  # type: ignore[union-attr]
+    await plain.aclose()
