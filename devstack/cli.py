@@ -4,7 +4,7 @@ bff dev                         IdP + core stubs + both gateways, until Ctrl-C /
 bff stubs [--latency-ms N]      the stand-in core services alone; ``--tls-cert F --tls-key F``
                                 serves https, ``--tls-client-ca F`` also requires a client
                                 certificate issued by that CA (mutual TLS)
-bff idp                         the development OpenID provider alone
+bff idp [--tls-cert F --tls-key F]  the development OpenID provider alone (https with TLS files)
 
 Their dependencies (uvicorn, the dev IdP's ``oidc-provider-mock``) are imported here, at the
 top: without them this module does not import, and ``bff`` reports that in one line.
@@ -74,12 +74,17 @@ def cmd_stubs(args: argparse.Namespace) -> int:
 
 
 def cmd_idp(args: argparse.Namespace) -> int:
+    problem = tls_files_problem(args.tls_cert, args.tls_key)
+    if problem:
+        return fail(problem)
     if not port_is_free(args.host, args.port):
         return fail(f"port {args.port} on {args.host} is already in use (dev IdP)", 1)
     argv = ["--host", args.host, "--port", str(args.port)]
     argv += ["--token-max-age", str(args.token_max_age)]
     for uri in args.backchannel_logout_uri:
         argv += ["--backchannel-logout-uri", uri]
+    if args.tls_cert is not None:
+        argv += ["--tls-cert", args.tls_cert, "--tls-key", args.tls_key]
     return int(idp.main(argv))
 
 
@@ -294,6 +299,8 @@ def build_parser() -> argparse.ArgumentParser:
     idp_command.add_argument("--port", type=int, default=9400)
     idp_command.add_argument("--token-max-age", type=int, default=300)
     idp_command.add_argument("--backchannel-logout-uri", action="append", default=[])
+    idp_command.add_argument("--tls-cert", default=None, help="PEM certificate chain: serve https")
+    idp_command.add_argument("--tls-key", default=None, help="PEM private key of --tls-cert")
     idp_command.set_defaults(handler=cmd_idp)
     return parser
 

@@ -76,3 +76,26 @@ def test_redis_with_an_untrusted_certificate_is_a_503_problem_and_a_log_line(
     assert "certificate verify failed" in outage["tls_reason"]
     (check,) = [entry for entry in logs if entry["event"] == "ready_check_failed"]
     assert "certificate verify failed" in check["tls_reason"]
+
+
+def test_login_through_an_idp_over_https_trusted_by_its_ca_file(
+    tls_idp: IdpServer, pki: Pki, start_gateway: StartGateway
+) -> None:
+    web = start_gateway("web", idp_url=tls_idp.url, BFF_OIDC_CA_FILE=str(pki.ca))
+    with httpx.Client(base_url=web.url, headers=CSRF, timeout=20, verify=tls_idp.verify) as browser:
+        assert log_in_browser(browser, web.url).status_code == 302
+        user = browser.get("/bff/user")
+        assert user.status_code == 200, user.text
+        assert user.json()["logoutUrl"].startswith("/bff/logout")
+
+
+def test_an_idp_with_an_untrusted_certificate_is_a_503_problem(
+    tls_idp: IdpServer, pki: Pki, start_gateway: StartGateway
+) -> None:
+    web = start_gateway("web", idp_url=tls_idp.url, BFF_OIDC_CA_FILE=str(pki.other_ca))
+    with structlog.testing.capture_logs() as logs:
+        start = httpx.get(f"{web.url}/bff/login", timeout=20)
+    assert start.status_code == 503
+    assert start.headers["content-type"] == "application/problem+json"
+    assert "127.0.0.1" not in start.text
+    assert any(entry["event"] == "idp_tls_failed" for entry in logs)
