@@ -4,7 +4,6 @@ process: a client certificate from that CA gets answers, none gets nothing."""
 from __future__ import annotations
 
 import ssl
-import subprocess
 import sys
 
 import httpx
@@ -12,6 +11,7 @@ import pytest
 
 from tests.fixtures.servers import first_status, free_port, running_command
 from tests.fixtures.tls import Pki
+from tests.shared.platform.test_cli import run_python
 
 STUBS = [sys.executable, "-m", "devstack.cli", "stubs"]
 
@@ -31,13 +31,7 @@ def test_stubs_with_a_client_ca_require_a_client_certificate(pki: Pki) -> None:
 
 
 def test_a_client_ca_without_a_server_certificate_is_one_line_and_exit_2(pki: Pki) -> None:
-    result = subprocess.run(
-        [*STUBS, "--port", str(free_port()), "--tls-client-ca", str(pki.ca)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_python(*STUBS[1:], "--port", str(free_port()), "--tls-client-ca", str(pki.ca))
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "bff: --tls-client-ca needs --tls-cert and --tls-key"

@@ -5,17 +5,13 @@ upstreams off this host unless a mesh encrypts them."""
 from __future__ import annotations
 
 import ssl
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from shared.platform.settings import ConfigError, load_settings
 from tests.fixtures.tls import Pki
+from tests.shared.platform.test_cli import run_bff
 from tests.shared.platform.test_settings import PROD_BASE
-
-ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_tls_files_are_read_into_each_upstreams_settings(pki: Pki) -> None:
@@ -134,20 +130,8 @@ def test_plaintext_redis_allowed_alone_still_refuses_plaintext_core_services() -
 
 
 def test_plaintext_in_production_stops_start_up_with_one_line_and_exit_2() -> None:
-    environ = {
-        **PROD_BASE,
-        "BFF_CORE_ACCOUNTS_URL": "http://accounts.internal/accounts",
-        "PATH": "/usr/bin:/bin",
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "shared.platform.cli", "config", "check", "web"],
-        cwd=ROOT,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    environ = {**PROD_BASE, "BFF_CORE_ACCOUNTS_URL": "http://accounts.internal/accounts"}
+    result = run_bff("config", "check", "web", **environ)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "bff: configuration error: BFF_CORE_ACCOUNTS_URL: must be https when BFF_ENV=prod "
