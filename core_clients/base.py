@@ -42,6 +42,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final, TypeVar
 
+import aiohttp
 import httpx
 import msgspec
 from opentelemetry import propagate
@@ -395,12 +396,16 @@ def _is_disguised_disconnect(exc: httpx.TimeoutException) -> bool:
 
 
 def _is_disconnect_before_answer(exc: Exception) -> bool:
-    """The peer hung up before a status line: httpx's ``RemoteProtocolError``, or aiohttp's
-    ``ServerDisconnectedError`` under httpx-aiohttp's ``ConnectTimeout``."""
-    if isinstance(exc, httpx.RemoteProtocolError):
+    """The peer hung up (closed or reset) after connecting, before a status line: httpx's
+    ``RemoteProtocolError`` or ``ReadError``, or aiohttp's disconnect or OS error (not a failure
+    to connect) under httpx-aiohttp's ``ConnectTimeout``."""
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
         return True
     cause = exc.__cause__
-    return cause is not None and type(cause).__name__ == "ServerDisconnectedError"
+    return isinstance(cause, aiohttp.ServerDisconnectedError) or (
+        isinstance(cause, aiohttp.ClientOSError)
+        and not isinstance(cause, aiohttp.ClientConnectorError)
+    )
 
 
 def _has_idempotency_key(headers: Mapping[str, str] | None) -> bool:

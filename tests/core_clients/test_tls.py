@@ -112,6 +112,6 @@ async def test_a_refused_client_certificate_is_unavailable_and_reaches_no_handle
         calls = (await control.get("/_stats")).json()["calls"]
     assert calls == {}
     failures = tls_failures(logs)
-    assert failures
+    assert failures, [entry["event"] for entry in logs]
     assert {entry["service"] for entry in failures} == {"catalog"}
     assert all("client certificate" in str(entry["tls_reason"]) for entry in failures)
