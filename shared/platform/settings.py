@@ -514,11 +514,11 @@ def _refuse_plaintext_upstreams(settings: Settings, reader: _Reader) -> None:
         return
     if reader.flag("BFF_REDIS_ALLOW_PLAINTEXT"):
         return
-    if not all(_is_loopback_host(host) for host in redis_hosts(redis_url)):
+    if not all(_is_loopback_host(host) for host in _redis_hosts(redis_url)):
         raise ConfigError("BFF_REDIS_URL", f"must be rediss:// {hint}")
 
 
-def redis_hosts(url: str) -> list[str]:
+def _redis_hosts(url: str) -> list[str]:
     """The host names of a Redis URL, every one of a Sentinel list (``host1:26379,host2``)."""
     netloc = urlsplit(url).netloc.rsplit("@", 1)[-1]
     hosts = []
