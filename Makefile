@@ -7,7 +7,7 @@ TOOLS  := .tools
 UV     := $(TOOLS)/bin/uv
 RUN    := $(UV) run --frozen
 
-.PHONY: run test install lint typecheck pytest bench redis-check browser-check clean
+.PHONY: run test install lint typecheck pytest bench soak redis-check browser-check clean
 
 run: install
 	$(RUN) bff dev
@@ -68,6 +68,11 @@ bench: install redis-check
 	    exit 1; \
 	  fi; }
 	$(RUN) python -m bench $(BENCH_ARGS)
+
+# Both gateways under mixed traffic with chaos on and off (docs/reliability.md); not part of
+# `make test`. SOAK_ARGS passes options through: --minutes N (default 10), --users N, ...
+soak: install redis-check
+	$(RUN) python -m bench.soak $(SOAK_ARGS)
 
 clean:
 	rm -rf .venv $(TOOLS) .mypy_cache .ruff_cache .pytest_cache

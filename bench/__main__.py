@@ -10,6 +10,7 @@ core stubs called directly, the same gateway with telemetry off. Scenarios (``--
     naive_bff, telemetry                                    ceiling target beside a ceiling run
     cold_fanout      distinct cold product ids one at a time, core stubs at +20 ms
     stampede         500 requests at once for one cold id on two instances sharing Redis
+    api_rate_limit   the cached product with the per-session API rate limit on and off
 
 Everything runs on free loopback ports in processes of its own (``bench.stack``), and every
 request loop is bounded in count and time. The results go to ``bench/results/latest.json``

@@ -28,10 +28,10 @@ class LoginError(RuntimeError):
     """A login step did not answer as the flow requires."""
 
 
-def web_headers(web_url: str) -> dict[str, str]:
+def web_headers(web_url: str, sub: str = USER) -> dict[str, str]:
     """The headers of a logged-in SPA request: the session cookie and the CSRF header."""
     with httpx.Client(timeout=TIMEOUT_S) as browser:
-        callback = _through_idp_form(browser, f"{web_url}/bff/login", {})
+        callback = _through_idp_form(browser, f"{web_url}/bff/login", {}, sub)
         _expect(callback, 302, "web callback")
         cookie = browser.cookies.get(WEB_COOKIE)
     if not cookie:
@@ -48,7 +48,7 @@ class AppSession:
     refresh_token: str
 
     @classmethod
-    def log_in(cls, mobile_url: str) -> AppSession:
+    def log_in(cls, mobile_url: str, sub: str = USER) -> AppSession:
         verifier = secrets.token_urlsafe(48)
         challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
         params = {
@@ -58,7 +58,7 @@ class AppSession:
             "code_challenge_method": "S256",
         }
         with httpx.Client(timeout=TIMEOUT_S) as browser:
-            callback = _through_idp_form(browser, f"{mobile_url}/auth/authorize", params)
+            callback = _through_idp_form(browser, f"{mobile_url}/auth/authorize", params, sub)
         _expect(callback, 302, "mobile callback")
         location = callback.headers["location"]
         if not location.startswith(f"{APP_REDIRECT_URI}?"):
@@ -81,12 +81,12 @@ class AppSession:
 
 
 def _through_idp_form(
-    browser: httpx.Client, start_url: str, params: dict[str, str]
+    browser: httpx.Client, start_url: str, params: dict[str, str], sub: str = USER
 ) -> httpx.Response:
     """Gateway start -> the IdP's login form, submitted -> the gateway's callback."""
     start = browser.get(start_url, params=params)
     _expect(start, 302, "login start")
-    consent = browser.post(start.headers["location"], data={"sub": USER})
+    consent = browser.post(start.headers["location"], data={"sub": sub})
     _expect(consent, 302, "IdP login form")
     return browser.get(consent.headers["location"])
 

@@ -55,6 +55,7 @@ SHAPES: dict[str, Record] = {
     },
     "stampede": {"answers": _LATENCIES, "product_loads": None, "catalog_calls": {}},
     "telemetry": {"off": _LOAD, "on": _LOAD, "cost": None, "otlp_posts": {}},
+    "api_rate_limit": {"off": _LOAD, "on": _LOAD, "cost": None, "redis_scripts_per_request": {}},
 }
 """What each scenario records; the scenarios' names in the order they run."""
 

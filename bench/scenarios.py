@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from bench import cold, wrk
+from bench import cold, rate_limit, wrk
 from bench.logins import AppSession, web_headers
 from bench.stack import BenchStack
 
@@ -188,11 +188,8 @@ def telemetry(run: Run) -> Record:
     for url in urls.values():
         run.fetch(url, headers)
         wrk.run(url, seconds=run.plan.warmup_s, headers=headers)
-    half = max(1.0, run.plan.seconds / 2)
-    halves: dict[str, list[wrk.LoadResult]] = {"off": [], "on": []}
-    for side in ("off", "on", "on", "off"):
-        halves[side].append(wrk.run(urls[side], seconds=half, headers=headers))
-    off, on = combined(halves["off"]), combined(halves["on"])
+    sides = wrk.alternating(urls, seconds=run.plan.seconds, headers=headers)
+    off, on = sides["off"].load, sides["on"].load
     sink = run.stack.sink
     return {
         "off": off,
@@ -200,33 +197,6 @@ def telemetry(run: Run) -> Record:
         "cost": 1 - on.rps / off.rps if off.rps else None,
         "otlp_posts": sink.posts() if sink else {},
     }
-
-
-def combined(runs: list[wrk.LoadResult]) -> wrk.LoadResult:
-    """Several wrk runs of one configuration as one: throughput over their whole time, the
-    mean of their percentiles (wrk reports no histogram to merge)."""
-    seconds = sum(r.seconds for r in runs)
-    requests = sum(r.requests for r in runs)
-    statuses: dict[int, int] = {}
-    for r in runs:
-        for code, count in r.statuses.items():
-            statuses[code] = statuses.get(code, 0) + count
-
-    def mean(values: list[float]) -> float:
-        return sum(values) / len(values)
-
-    return wrk.LoadResult(
-        rps=requests / seconds if seconds else 0.0,
-        p50_ms=mean([r.p50_ms for r in runs]),
-        p75_ms=mean([r.p75_ms for r in runs]),
-        p90_ms=mean([r.p90_ms for r in runs]),
-        p99_ms=mean([r.p99_ms for r in runs]),
-        requests=requests,
-        seconds=seconds,
-        statuses=statuses,
-        socket_errors=sum(r.socket_errors for r in runs),
-        failed=sum(r.failed for r in runs),
-    )
 
 
 MOBILE = ("mobile", "web")  # the web gateway serves the bytes of the ceiling
@@ -253,6 +223,12 @@ SCENARIOS = (
         "web cached product, telemetry",
         ("web_telemetry_on", "web_telemetry_off"),
         telemetry,
+    ),
+    Scenario(
+        "api_rate_limit",
+        "web cached product, API rate limit",
+        ("web_api_limit_on", "web_api_limit_off"),
+        rate_limit.api_rate_limit,
     ),
 )
 NAMES = tuple(scenario.name for scenario in SCENARIOS)

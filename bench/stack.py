@@ -4,14 +4,16 @@
     idp         the dev IdP                        python -m shared.platform.cli idp
     stubs       the core stubs, 0 ms               python -m shared.platform.cli stubs
     stubs_slow  the core stubs, --latency-ms 20
-    web, mobile, web_cold, web_cold_b, web_telemetry_on, web_telemetry_off
+    web, mobile, web_cold, web_cold_b, web_telemetry_on, web_telemetry_off,
+    web_api_limit_on, web_api_limit_off
                 one gateway worker each            python -m shared.platform.cli serve ...
     naive       the naive BFF (bench.naive_bff)    python -m bench.serve ...
     ceiling     the bare Litestar app (bench.ceiling), started last with the bytes it serves
 
 ``start`` brings up what the chosen scenarios need, dependencies first and each layer in
 parallel. The gateways get the production defaults (Prometheus metrics on, no trace exporter,
-JSON logs at info: one access line a request) unless their entry below says otherwise, and none
+JSON logs at info: one access line a request; rate limits on, at rates no scenario reaches, so
+their cost is in every number) unless their entry below says otherwise, and none
 inherits ``BFF_*`` or ``OTEL_*`` from the shell, so a run measures the same configuration on any
 machine. Sessions are in Redis for every gateway, as in production.
 """
@@ -72,7 +74,20 @@ GATEWAYS = {
     "web_telemetry_off": GatewaySpec(
         "web", "stubs", {"OTEL_TRACES_EXPORTER": "none", "OTEL_METRICS_EXPORTER": "none"}
     ),
+    "web_api_limit_on": GatewaySpec("web", "stubs"),
+    "web_api_limit_off": GatewaySpec("web", "stubs", {"BFF_RATE_LIMIT_API": "off"}),
 }
+UNREACHED_RATE = "10000000/minute"
+"""Every request is counted, none refused: one session drives each load."""
+SOAK_ENV = {
+    # Short lives, so a soak run sees its sessions and cache entries expire (bench.soak).
+    "BFF_SESSION_IDLE_TIMEOUT": "60",
+    "BFF_SESSION_ABSOLUTE_TIMEOUT": "120",
+    "BFF_CACHE_PRODUCT_TTL": "5",
+    "BFF_CACHE_PRODUCT_STALE": "30",
+}
+GATEWAYS["soak_web"] = GatewaySpec("web", "stubs", SOAK_ENV)
+GATEWAYS["soak_mobile"] = GatewaySpec("mobile", "stubs", SOAK_ENV)
 BASE = ("redis", "idp", "stubs", "stubs_slow")
 
 
@@ -119,6 +134,10 @@ class BenchStack:
 
     def url(self, name: str) -> str:
         return self.urls[name]
+
+    def child(self, name: str) -> Child:
+        """The running process started as ``name`` (the soak measures the gateways' memory)."""
+        return next(child for child in self._children if child.name == name)
 
     @property
     def redis_url(self) -> str:
@@ -182,6 +201,9 @@ class BenchStack:
             "BFF_ALLOWED_ORIGINS": url,
             "BFF_MOBILE_REDIRECT_URIS": "http://127.0.0.1:8765/cb",
             "BFF_LOG_FORMAT": "json",
+            "BFF_RATE_LIMIT_LOGIN": UNREACHED_RATE,
+            "BFF_RATE_LIMIT_TOKEN": UNREACHED_RATE,
+            "BFF_RATE_LIMIT_API": UNREACHED_RATE,
         }
         for service in CORE_SERVICES:
             env[f"BFF_CORE_{service.upper()}_URL"] = f"{self.urls[spec.stubs]}/{service}"

@@ -40,6 +40,11 @@ def scenario_rows(name: str, title: str, data: Record) -> Iterator[Row]:
     elif name == "telemetry":
         yield _row(f"{title}: off", data["off"])
         yield _row(f"{title}: on (OTLP)", data["on"])
+    elif name == "api_rate_limit":
+        commands = data.get("redis_scripts_per_request") or {}
+        for side in ("off", "on"):
+            per_request = _number(commands.get(side), 2)
+            yield _row(f"{title}: {side}, {per_request} Redis scripts/req", data[side])
     else:
         yield _row(title, data)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import subprocess
 import tempfile
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -149,6 +149,62 @@ def run(
     if finished.returncode != 0:
         raise WrkOutputError(f"wrk exited with {finished.returncode}: {finished.stderr.strip()}")
     return parse_output(finished.stdout, success)
+
+
+@dataclass(frozen=True)
+class Side:
+    """One configuration of an alternating measurement: its load, and what ``count`` rose by
+    while it ran (0 without a counter)."""
+
+    load: LoadResult
+    counted: int
+
+
+def alternating(
+    urls: Mapping[str, str],
+    *,
+    seconds: float,
+    headers: Mapping[str, str] | None = None,
+    count: Callable[[], int] | None = None,
+) -> dict[str, Side]:
+    """Two configurations (``urls``: side -> URL) measured a, b, b, a, each for half of
+    ``seconds``, so a drift of the machine during the measurement weighs on both alike."""
+    first, second = urls
+    half = max(1.0, seconds / 2)
+    loads: dict[str, list[LoadResult]] = {first: [], second: []}
+    counted = dict.fromkeys(urls, 0)
+    for side in (first, second, second, first):
+        before = count() if count else 0
+        loads[side].append(run(urls[side], seconds=half, headers=headers))
+        counted[side] += (count() if count else 0) - before
+    return {side: Side(combined(loads[side]), counted[side]) for side in urls}
+
+
+def combined(runs: list[LoadResult]) -> LoadResult:
+    """Several wrk runs of one configuration as one: throughput over their whole time, the
+    mean of their percentiles (wrk reports no histogram to merge)."""
+    seconds = sum(r.seconds for r in runs)
+    requests = sum(r.requests for r in runs)
+    statuses: dict[int, int] = {}
+    for r in runs:
+        for code, number in r.statuses.items():
+            statuses[code] = statuses.get(code, 0) + number
+
+    def mean(values: list[float]) -> float:
+        return sum(values) / len(values)
+
+    return LoadResult(
+        rps=requests / seconds if seconds else 0.0,
+        p50_ms=mean([r.p50_ms for r in runs]),
+        p75_ms=mean([r.p75_ms for r in runs]),
+        p90_ms=mean([r.p90_ms for r in runs]),
+        p99_ms=mean([r.p99_ms for r in runs]),
+        requests=requests,
+        seconds=seconds,
+        statuses=statuses,
+        socket_errors=sum(r.socket_errors for r in runs),
+        failed=sum(r.failed for r in runs),
+    )
 
 
 def _search(pattern: str, text: str) -> str | None:

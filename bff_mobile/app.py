@@ -8,8 +8,13 @@ from litestar.types import BeforeMessageSendHookHandler
 
 from bff_mobile.auth import ROUTES as AUTH_ROUTES
 from bff_mobile.auth import me
-from bff_mobile.errors import IDENTITY_PROBLEMS
-from bff_mobile.tokens import bearer_session
+from bff_mobile.errors import (
+    IDENTITY_PROBLEMS,
+    OAuthError,
+    handle_oauth_error,
+    token_rate_limited,
+)
+from bff_mobile.tokens import api_bearer_session
 from bff_mobile.versioning import app_version_guard
 from bff_mobile.views.screens import ROUTES as SCREEN_ROUTES
 from core_clients.wiring import CORE, core_data_resource
@@ -18,12 +23,18 @@ from shared.identity.wiring import IDENTITY, identity_resource
 from shared.platform.clock import SYSTEM_CLOCK, Clock
 from shared.platform.plugin import build_gateway_app
 from shared.platform.problem_map import problem_handler
+from shared.platform.rate_limits import ClientRateLimitMiddleware, LimitedPath
 from shared.platform.security_headers import security_headers_hook
 from shared.platform.settings import Settings, load_settings
 from shared.screens.provider import screen_for_mobile_session
 
 CALLBACK_PATH = "/auth/callback"
 API_PREFIX = "/m/v1"
+CLIENT_RATE_LIMITS = {
+    "/auth/authorize": LimitedPath("login"),
+    CALLBACK_PATH: LimitedPath("login"),
+    "/auth/token": LimitedPath("token", refuse=token_rate_limited),
+}
 
 
 def mobile_security_headers(settings: Settings) -> BeforeMessageSendHookHandler:
@@ -47,7 +58,7 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
         route_handlers=[me, *SCREEN_ROUTES],
         guards=[app_version_guard(settings.mobile_min_app_version, settings.mobile_upgrade_url)],
         dependencies={
-            "mobile_session": Provide(bearer_session),
+            "mobile_session": Provide(api_bearer_session),
             "screen": Provide(screen_for_mobile_session),
         },
     )
@@ -58,5 +69,9 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
         resources=[identity_resource(CALLBACK_PATH), core_data_resource],
         dependencies={"identity": IDENTITY.provide(), "core": CORE.provide()},
         before_send=[mobile_security_headers(settings)],
-        exception_handlers={IdentityError: problem_handler(IDENTITY_PROBLEMS)},
+        exception_handlers={
+            IdentityError: problem_handler(IDENTITY_PROBLEMS),
+            OAuthError: handle_oauth_error,
+        },
+        middleware=[ClientRateLimitMiddleware(CLIENT_RATE_LIMITS)],
     )

@@ -34,7 +34,13 @@ from litestar.di import Provide
 from litestar.params import HeaderParameter, QueryParams, RawBody, RequestCookies
 from litestar.response import Redirect
 
-from bff_mobile.errors import NO_STORE, OAUTH_ERRORS, OAuthError, oauth_error_response
+from bff_mobile.errors import (
+    NO_STORE,
+    OAUTH_ERRORS,
+    TOKEN_ENDPOINT_RESPONSES,
+    OAuthError,
+    oauth_error_response,
+)
 from bff_mobile.tokens import MobileSession, bearer_session
 from shared.identity.endpoints import backchannel_logout_handler
 from shared.identity.errors import IdentityError, IdpUnavailable, LoginRejected
@@ -42,7 +48,7 @@ from shared.identity.login import LOGIN_TTL_S
 from shared.identity.login_cookie import PendingLoginCookie, find_pending
 from shared.identity.mobile_tokens import AppAuthorization, PendingAppLogin
 from shared.identity.wiring import Identity
-from shared.platform.errors import current_trace_id
+from shared.platform.errors import current_trace_id, unavailable_headers
 from shared.platform.logging import get_logger
 from shared.platform.settings import Settings
 from shared.platform.state import Injected
@@ -118,7 +124,12 @@ def login_error_page(detail: str, status: int = 400) -> Response[str]:
     body = _PAGE.format(
         detail=html.escape(detail), reference=html.escape(current_trace_id() or "none")
     )
-    return Response(body, status_code=status, media_type=MediaType.HTML, headers=NO_STORE)
+    return Response(
+        body,
+        status_code=status,
+        media_type=MediaType.HTML,
+        headers=unavailable_headers(NO_STORE, status),
+    )
 
 
 def _to_app(app: AppAuthorization, login_cookie: Cookie, **params: str) -> Redirect:
@@ -273,6 +284,7 @@ def _required(form: dict[str, str], name: str) -> str:
     status_code=200,
     request_max_body_size=TOKEN_REQUEST_MAX_BYTES,
     summary="Redeem a one-time code, or rotate a refresh token (OAuth token endpoint)",
+    responses=TOKEN_ENDPOINT_RESPONSES,
 )
 async def token(
     identity: Injected[Identity], body: RawBody, content_type: ContentType, user_agent: UserAgent

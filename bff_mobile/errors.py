@@ -10,13 +10,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import msgspec
-from litestar import MediaType, Response
+from litestar import MediaType, Request, Response
+from litestar.openapi import ResponseSpec
 
 from shared.identity import errors as identity
-from shared.platform.errors import BadRequest, GatewayError, NotReady, Unauthenticated
+from shared.platform.errors import (
+    BadRequest,
+    GatewayError,
+    NotReady,
+    Unauthenticated,
+    unavailable_headers,
+)
 from shared.platform.problem_map import ErrorMap
 
 NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}
@@ -49,11 +57,18 @@ IDENTITY_PROBLEMS: ErrorMap[identity.IdentityError, GatewayError] = ErrorMap(
 class OAuthError(Exception):
     """A token-endpoint refusal in the OAuth error format (RFC 6749 5.2)."""
 
-    def __init__(self, error: str, description: str, status: int = 400) -> None:
+    def __init__(
+        self,
+        error: str,
+        description: str,
+        status: int = 400,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(description)
         self.error = error
         self.description = description
         self.status = status
+        self.headers = dict(headers or {})
 
 
 def _oauth(error: str, status: int = 400) -> Callable[[identity.IdentityError], OAuthError]:
@@ -77,10 +92,44 @@ OAUTH_ERRORS: ErrorMap[identity.IdentityError, OAuthError] = ErrorMap(
 )
 
 
+class OAuthErrorBody(msgspec.Struct):
+    """What ``POST /auth/token`` answers on any refusal (RFC 6749 5.2), for its OpenAPI entry."""
+
+    error: str
+    error_description: str
+
+
+TOKEN_ENDPOINT_RESPONSES = {
+    status: ResponseSpec(
+        data_container=OAuthErrorBody, media_type=MediaType.JSON, description=description
+    )
+    for status, description in (
+        (400, "The request or grant was refused (invalid_request, invalid_grant, ...)"),
+        (503, "The identity provider is away: temporarily_unavailable, with Retry-After"),
+    )
+}
+
+
 def oauth_error_response(exc: OAuthError) -> Response[bytes]:
     return Response(
         msgspec.json.encode({"error": exc.error, "error_description": exc.description}),
         status_code=exc.status,
         media_type=MediaType.JSON,
-        headers=NO_STORE,
+        headers=unavailable_headers({**NO_STORE, **exc.headers}, exc.status),
+    )
+
+
+def handle_oauth_error(_: Request[Any, Any, Any], exc: OAuthError) -> Response[bytes]:
+    """For an ``OAuthError`` raised before the token handler runs (its rate limit)."""
+    return oauth_error_response(exc)
+
+
+def token_rate_limited(retry_after: int) -> OAuthError:
+    """``POST /auth/token`` past its rate: 429 in the OAuth format, ``temporarily_unavailable``
+    (the registered code for "try again later") with ``Retry-After``."""
+    return OAuthError(
+        "temporarily_unavailable",
+        "Too many token requests; try again later",
+        429,
+        headers={"Retry-After": str(retry_after)},
     )

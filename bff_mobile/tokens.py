@@ -15,6 +15,7 @@ from litestar.params import HeaderParameter
 
 from shared.identity.records import SessionRecord
 from shared.identity.wiring import IDENTITY
+from shared.platform.rate_limits import RATE_LIMITS
 
 
 async def bearer_session(
@@ -27,6 +28,18 @@ async def bearer_session(
     The identity comes from the state's slot, so a screen's dependencies resolve as one chain
     (see ``shared.screens.provider``)."""
     return await IDENTITY.get(state).mobile.session_for_bearer(authorization)
+
+
+async def api_bearer_session(
+    state: State,
+    authorization: Annotated[str | None, HeaderParameter(name="authorization", required=False)],
+) -> SessionRecord:
+    """``bearer_session`` for ``/m/v1/*``, each call counted against the session's
+    ``BFF_RATE_LIMIT_API`` (a 429 problem with ``Retry-After`` past it). The limits come from
+    the state's slot, as the identity does, so a screen's dependencies stay one chain."""
+    record = await bearer_session(state, authorization)
+    await RATE_LIMITS.get(state).check_session(record.id)
+    return record
 
 
 MobileSession: TypeAlias = NamedDependency[SessionRecord]

@@ -32,7 +32,11 @@ def app_version_guard(minimum: Version, upgrade_url: str) -> Guard:
 
     async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         # Async on purpose: Litestar runs a sync guard in a worker thread, a hop per request.
-        version = parse_version(connection.headers.get(APP_VERSION_HEADER))
+        sent = connection.headers.getall(APP_VERSION_HEADER, [])
+        if len(sent) > 1:
+            # Which one would count is up to each proxy and server on the way: refuse both.
+            raise BadRequest("The X-App-Version header must be sent once")
+        version = parse_version(sent[0] if sent else None)
         if version is None:
             raise BadRequest("The X-App-Version header must be a version such as 2.3.1")
         if version < minimum:

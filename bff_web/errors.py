@@ -1,9 +1,27 @@
-"""The web gateway's one translation of identity errors into problem+json responses."""
+"""The web gateway's one translation of identity errors into answers.
+
+An XHR (the SPA's ``fetch``) gets problem+json. A browser navigating to a login link while the
+IdP is away gets a short page with the same status and ``Retry-After``: a raw JSON body is no
+answer for a person looking at a tab.
+"""
 
 from __future__ import annotations
 
+import html
+from typing import Any
+
+from litestar import MediaType, Request, Response
+
 from shared.identity import errors as identity
-from shared.platform.errors import BadRequest, GatewayError, NotReady, Unauthenticated
+from shared.platform.errors import (
+    BadRequest,
+    GatewayError,
+    NotReady,
+    Unauthenticated,
+    current_trace_id,
+    handle_gateway_error,
+    unavailable_headers,
+)
 from shared.platform.problem_map import ErrorMap
 
 IDENTITY_PROBLEMS: ErrorMap[identity.IdentityError, GatewayError] = ErrorMap(
@@ -22,3 +40,42 @@ IDENTITY_PROBLEMS: ErrorMap[identity.IdentityError, GatewayError] = ErrorMap(
         identity.GrantRefused: lambda exc: BadRequest(exc.detail),
     },
 )
+
+_UNAVAILABLE_PAGE = """<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Sign-in unavailable</title></head>
+<body>
+<h1>Sign-in is unavailable right now</h1>
+<p>{detail}</p>
+<p>Please try again in a few seconds.</p>
+<p>Reference: {reference}</p>
+</body>
+</html>
+"""
+
+
+def is_browser_navigation(request: Request[Any, Any, Any]) -> bool:
+    """A top-level page load (the browser asks for HTML), not the SPA's ``fetch``."""
+    return "text/html" in request.headers.get("accept", "")
+
+
+def unavailable_page(problem: GatewayError) -> Response[str]:
+    body = _UNAVAILABLE_PAGE.format(
+        detail=html.escape(problem.detail), reference=html.escape(current_trace_id() or "none")
+    )
+    return Response(
+        body,
+        status_code=problem.status,
+        media_type=MediaType.HTML,
+        headers=unavailable_headers({"cache-control": "no-store"}, problem.status),
+    )
+
+
+def handle_identity_error(
+    request: Request[Any, Any, Any], exc: identity.IdentityError
+) -> Response[Any]:
+    """Litestar exception handler: the translated problem, as a page for a navigation to 503."""
+    problem = IDENTITY_PROBLEMS.translate(exc)
+    if problem.status == 503 and is_browser_navigation(request):
+        return unavailable_page(problem)
+    return handle_gateway_error(request, problem)

@@ -75,6 +75,17 @@ def encoded_length(url: str) -> int:
     return len(quote(url, safe=string.punctuation))
 
 
+def image_sources(settings: Settings) -> str:
+    """Product images come from the catalog's CDN over https. Outside production the catalog's
+    own origin is allowed too: the dev stubs serve the images themselves, over plain http. In
+    production it is not named, so the header never shows an internal host."""
+    sources = ["'self'", "https:", "data:"]
+    if not settings.is_prod:
+        catalog = urlsplit(settings.core_service("catalog").url)
+        sources.append(f"{catalog.scheme}://{catalog.netloc}")
+    return " ".join(sources)
+
+
 def content_security_policy(settings: Settings) -> str:
     issuer = urlsplit(settings.oidc_issuer)
     issuer_origin = f"{issuer.scheme}://{issuer.netloc}"
@@ -83,7 +94,7 @@ def content_security_policy(settings: Settings) -> str:
             "default-src 'none'",
             "script-src 'self'",
             "style-src 'self'",
-            "img-src 'self' https: data:",
+            f"img-src {image_sources(settings)}",
             "connect-src 'self'",
             "font-src 'self'",
             "manifest-src 'self'",

@@ -29,7 +29,8 @@ from core_clients.catalog import CatalogClient, Inventory, Product
 from core_clients.orders import NewOrderLine, Order, OrderPage, OrdersClient
 from core_clients.recommendations import Recommendations, RecommendationsClient
 from shared.cache import Cache, CacheKey, CacheResult
-from shared.platform.errors import Conflict, CoreNotFound, Unprocessable
+from shared.platform.errors import BadRequest, Conflict, CoreNotFound, Unprocessable
+from shared.platform.keys import KeyedHasher
 
 T = TypeVar("T")
 
@@ -55,6 +56,7 @@ class CoreData:
     orders: OrdersClient
     recommendations: RecommendationsClient
     cache: Cache
+    keys: KeyedHasher
     product_policy: CorePolicy = PRODUCT
 
     async def _cached(
@@ -116,12 +118,20 @@ class CoreData:
     async def orders_page(
         self, sub: str, ctx: CallContext, *, cursor: str | None, limit: int
     ) -> OrderPage:
-        result = await self._cached(
-            self.cache.user_key(sub, "orders", cursor or "-", limit),
-            lambda: self.orders.list_orders(sub, cursor=cursor, limit=limit, ctx=ctx),
-            ORDERS,
-            OrderPage,
-        )
+        try:
+            result = await self._cached(
+                self.cache.user_key(sub, "orders", cursor or "-", limit),
+                lambda: self.orders.list_orders(sub, cursor=cursor, limit=limit, ctx=ctx),
+                ORDERS,
+                OrderPage,
+            )
+        except UpstreamRejected as exc:
+            # The cursor is the caller's (the limit is checked before any call): a 400 about
+            # it is the caller's 400, not a failing service. Like every 4xx, the breaker does
+            # not count it.
+            if cursor is not None and exc.upstream_status == 400:
+                raise BadRequest("The cursor is not one this service issued") from exc
+            raise
         return result.value
 
     async def recommended(self, sub: str, ctx: CallContext, *, limit: int) -> Recommendations:
@@ -133,12 +143,22 @@ class CoreData:
         )
         return result.value
 
+    def core_idempotency_key(self, sub: str, client_key: str) -> str:
+        """The key the orders service sees: the client's key bound to the user (a keyed hash).
+
+        A client's key is only unique for that client. Sent as is, Bob reusing a key Alice
+        chose would get a 409 (and learn it exists), and a service keyed by the key alone
+        would hand him her order. Bound to the user, his key is a different key. (After a
+        ``BFF_SECRET_KEY`` rotation a retry of an order placed before it is a new key.)
+        """
+        return self.keys.hex("idempotency-key", sub, client_key)
+
     async def place_order(
         self, sub: str, lines: Sequence[NewOrderLine], *, idempotency_key: str, ctx: CallContext
     ) -> Order:
         try:
             return await self.orders.place_order(
-                sub, lines, idempotency_key=idempotency_key, ctx=ctx
+                sub, lines, idempotency_key=self.core_idempotency_key(sub, idempotency_key), ctx=ctx
             )
         except UpstreamRejected as exc:
             # The user's own input was refused (unknown product, key reused for another

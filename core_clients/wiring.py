@@ -54,7 +54,8 @@ async def core_data_resource(app: Litestar) -> AsyncIterator[None]:
             record_breaker_state(client.service, client.breaker.state.value)
             return client
 
-        cache = Cache(redis_client(app.state), hasher=KEYS.get(app.state), clock=clock, name="core")
+        keys = KEYS.get(app.state)
+        cache = Cache(redis_client(app.state), hasher=keys, clock=clock, name="core")
         stack.push_async_callback(cache.aclose)
         core = CoreData(
             accounts=open_client(AccountsClient),
@@ -62,6 +63,7 @@ async def core_data_resource(app: Litestar) -> AsyncIterator[None]:
             orders=open_client(OrdersClient),
             recommendations=open_client(RecommendationsClient),
             cache=cache,
+            keys=keys,
             product_policy=CorePolicy(
                 ttl=settings.cache_product_ttl_s,
                 stale_ttl=settings.cache_product_stale_s,

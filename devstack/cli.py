@@ -225,8 +225,8 @@ class _DevStack:
                 f"  core stubs   {self.stubs.url}/_stats  (fault injection: PUT /_chaos/<service>)",
                 f"  dev IdP      {self.idp.url}/.well-known/openid-configuration",
                 "",
-                f"Log in: open {self.web.url}/bff/login and enter the subject "
-                f"'{DEV_TEST_USER}' (any subject works) at the IdP's form.",
+                f"Try it: open {self.web.url}/ and sign in as '{DEV_TEST_USER}' "
+                "(any subject works) at the IdP's form.",
                 "Stop with Ctrl-C.",
                 "",
             ]

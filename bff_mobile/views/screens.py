@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Request, Response, get, post
+from litestar import MediaType, Request, Response, get, post
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, HeaderParameter, QueryParameter
 
 from bff_mobile.schemas import (
@@ -23,6 +24,7 @@ from bff_mobile.schemas import (
     OrderLine,
     OrdersPage,
     OrderSummary,
+    Payload,
     PlacedOrder,
     ProductDetail,
 )
@@ -94,7 +96,17 @@ def order_detail(order: Order, products: dict[str, Product], shape: Shaper) -> O
     )
 
 
-@get("/home", summary="The app's home screen", dependencies=REPLY)
+def answers(payload: type[Payload], status: int = 200) -> dict[int, ResponseSpec]:
+    """The OpenAPI entry of a screen that answers through ``Reply`` (raw bytes, so Litestar
+    cannot see the shape): the compact payload as JSON (MessagePack on request)."""
+    return {
+        status: ResponseSpec(
+            data_container=payload, media_type=MediaType.JSON, description="The screen"
+        )
+    }
+
+
+@get("/home", summary="The app's home screen", dependencies=REPLY, responses=answers(Home))
 async def home(screen: NamedDependency[Screen], reply: NamedDependency[Reply]) -> Response[bytes]:
     dpr = reply.device_pixel_ratio()
     data = await screen.home(recent_orders=RECENT_ORDERS, recommended=RECOMMENDED)
@@ -111,7 +123,12 @@ async def home(screen: NamedDependency[Screen], reply: NamedDependency[Reply]) -
     return reply.screen(shape.finish(payload), data.degraded)
 
 
-@get("/products/{product_id:str}", summary="A product, for the app", dependencies=REPLY)
+@get(
+    "/products/{product_id:str}",
+    summary="A product, for the app",
+    dependencies=REPLY,
+    responses=answers(ProductDetail),
+)
 async def product(
     screen: NamedDependency[Screen], reply: NamedDependency[Reply], product_id: FromPath[str]
 ) -> Response[bytes]:
@@ -139,7 +156,12 @@ async def product(
     return reply.screen(shape.finish(payload), data.degraded)
 
 
-@get("/orders", summary="The user's orders, for the app", dependencies=REPLY)
+@get(
+    "/orders",
+    summary="The user's orders, for the app",
+    dependencies=REPLY,
+    responses=answers(OrdersPage),
+)
 async def orders(
     screen: NamedDependency[Screen],
     reply: NamedDependency[Reply],
@@ -165,6 +187,7 @@ async def orders(
     request_max_body_size=JSON_BODY_MAX_BYTES,
     summary="Place an order from the app (JSON body: NewOrder)",
     dependencies=REPLY,
+    responses=answers(PlacedOrder, 201),
 )
 async def place_order(
     screen: NamedDependency[Screen],

@@ -19,6 +19,7 @@ One module per job::
     faults       the chaos modes, answered at the ASGI level
     middleware   count, inject chaos, check the bearer: in front of every service route
     control      /health, /_chaos and /_stats
+    images       product images and avatars, drawn as SVG, served to browsers without a token
     app          the app factory, create_stubs_app
 """
 

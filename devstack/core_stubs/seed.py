@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import random
-import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
+from urllib.parse import quote
 
 from devstack.core_stubs.models import (
     Account,
@@ -22,6 +22,7 @@ from devstack.core_stubs.models import (
     Product,
     Rating,
 )
+from devstack.dev_users import dev_user
 
 PRODUCT_COUNT = 500
 IMAGE_WIDTHS = (160, 320, 480, 960)
@@ -40,8 +41,6 @@ _CATEGORIES: dict[str, tuple[tuple[str, ...], int, int]] = {
 _ADJECTIVES = ("Alpine", "Coastal", "Ember", "Harbour", "Juniper", "Linen", "Maple", "Nordic")
 _COLOURS = ("black", "white", "sand", "forest green", "navy", "terracotta")
 _BRANDS = ("Northwind", "Fjell", "Casa Lumo", "Tidewater", "Kettle & Co")
-_FIRST_NAMES = ("Ada", "Bruno", "Chloé", "Dieter", "Elena", "Farid", "Greta", "Hugo", "Inès")
-_LAST_NAMES = ("Okafor", "Schmidt", "Dubois", "Rossi", "Novak", "Lindqvist", "Moreau", "Weber")
 _LOCALES = ("en-GB", "de-DE", "fr-FR")
 _TIERS = ("standard", "standard", "silver", "gold", "platinum")
 
@@ -56,7 +55,18 @@ def rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def make_product(seed: int, product_id: str) -> Product:
+def product_image_path(product_id: str, width: int) -> str:
+    """Where the stubs serve a product's image (see ``images``), below their own origin."""
+    return f"/images/products/{product_id}/{width}.svg"
+
+
+def avatar_path(account_id: str, initials: str) -> str:
+    return f"/images/avatars/{account_id}.svg?initials={quote(initials)}"
+
+
+def make_product(seed: int, product_id: str, origin: str = "") -> Product:
+    """``origin`` is where the stubs are reached (``http://127.0.0.1:8100``): image URLs point
+    there, so a browser shows them with no network beyond this machine."""
     rng = seeded_rng(seed, "product", product_id)
     category = rng.choice(sorted(_CATEGORIES))
     nouns, low, high = _CATEGORIES[category]
@@ -69,7 +79,7 @@ def make_product(seed: int, product_id: str) -> Product:
         price=Money(amount_minor=rng.randint(low // 100, high // 100) * 100 - 1),
         images=[
             Image(
-                url=f"https://cdn.example.com/products/{product_id}/{width}.jpg",
+                url=origin + product_image_path(product_id, width),
                 width=width,
                 height=width,
             )
@@ -89,22 +99,19 @@ def make_inventory(seed: int, product_id: str, today: date) -> Inventory:
     return Inventory(product_id, in_stock=True, quantity=rng.randint(1, 250), restock_date=None)
 
 
-def _ascii(name: str) -> str:
-    """Accented names stay in ``displayName``; addresses stay ASCII, as most validators expect."""
-    return unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
-
-
-def make_account(seed: int, sub: str) -> Account:
+def make_account(seed: int, sub: str, origin: str = "") -> Account:
+    """The profile of ``sub``: name and email as the dev IdP has them (``devstack.dev_users``),
+    the rest from the seed."""
     rng = seeded_rng(seed, "account", sub)
-    first, last = rng.choice(_FIRST_NAMES), rng.choice(_LAST_NAMES)
+    user = dev_user(sub)
     account_id = "acc_" + hashlib.sha256(f"{seed}:{sub}".encode()).hexdigest()[:12]
     created = SEEDED_HISTORY_END - timedelta(seconds=rng.randint(800 * 86400, 3000 * 86400))
     return Account(
         id=account_id,
         sub=sub,
-        display_name=f"{first} {last}",
-        email=f"{_ascii(first)}.{_ascii(last)}.{account_id[-4:]}@example.com",
-        avatar_url=f"https://cdn.example.com/avatars/{account_id}.png",
+        display_name=user.name,
+        email=user.email,
+        avatar_url=origin + avatar_path(account_id, user.given_name[:1] + user.family_name[:1]),
         tier=rng.choice(_TIERS),
         locale=rng.choice(_LOCALES),
         currency="EUR",

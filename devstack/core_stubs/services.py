@@ -50,32 +50,40 @@ def _decode_cursor(cursor: str) -> tuple[str, str]:
         ) from exc
 
 
-def _known_product(stubs: Stubs, product_id: str) -> Product:
-    product = stubs.catalog.get(product_id)
+def origin_of(request: Request[Any, Any, Any]) -> str:
+    """How the caller reached the stubs (``http://127.0.0.1:8100``), for the image URLs."""
+    return str(request.base_url).rstrip("/")
+
+
+def _known_product(catalog: Mapping[str, Product], product_id: str) -> Product:
+    product = catalog.get(product_id)
     if product is None:
         raise NotFoundException(f"no product {product_id!r}")
     return product
 
 
 @get("/v1/accounts/{sub:str}")
-async def get_account(sub: FromPath[str], stubs: Stubs) -> Account:
-    return make_account(stubs.seed, sub)
+async def get_account(sub: FromPath[str], stubs: Stubs, request: Request[Any, Any, Any]) -> Account:
+    return make_account(stubs.seed, sub, origin_of(request))
 
 
 @get("/v1/products/{id:str}")
-async def get_product(id: FromPath[str], stubs: Stubs) -> Product:
-    return _known_product(stubs, id)
+async def get_product(id: FromPath[str], stubs: Stubs, request: Request[Any, Any, Any]) -> Product:
+    return _known_product(stubs.catalog_at(origin_of(request)), id)
 
 
 @get("/v1/products")
-async def get_products(ids: FromQuery[str], stubs: Stubs) -> ProductList:
+async def get_products(
+    ids: FromQuery[str], stubs: Stubs, request: Request[Any, Any, Any]
+) -> ProductList:
+    catalog = stubs.catalog_at(origin_of(request))
     wanted = (product_id.strip() for product_id in ids.split(","))
-    return ProductList([stubs.catalog[pid] for pid in wanted if pid in stubs.catalog])
+    return ProductList([catalog[pid] for pid in wanted if pid in catalog])
 
 
 @get("/v1/products/{id:str}/inventory")
 async def get_inventory(id: FromPath[str], stubs: Stubs) -> Inventory:
-    _known_product(stubs, id)
+    _known_product(stubs.catalog, id)
     return make_inventory(stubs.seed, id, datetime.now(UTC).date())
 
 

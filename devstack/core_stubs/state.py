@@ -17,10 +17,14 @@ from devstack.core_stubs.models import CallStats, ChaosSpec, NewOrder, Order, Pr
 from devstack.core_stubs.seed import (
     SEEDED_HISTORY_END,
     make_order_history,
+    make_product,
     priced_lines,
     rfc3339,
     total,
 )
+
+#: How many origins' copies of the catalog are kept (oldest dropped first).
+MAX_ORIGINS = 8
 
 
 @dataclass
@@ -37,6 +41,19 @@ class StubState:
     placed_by_key: dict[str, tuple[NewOrder, Order]] = field(default_factory=dict)
     last_placed_at: datetime = SEEDED_HISTORY_END
     chaos_rng: random.Random = field(default_factory=random.Random)
+    catalogs_by_origin: dict[str, dict[str, Product]] = field(default_factory=dict)
+
+    def catalog_at(self, origin: str) -> dict[str, Product]:
+        """The catalog as answered to a caller that reached the stubs at ``origin``: the same
+        products, with image URLs under that origin (the stubs serve the images themselves)."""
+        if origin not in self.catalogs_by_origin:
+            if len(self.catalogs_by_origin) >= MAX_ORIGINS:  # a Host header is the caller's
+                self.catalogs_by_origin.pop(next(iter(self.catalogs_by_origin)))
+            self.catalogs_by_origin[origin] = {
+                product_id: make_product(self.seed, product_id, origin)
+                for product_id in self.catalog
+            }
+        return self.catalogs_by_origin[origin]
 
     def history(self, sub: str) -> list[Order]:
         if sub not in self.histories:

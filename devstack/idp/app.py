@@ -10,6 +10,7 @@ import flask
 import werkzeug.debug
 from joserfc.jwk import RSAKey
 
+from devstack.dev_users import ALICE
 from devstack.idp.grants import (
     AuthorizationCodeGrant,
     OpenIDCode,
@@ -22,15 +23,10 @@ from devstack.idp.routes import blueprint
 from devstack.idp.state import DevIdp, MockView, attach_idp
 from devstack.idp.views import MOCK_VIEW_WRAPPERS, add_issuer_to_authorization_response
 
-#: The seeded user: tests and people log in by entering this ``sub`` at the IdP's form.
-TEST_USER: Mapping[str, object] = {
-    "sub": "alice",
-    "name": "Alice Example",
-    "given_name": "Alice",
-    "family_name": "Example",
-    "email": "alice@example.com",
-    "email_verified": True,
-}
+#: The seeded user: tests and people log in by entering this ``sub`` at the IdP's form. Its
+#: claims, and those of any other subject, come from ``devstack.dev_users``, as the accounts
+#: stub's profiles do.
+TEST_USER: Mapping[str, object] = {"sub": ALICE.sub, **ALICE.claims()}
 
 
 def create_idp_app(

@@ -10,8 +10,9 @@ import flask
 from authlib.common.urls import add_params_to_uri
 from flask.typing import ResponseReturnValue
 
+from devstack.dev_users import dev_user
 from devstack.idp.logout import end_login_session, verify_id_token_hint
-from devstack.idp.mock import MOCK_BLUEPRINT
+from devstack.idp.mock import MOCK_BLUEPRINT, oidc_provider_mock
 from devstack.idp.state import (
     CLIENT_AUTH_METHODS,
     SESSION_SID_KEY,
@@ -73,6 +74,17 @@ def end_session() -> ResponseReturnValue:
     return flask.redirect(redirect_uri)
 
 
+def authorize() -> ResponseReturnValue:
+    """The mock's login form. A subject it does not know yet gets the claims
+    ``devstack.dev_users`` derives for it (the mock would give it an email only), so the name in
+    its ID token is the accounts stub's display name for it too."""
+    idp = current_idp()
+    sub = flask.request.form.get("sub") if flask.request.method == "POST" else None
+    if sub and idp.storage.get_user(sub) is None:
+        idp.storage.store_user(oidc_provider_mock.User(sub=sub, claims=dev_user(sub).claims()))
+    return idp.mock_views["authorize"]()
+
+
 def end_session_confirm() -> ResponseReturnValue:
     """The mock's confirmation button: ends the login session this browser holds."""
     idp = current_idp()
@@ -86,6 +98,7 @@ def end_session_confirm() -> ResponseReturnValue:
 #: original through ``DevIdp.mock_views`` under the same name.
 MOCK_VIEW_WRAPPERS: dict[str, MockView] = {
     "openid_config": discovery,
+    "authorize": authorize,
     "issue_token": token,
     "end_session": end_session,
     "end_session_confirm": end_session_confirm,

@@ -33,6 +33,7 @@ from typing import Any, Final, TypeVar
 import msgspec
 from opentelemetry import trace
 from opentelemetry.util.types import AttributeValue
+from redis.asyncio.lock import Lock
 
 from shared.cache.entries import Envelope, Freshness, NegativeExceptions, value_envelope
 from shared.cache.flight import Flight, SingleFlight
@@ -73,6 +74,13 @@ class _Found:
 class _Outcome:
     envelope: Envelope
     status: CacheStatus
+
+
+@dataclass(slots=True)
+class _HeldLock:
+    """The load's Redis lock while this lookup still has to release it."""
+
+    lock: Lock | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,12 +204,15 @@ class Cache:
 
         Another instance may still serve a shared entry from its level 1 for up to
         ``local_ttl``. For per-user data prefer :meth:`invalidate_user_kinds`, which also voids
-        loads that are already running on other instances.
+        loads that are already running on other instances. A value this instance loaded
+        before is written first (its write may still be behind its answer), so the delete
+        comes after it.
         """
         names = [self._names.value(key) for key in keys]
         for name in names:
             self._forget_locally(name, with_parts=False)
         if self._redis is not None and names:
+            await self.writes_done()
             await self._redis.delete(names)
 
     async def invalidate_user_kinds(self, sub: str, *kinds: str) -> None:
@@ -212,8 +223,15 @@ class Cache:
         if self._redis is not None and kinds:
             await self._redis.new_generations(tag, kinds)
 
+    async def writes_done(self) -> None:
+        """Wait for the Redis writes still behind their answers (``RedisLevel.write_behind``)."""
+        if self._redis is not None:
+            await self._redis.writes_done()
+
     async def aclose(self) -> None:
-        """Stop loads still running (background refreshes); the lifespan closes Redis."""
+        """Finish the writes behind answers, stop loads still running (background refreshes);
+        the lifespan closes Redis."""
+        await self.writes_done()
         tasks: list[asyncio.Task[Any]] = [*self._flights.tasks()]
         if self._redis is not None:
             tasks.extend(self._redis.tasks())
@@ -276,19 +294,20 @@ class Cache:
 
     async def _fill(self, flight: Flight[_Outcome], *, load: _Load) -> _Outcome:
         redis = self._redis
-        lock = None
+        held = _HeldLock()
         if redis is not None and load.found.generation is not None:
             read_ready = partial(self._read_ready, redis, load)
-            lock, ready = await redis.locks.take_or_wait(self._names.lock(load.key), read_ready)
+            lock_name = self._names.lock(load.key)
+            held.lock, ready = await redis.locks.take_or_wait(lock_name, read_ready)
             if ready is not None:
                 if ready.error is not None:
                     raise load.freshness.rebuild_error(ready.error)
                 return _Outcome(ready, "miss")
         try:
-            return await self._load(flight, load)
+            return await self._load(flight, load, held)
         finally:
-            if redis is not None and lock is not None:
-                await redis.locks.release(lock)
+            if redis is not None and held.lock is not None:  # not handed to a write
+                await redis.locks.release(held.lock)
 
     async def _read_ready(self, redis: RedisLevel, load: _Load) -> Envelope | None:
         """The value another instance stored meanwhile, if it needs no load."""
@@ -298,7 +317,7 @@ class Cache:
             return envelope
         return None
 
-    async def _load(self, flight: Flight[_Outcome], load: _Load) -> _Outcome:
+    async def _load(self, flight: Flight[_Outcome], load: _Load, held: _HeldLock) -> _Outcome:
         self.stats.loads += 1
         generation = load.found.generation or ""
         freshness = load.freshness
@@ -307,7 +326,7 @@ class Cache:
         except Exception as exc:
             negative = freshness.negative_envelope(exc, generation, self._clock.time())
             if negative is not None:
-                await self._store(flight, load, *negative, lifetime=freshness.negative_ttl)
+                self._store(flight, load, *negative, lifetime=freshness.negative_ttl, held=held)
                 raise
             stale = load.stale
             if stale is not None and freshness.state(stale, self._clock.time()) == "stale":
@@ -322,11 +341,11 @@ class Cache:
                 return _Outcome(stale, "stale_error")
             raise
         envelope, payload = value_envelope(value, generation, self._clock.time())
-        await self._store(flight, load, envelope, payload, lifetime=freshness.lifetime)
+        self._store(flight, load, envelope, payload, lifetime=freshness.lifetime, held=held)
         self._failed_refreshes.pop(load.found.flight_key)
         return _Outcome(envelope, "miss")
 
-    async def _store(
+    def _store(
         self,
         flight: Flight[_Outcome],
         load: _Load,
@@ -334,7 +353,9 @@ class Cache:
         payload: bytes,
         *,
         lifetime: float,
+        held: _HeldLock,
     ) -> None:
+        """Level 1 at once; Redis (and the lock's release) behind the answer."""
         if flight.discarded:  # invalidated while loading: this answer may predate the write
             return
         name = load.found.name
@@ -345,7 +366,10 @@ class Cache:
         if not load.key.per_user:
             self._local.put(name, envelope, now + min(self._local_ttl, lifetime))
         if load.found.generation is not None:
-            await self._redis.store(name, payload, lifetime=lifetime)
+            lock, held.lock = held.lock, None
+            self._redis.write_behind(
+                name, payload, lifetime=lifetime, lock=lock, discarded=lambda: flight.discarded
+            )
 
     def _forget_locally(self, name: str, *, with_parts: bool) -> None:
         """Drop level-1 entries and running loads of ``name`` (and of its longer keys)."""

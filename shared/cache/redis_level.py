@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 import msgspec
+from redis.asyncio.lock import Lock
 
 from shared.cache.entries import MAX_LIFETIME_S, Envelope, envelope_decoder
 from shared.cache.flight import RedisLocks, SingleFlight
@@ -58,6 +59,7 @@ class RedisLevel:
         self._cache_name = cache_name
         self._reads: SingleFlight[Read] = SingleFlight()
         self._user_reads = UserReadBatch(redis)
+        self._writes: set[asyncio.Task[None]] = set()
         self.locks = RedisLocks(
             redis, ttl_ms=lock_ttl_ms, wait_s=lock_wait_s, health=health, name=cache_name
         )
@@ -105,6 +107,39 @@ class RedisLevel:
         else:
             self.health.ok()
 
+    def write_behind(
+        self,
+        name: str,
+        payload: bytes,
+        *,
+        lifetime: float,
+        lock: Lock | None,
+        discarded: Callable[[], bool],
+    ) -> None:
+        """Store a loaded value, then release the load's lock, after its callers have it.
+
+        A cold screen waited for both round trips before answering; nobody needs them done
+        first. Callers here have the value; this instance's level 1 has a shared entry; another
+        instance waiting for the lock reads the value once the lock is gone, which is after the
+        write, as before. A load invalidated meanwhile (``discarded``) writes nothing.
+        """
+
+        async def store_then_release() -> None:
+            try:
+                if not discarded():
+                    await self.store(name, payload, lifetime=lifetime)
+            finally:
+                if lock is not None:
+                    await self.locks.release(lock)
+
+        task = asyncio.create_task(store_then_release(), name="cache-write")
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    async def writes_done(self) -> None:
+        """Each write is bounded by the client's socket timeout, so this wait is too."""
+        await asyncio.gather(*self._writes, return_exceptions=True)
+
     async def delete(self, names: list[str]) -> None:
         try:
             await self._redis.delete(*names)  # the Cluster client splits this by slot
@@ -133,7 +168,7 @@ class RedisLevel:
         self._reads.discard_where(covers)
 
     def tasks(self) -> list[asyncio.Task[Any]]:
-        return [*self._reads.tasks(), *self._user_reads.tasks()]
+        return [*self._reads.tasks(), *self._user_reads.tasks(), *self._writes]
 
     def _invalidation_failed(self, exc: BaseException) -> None:
         self.health.failed(exc)

@@ -51,6 +51,7 @@ class SessionManager:
         self._oidc = oidc
         self.idle_timeout_s = settings.session_idle_timeout_s
         self.absolute_timeout_s = settings.session_absolute_timeout_s
+        self.max_per_user = settings.session_max_per_user
         # Sliding writes to the store: once a meaningful part of the idle window has passed is
         # enough (a session may then end up to this much sooner than a strict slide, never later).
         self.slide_interval_s = min(MAX_SLIDE_INTERVAL_S, self.idle_timeout_s / 20)
@@ -124,7 +125,17 @@ class SessionManager:
         )
         await self.store.create(record)
         _logger.info("login_succeeded", session_kind=kind)
+        await self._end_oldest_beyond_cap(record)
         return record
+
+    async def _end_oldest_beyond_cap(self, newest: SessionRecord) -> None:
+        """``BFF_SESSION_MAX_PER_USER``: a user's sessions (every device, both gateways) do not
+        pile up without bound, say from a script logging in in a loop; past the cap the oldest
+        end, as a logout would end them (their refresh tokens revoked)."""
+        others = [s for s in await self.store.list_for_user(newest.sub) if s.id != newest.id]
+        for oldest in others[: max(0, len(others) + 1 - self.max_per_user)]:
+            await self.end(oldest)
+            _logger.info("session_ended_over_cap", session_kind=oldest.kind)
 
     async def end(self, record: SessionRecord) -> str | None:
         """End one session here (every instance sees it at once) and revoke its refresh token

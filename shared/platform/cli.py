@@ -98,6 +98,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=port,
         workers=args.workers or settings.workers,
+        shutdown_timeout_s=settings.shutdown_timeout_s,
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
     )
@@ -122,11 +123,16 @@ def serve_asgi(
     host: str,
     port: int,
     workers: int,
+    shutdown_timeout_s: int = 20,
     tls_cert: str | None = None,
     tls_key: str | None = None,
 ) -> None:
     """Serve ``module:create_app`` until stopped, as every gateway is served in production
     (and the benchmark's reference apps, so the server is never the difference).
+
+    On SIGTERM granian closes the listening socket (new connections are refused), lets each
+    worker finish the requests in flight, and kills a worker still busy after
+    ``shutdown_timeout_s`` (``BFF_SHUTDOWN_TIMEOUT``): the drain.
 
     With ``tls_cert`` and ``tls_key`` (PEM) it serves https itself (granian's TLS 1.3 minimum),
     for direct exposure without a terminating proxy."""
@@ -144,7 +150,7 @@ def serve_asgi(
         loop=Loops.uvloop,
         log_enabled=False,
         respawn_failed_workers=True,
-        workers_kill_timeout=10,
+        workers_kill_timeout=shutdown_timeout_s,
         ssl_cert=Path(tls_cert) if tls_cert is not None else None,
         ssl_key=Path(tls_key) if tls_key is not None else None,
     ).serve()

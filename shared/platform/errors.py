@@ -14,6 +14,7 @@ own code.
      ├── UnsupportedMediaType    415
      ├── Unprocessable           422
      ├── UpgradeRequired         426
+     ├── TooManyRequests         429   (with Retry-After)
      ├── NotReady                503
      └── CoreError               502   (core_clients; CoreTimeout also by the screen gather)
           ├── CoreBadResponse    502
@@ -39,6 +40,12 @@ from shared.platform.tls import tls_failure_reason
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "/problems/"
+RETRY_AFTER_S = 5
+"""What every 503 tells the client to wait before trying again (``Retry-After``, RFC 9110 10.2.3).
+
+A 503 here means a dependency is away (Redis, the IdP, a core service behind an open breaker):
+a paused or restarting Redis is back, or a breaker half-opens, within a few seconds, and a
+client that waits that long instead of hammering the gateway helps it come back."""
 
 _logger = get_logger("bff.errors")
 
@@ -109,6 +116,12 @@ class UpgradeRequired(GatewayError):
     status = 426
     slug = "upgrade-required"
     title = "Upgrade required"
+
+
+class TooManyRequests(GatewayError):
+    status = 429
+    slug = "too-many-requests"
+    title = "Too many requests"
 
 
 class NotReady(GatewayError):
@@ -185,6 +198,15 @@ def current_trace_id() -> str:
     return format(ctx.trace_id, "032x") if ctx.is_valid else ""
 
 
+def unavailable_headers(headers: Mapping[str, str] | None, status: int) -> dict[str, str]:
+    """``headers`` plus ``Retry-After`` when ``status`` is 503 and the raise site set none:
+    the one rule every 503 answer of both gateways follows (problems, OAuth errors, pages)."""
+    result = dict(headers or {})
+    if status == 503 and not any(name.lower() == "retry-after" for name in result):
+        result["retry-after"] = str(RETRY_AFTER_S)
+    return result
+
+
 def problem_response(
     status: int,
     slug: str,
@@ -207,7 +229,7 @@ def problem_response(
         content=msgspec.json.encode(body),
         status_code=status,
         media_type=PROBLEM_MEDIA_TYPE,
-        headers=dict(headers or {}),
+        headers=unavailable_headers(headers, status),
     )
 
 

@@ -32,6 +32,8 @@ Purpose = Literal[
     "lock",
     "cache-user",
     "etag",
+    "rate-limit",
+    "idempotency-key",
 ]
 """What a hash is for; each purpose has its own derived key.
 
@@ -43,6 +45,8 @@ Purpose = Literal[
 * ``lock``: name a lock held for a session (token refresh).
 * ``cache-user``: the user part of a per-user cache key.
 * ``etag``: a validator bound to the user and the bytes sent.
+* ``rate-limit``: name the caller (session or address) a request rate is counted for.
+* ``idempotency-key``: the ``Idempotency-Key`` sent to a core service, bound to the user.
 """
 
 PURPOSES: tuple[Purpose, ...] = get_args(Purpose)

@@ -116,13 +116,19 @@ def _redact_value(value: Any, depth: int = 0) -> Any:
 def redact_secrets(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
-    """structlog processor: mask secret fields by name and secret-looking values anywhere."""
-    for key in list(event_dict):
+    """structlog processor: mask secret fields by name and secret-looking values anywhere.
+
+    Numbers, booleans and ``None`` are passed over without a look: every line has several (an
+    access line is half numbers), and this runs for every line."""
+    for key, value in event_dict.items():  # replacing values in place; no key is added
         if key.lower() in SECRET_FIELD_NAMES:
             event_dict[key] = REDACTED
-        else:
-            event_dict[key] = _redact_value(event_dict[key])
+        elif type(value) not in _PLAIN_TYPES:
+            event_dict[key] = _redact_value(value)
     return event_dict
+
+
+_PLAIN_TYPES = frozenset({int, float, bool, type(None)})
 
 
 def add_trace_context(

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import hmac
-import ipaddress
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any
@@ -31,10 +30,18 @@ from litestar.types import Scope
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis, RedisCluster
 
+from shared.platform.client_address import ClientAddresses
 from shared.platform.clock import SYSTEM_CLOCK, Clock
 from shared.platform.errors import EXCEPTION_HANDLERS, NotFound, NotReady, Unauthenticated
 from shared.platform.keys import KeyedHasher
 from shared.platform.logging import RequestContextMiddleware, configure_logging, get_logger
+from shared.platform.openapi import ProblemDocumentingJsonPlugin
+from shared.platform.rate_limits import (
+    RATE_LIMITS,
+    RateLimits,
+    close_rate_limit_storage,
+    rate_limit_storage,
+)
 from shared.platform.redis import RedisClient, create_redis_client
 from shared.platform.settings import Settings
 from shared.platform.state import Injected, StateSlot
@@ -51,6 +58,7 @@ SETTINGS = StateSlot("settings", Settings)
 KEYS = StateSlot("keys", KeyedHasher)
 # Clock is a runtime-checkable Protocol: the slot checks structure, mypy calls it abstract.
 CLOCK: StateSlot[Clock] = StateSlot("clock", Clock)  # type: ignore[type-abstract]
+CLIENT_ADDRESSES = StateSlot("client_addresses", ClientAddresses)
 
 _logger = get_logger("bff.plugin")
 _READY_CHECK_TIMEOUT_S = 2.0
@@ -81,7 +89,10 @@ async def ready(readiness: Injected[Readiness]) -> HealthStatus:
 
 @get("/metrics", include_in_schema=False, sync_to_thread=False)
 def prometheus_metrics(
-    settings: Injected[Settings], headers: Headers, scope: Scope
+    settings: Injected[Settings],
+    client_addresses: Injected[ClientAddresses],
+    headers: Headers,
+    scope: Scope,
 ) -> Response[bytes]:
     """The Prometheus text exposition of the gateway's OpenTelemetry instruments."""
     registry = prometheus_registry()
@@ -94,19 +105,16 @@ def prometheus_metrics(
             raise Unauthenticated(
                 "A bearer token is required", headers={"WWW-Authenticate": "Bearer"}
             )
-    elif settings.is_prod or not _is_loopback(scope):
+    elif settings.is_prod or not _is_loopback(client_addresses, scope):
         raise NotFound("Not found")
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
-def _is_loopback(scope: Scope) -> bool:
-    client = scope.get("client")
-    if not client:
-        return False
-    try:
-        return ipaddress.ip_address(client[0]).is_loopback
-    except ValueError:
-        return False
+def _is_loopback(client_addresses: ClientAddresses, scope: Scope) -> bool:
+    """The caller, as the rate limits see it (a trusted proxy on this machine does not make
+    every client it forwards a local one), is this machine."""
+    address = client_addresses.of(scope)
+    return address is not None and address.is_loopback
 
 
 class Readiness:
@@ -198,17 +206,30 @@ class GatewayPlugin(InitPlugin):
             "clock": CLOCK.provide(),
             "request_id": Provide(provide_request_id, sync_to_thread=False),
             "readiness": READINESS.provide(),
+            "client_addresses": CLIENT_ADDRESSES.provide(),
+            "rate_limits": RATE_LIMITS.provide(),
         }
         state = State({"redis": None})
         READINESS.fill(state, Readiness())
         SETTINGS.fill(state, self.settings)
         CLOCK.fill(state, self.clock)
         KEYS.fill(state, KeyedHasher(self.settings.secret_key, self.settings.secret_key_previous))
+        CLIENT_ADDRESSES.fill(
+            state,
+            ClientAddresses(self.settings.trusted_proxies, self.settings.trusted_proxy_header),
+        )
         app_config.state = state
-        app_config.openapi_config = OpenAPIConfig(
-            title=f"BFF {self.settings.gateway}",
-            version="1.0.0",
-            path="/schema",
+        # The schema maps every endpoint and parameter for an attacker too: in production it is
+        # served only when BFF_OPENAPI=true says so (the settings default it off there).
+        app_config.openapi_config = (
+            OpenAPIConfig(
+                title=f"BFF {self.settings.gateway}",
+                version="1.0.0",
+                path="/schema",
+                render_plugins=[ProblemDocumentingJsonPlugin()],
+            )
+            if self.settings.openapi_enabled
+            else None
         )
         return app_config
 
@@ -222,6 +243,17 @@ class GatewayPlugin(InitPlugin):
                 stack.push_async_callback(redis.aclose)
                 app.state.redis = redis
                 READINESS.get(app.state).add("redis", redis_check(redis))
+            storage = rate_limit_storage(self.settings, app.state.redis)
+            stack.push_async_callback(close_rate_limit_storage, storage)
+            RATE_LIMITS.fill(
+                app.state,
+                RateLimits(
+                    storage,
+                    self.settings,
+                    KEYS.get(app.state),
+                    CLIENT_ADDRESSES.get(app.state),
+                ),
+            )
             for resource in self.resources:
                 await stack.enter_async_context(resource(app))
             settle_garbage_collector()

@@ -28,6 +28,20 @@ _SENTINEL_MASTER = "mymaster"
 """The master's name when a Sentinel URL has no path (``redis://s1:26379,s2:26379/<name>``)."""
 
 
+class SentinelMaster(Redis):
+    """The master of a Sentinel set, which also closes its connections to the sentinels:
+    closing only the master client left them open past the gateway's shutdown."""
+
+    sentinels: tuple[Redis, ...] = ()
+
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        try:
+            await super().aclose(close_connection_pool)
+        finally:
+            for sentinel in self.sentinels:
+                await sentinel.aclose()
+
+
 def tls_options(url: str, tls: TlsClientFiles | None) -> dict[str, Any]:
     """redis-py's TLS keywords for a ``rediss://`` URL (none for ``redis://``: they would be
     refused by a plain connection). Verification stays on: certificate and host name."""
@@ -63,7 +77,7 @@ def create_redis_client(
             (h.rsplit(":", 1)[0], int(h.rsplit(":", 1)[1]) if ":" in h else 26379)
             for h in parts.netloc.rsplit("@", 1)[-1].split(",")
         ]
-        service = parts.path.strip("/") or _SENTINEL_MASTER
+        service = sentinel_service(url)
         with_tls = {"ssl": True, **secure} if secure else {}
         sentinel = Sentinel(  # type: ignore[no-untyped-call]
             hosts,
@@ -78,7 +92,10 @@ def create_redis_client(
             },
             **with_tls,
         )
-        client: Redis = sentinel.master_for(service, password=parts.password)
+        client: SentinelMaster = sentinel.master_for(
+            service, redis_class=SentinelMaster, password=parts.password
+        )
+        client.sentinels = tuple(sentinel.sentinels)
         return client
     # A blocking pool: a burst waits briefly for a connection instead of failing at once.
     pool = BlockingConnectionPool.from_url(
@@ -90,3 +107,8 @@ def create_redis_client(
         **secure,
     )
     return Redis.from_pool(pool)  # the client owns the pool and closes it in aclose()
+
+
+def sentinel_service(url: str) -> str:
+    """The master's name in a Sentinel URL, or the default when it names none."""
+    return urlsplit(url).path.strip("/") or _SENTINEL_MASTER

@@ -17,6 +17,7 @@ from typing import Any, Literal, cast
 from urllib.parse import urlsplit
 
 import msgspec
+from limits import RateLimitItem, parse
 
 from shared.platform.tls import TlsClientFiles
 from shared.platform.versions import ANY_VERSION, Version, parse_version
@@ -25,16 +26,17 @@ Gateway = Literal["web", "mobile"]
 Environment = Literal["dev", "prod"]
 RedisMode = Literal["standalone", "cluster", "sentinel"]
 LogFormat = Literal["json", "console", "auto"]
+ProxyHeader = Literal["x-forwarded-for", "forwarded"]
 CORE_SERVICES = ("accounts", "catalog", "orders", "recommendations")
 SECRET_VARIABLES = frozenset(
     {"BFF_OIDC_CLIENT_SECRET", "BFF_SECRET_KEY", "BFF_SECRET_KEY_PREVIOUS", "BFF_METRICS_TOKEN"}
 )
 MIN_SECRET_KEY_LENGTH = 32
+MIN_METRICS_TOKEN_LENGTH = 24
+_DEV_CLIENT_SECRET_PREFIX = "dev-secret-"  # noqa: S105
 # The dev default; refused when BFF_ENV=prod.
 _DEV_SECRET_KEY = "dev-only-secret-key-never-use-in-production-0123456789"  # noqa: S105
 _DEV_PORTS: dict[Gateway, int] = {"web": 8000, "mobile": 8001}
-_TRUE_WORDS = frozenset({"true", "1", "yes", "on"})
-_FALSE_WORDS = frozenset({"false", "0", "no", "off"})
 
 
 class ConfigError(Exception):
@@ -106,9 +108,22 @@ class Settings:
     cache_product_ttl_s: float = 60.0
     cache_product_stale_s: float = 600.0
     workers: int = 1
+    shutdown_timeout_s: int = 20
+    """How long ``bff serve`` lets in-flight requests finish after SIGTERM before it kills a
+    worker; a Kubernetes termination grace period must be longer (``deploy/kubernetes/``)."""
     log_format: LogFormat = "auto"
     log_level: str = "INFO"
     metrics_token: str | None = field(default=None, repr=False)
+    openapi_enabled: bool = True
+    session_max_per_user: int = 20
+    rate_limit_login: str | None = "30/minute"
+    rate_limit_token: str | None = "60/minute"  # noqa: S105 (a rate, not a secret)
+    rate_limit_api: str | None = "600/minute"
+    """Each a ``limits`` rate ("30/minute", "5/second"), or None when set to ``off``."""
+    trusted_proxies: tuple[str, ...] = ()
+    """CIDRs of the reverse proxies whose forwarding header names the client."""
+    trusted_proxy_header: ProxyHeader = "x-forwarded-for"
+    redis_allow_plaintext: bool = False
     otel: OtelSettings
     core_tls: TlsClientFiles = field(default_factory=TlsClientFiles)
     oidc_tls: TlsClientFiles = field(default_factory=TlsClientFiles)
@@ -199,15 +214,43 @@ class _Reader:
             raise ConfigError(name, f"must be between {minimum} and {maximum}, got {value}")
         return number
 
-    def flag(self, name: str, default: bool = False) -> bool:
+    def flag(self, name: str, default: bool) -> bool:
         value = self.raw(name)
         if value is None:
             return default
-        if value.lower() in _TRUE_WORDS:
-            return True
-        if value.lower() in _FALSE_WORDS:
-            return False
-        raise ConfigError(name, f"must be true or false, got {value!r}")
+        if value.lower() not in ("true", "false"):
+            raise ConfigError(name, f"must be true or false, got {value!r}")
+        return value.lower() == "true"
+
+    def rate(self, name: str, default: str) -> str | None:
+        """A rate such as ``30/minute`` (the ``limits`` notation), or None for ``off``."""
+        value = self.text(name, default)
+        if value.lower() == "off":
+            return None
+        try:
+            item: RateLimitItem = parse(value)
+        except ValueError:
+            raise ConfigError(
+                name, f"must be a rate such as 30/minute (or off), got {value!r}"
+            ) from None
+        if item.amount < 1:
+            raise ConfigError(name, f"must allow at least one request, got {value!r}")
+        return value
+
+    def networks(self, name: str) -> tuple[str, ...]:
+        """A comma list of CIDRs (``10.0.0.0/8, ::1``), kept in their normal form."""
+        value = self.raw(name)
+        if value is None:
+            return ()
+        networks = []
+        for item in (part.strip() for part in value.split(",")):
+            if not item:
+                continue
+            try:
+                networks.append(str(ipaddress.ip_network(item, strict=False)))
+            except ValueError:
+                raise ConfigError(name, f"{item!r} is not an IP network (CIDR)") from None
+        return tuple(networks)
 
     def readable_file(self, name: str) -> str | None:
         path = self.raw(name)
@@ -402,14 +445,30 @@ def load_settings(gateway: Gateway, environ: Mapping[str, str] | None = None) ->
             "BFF_CACHE_PRODUCT_STALE", 600.0, minimum=0.0, maximum=86400
         ),
         workers=workers,
+        shutdown_timeout_s=reader.integer("BFF_SHUTDOWN_TIMEOUT", 20, minimum=1, maximum=600),
         log_format=log_format,
         log_level=log_level,
         metrics_token=reader.raw("BFF_METRICS_TOKEN"),
+        openapi_enabled=reader.flag("BFF_OPENAPI", env != "prod"),
+        session_max_per_user=reader.integer(
+            "BFF_SESSION_MAX_PER_USER", 20, minimum=1, maximum=1000
+        ),
+        rate_limit_login=reader.rate("BFF_RATE_LIMIT_LOGIN", "30/minute"),
+        rate_limit_token=reader.rate("BFF_RATE_LIMIT_TOKEN", "60/minute"),
+        rate_limit_api=reader.rate("BFF_RATE_LIMIT_API", "600/minute"),
+        trusted_proxies=reader.networks("BFF_TRUSTED_PROXIES"),
+        trusted_proxy_header=cast(
+            ProxyHeader,
+            reader.choice(
+                "BFF_TRUSTED_PROXY_HEADER", "x-forwarded-for", ("x-forwarded-for", "forwarded")
+            ),
+        ),
+        redis_allow_plaintext=reader.flag("BFF_REDIS_ALLOW_PLAINTEXT", False),
         otel=_otel_settings(reader, gateway),
         core_tls=_tls_files(reader, "BFF_CORE", client_certificate=True),
         oidc_tls=_tls_files(reader, "BFF_OIDC", client_certificate=False),
         redis_tls=_tls_files(reader, "BFF_REDIS", client_certificate=True),
-        allow_plaintext_upstreams=reader.flag("BFF_ALLOW_PLAINTEXT_UPSTREAMS"),
+        allow_plaintext_upstreams=reader.flag("BFF_ALLOW_PLAINTEXT_UPSTREAMS", False),
     )
     if env == "prod":
         _refuse_unsafe_production(settings, reader)
@@ -491,43 +550,58 @@ def _refuse_unsafe_production(settings: Settings, reader: _Reader) -> None:
     for origin in settings.allowed_origins:
         if urlsplit(origin).scheme != "https":
             raise ConfigError("BFF_ALLOWED_ORIGINS", f"{origin!r} must be https when BFF_ENV=prod")
-    _refuse_plaintext_upstreams(settings, reader)
+    if settings.oidc_client_secret.startswith(_DEV_CLIENT_SECRET_PREFIX):
+        raise ConfigError("BFF_OIDC_CLIENT_SECRET", "is a development secret; set the real one")
+    if urlsplit(settings.post_logout_redirect_url).scheme != "https":
+        raise ConfigError("BFF_POST_LOGOUT_REDIRECT_URL", "must be https when BFF_ENV=prod")
+    _refuse_plaintext_core_services(settings)
+    plaintext_redis_allowed = settings.redis_allow_plaintext or settings.allow_plaintext_upstreams
+    if settings.redis_url is not None and not plaintext_redis_allowed:
+        _refuse_plaintext_redis(settings.redis_url)
+    if settings.metrics_token is not None and len(settings.metrics_token) < (
+        MIN_METRICS_TOKEN_LENGTH
+    ):
+        raise ConfigError(
+            "BFF_METRICS_TOKEN",
+            f"must be at least {MIN_METRICS_TOKEN_LENGTH} characters when BFF_ENV=prod",
+        )
 
 
-def _refuse_plaintext_upstreams(settings: Settings, reader: _Reader) -> None:
-    """Core services and Redis off this host are reached over TLS in production.
+def _refuse_plaintext_redis(url: str) -> None:
+    """Sessions and tokens cross the network to Redis: in production only over TLS
+    (``rediss://``), unless every host is this machine or the operator says otherwise."""
+    parts = urlsplit(url)
+    if parts.scheme == "rediss":
+        return
+    # Sentinel URLs list several hosts: ``redis://s1:26379,s2:26379/name``.
+    locations = parts.netloc.rsplit("@", 1)[-1].split(",")
+    hosts = [urlsplit(f"//{location}").hostname or "" for location in locations]
+    if not all(_is_loopback_host(host) for host in hosts):
+        raise ConfigError(
+            "BFF_REDIS_URL",
+            "must be rediss:// (TLS) for a host other than this machine when BFF_ENV=prod "
+            "(or set BFF_REDIS_ALLOW_PLAINTEXT=true)",
+        )
 
-    ``BFF_ALLOW_PLAINTEXT_UPSTREAMS=true`` lifts this for a service mesh whose sidecars do the
-    mutual TLS; ``BFF_REDIS_ALLOW_PLAINTEXT=true`` lifts it for Redis alone. Loopback hosts
-    (a sidecar, a local Redis) never leave the machine and are always allowed. The issuer is
-    checked on its own above: browsers are sent to it, so it is https whatever these say.
+
+def _refuse_plaintext_core_services(settings: Settings) -> None:
+    """Core services off this host are reached over TLS in production.
+
+    ``BFF_ALLOW_PLAINTEXT_UPSTREAMS=true`` lifts this (and the same rule for Redis) for a
+    service mesh whose sidecars do the mutual TLS. Loopback hosts (a sidecar) never leave the
+    machine and are always allowed. The issuer is checked on its own above: browsers are sent
+    to it, so it is https whatever these say.
     """
     if settings.allow_plaintext_upstreams:
         return
-    hint = "when BFF_ENV=prod (or BFF_ALLOW_PLAINTEXT_UPSTREAMS=true behind an encrypting mesh)"
     for service in settings.core:
         parts = urlsplit(service.url)
         if parts.scheme != "https" and not _is_loopback_host(parts.hostname or ""):
-            raise ConfigError(f"BFF_CORE_{service.name.upper()}_URL", f"must be https {hint}")
-    redis_url = settings.redis_url
-    if redis_url is None or urlsplit(redis_url).scheme == "rediss":
-        return
-    if reader.flag("BFF_REDIS_ALLOW_PLAINTEXT"):
-        return
-    if not all(_is_loopback_host(host) for host in _redis_hosts(redis_url)):
-        raise ConfigError("BFF_REDIS_URL", f"must be rediss:// {hint}")
-
-
-def _redis_hosts(url: str) -> list[str]:
-    """The host names of a Redis URL, every one of a Sentinel list (``host1:26379,host2``)."""
-    netloc = urlsplit(url).netloc.rsplit("@", 1)[-1]
-    hosts = []
-    for address in netloc.split(","):
-        if address.startswith("["):  # [::1]:6379
-            hosts.append(address[1:].split("]", 1)[0])
-        else:
-            hosts.append(address.rsplit(":", 1)[0] if ":" in address else address)
-    return hosts
+            raise ConfigError(
+                f"BFF_CORE_{service.name.upper()}_URL",
+                "must be https when BFF_ENV=prod "
+                "(or BFF_ALLOW_PLAINTEXT_UPSTREAMS=true behind an encrypting mesh)",
+            )
 
 
 def _is_loopback_host(host: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bff_mobile.errors import IDENTITY_PROBLEMS, OAUTH_ERRORS
+from bff_mobile.errors import IDENTITY_PROBLEMS, OAUTH_ERRORS, oauth_error_response
 from shared.identity.errors import (
     GrantRefused,
     IdentityError,
@@ -14,6 +14,7 @@ from shared.identity.errors import (
     OidcError,
     SessionEnded,
 )
+from shared.platform.errors import RETRY_AFTER_S
 from tests.shared.identity.test_errors import every_identity_error
 
 
@@ -61,3 +62,14 @@ def test_a_refused_grant_is_invalid_grant() -> None:
         400,
         "The code is not valid",
     )
+
+
+@pytest.mark.parametrize("error_class", every_identity_error(), ids=lambda cls: cls.__name__)
+def test_every_503_at_the_token_endpoint_carries_retry_after(
+    error_class: type[IdentityError],
+) -> None:
+    """`temporarily_unavailable` (the IdP away) tells the app when to try again."""
+    response = oauth_error_response(OAUTH_ERRORS.translate(instance(error_class)))
+    assert ("retry-after" in response.headers) == (response.status_code == 503)
+    if response.status_code == 503:
+        assert response.headers["retry-after"] == str(RETRY_AFTER_S)

@@ -137,5 +137,5 @@ def test_bff_responses_are_never_cached(client: TestClient[Litestar]) -> None:
 def test_the_spa_is_served(client: TestClient[Litestar]) -> None:
     page = client.get("/")
     assert page.status_code == 200
-    assert "/assets/app.js" in page.text
-    assert client.get("/assets/app.js").status_code == 200
+    assert "/assets/js/main.js" in page.text
+    assert client.get("/assets/js/main.js").status_code == 200

@@ -26,13 +26,15 @@ pytestmark = pytest.mark.anyio
 
 async def test_a_miss_loads_and_stores_then_hits(make_cache: MakeCache) -> None:
     """The first read loads and stores the value; later reads, here or on another instance,
-    hit without calling the source, and get the value back in its own type."""
+    hit without calling the source, and get the value back in its own type. The Redis write
+    goes on behind the first answer (``writes_done`` waits for it)."""
     first, second = make_cache(), make_cache()
     source = Source(Product("p1", "Lamp"))
     key = CacheKey.shared("product", "p1")
 
     loaded = await get(first, key, source, type=Product)
     again = await get(first, key, source, type=Product)
+    await first.writes_done()
     elsewhere = await get(second, key, source, type=Product)
 
     assert (loaded.status, again.status, elsewhere.status) == ("miss", "hit", "hit")

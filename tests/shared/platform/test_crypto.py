@@ -59,6 +59,22 @@ def test_garbage_raises_only_decryption_error(garbage: str) -> None:
         TokenCipher(NEW_KEY).decrypt(garbage, AD)
 
 
+def test_only_the_exact_url_safe_form_opens() -> None:
+    """The same bytes in the standard alphabet, padded, or with whitespace inside are not the
+    sealed value: a lenient decoder would open them."""
+    cipher = TokenCipher(NEW_KEY)
+    token = next(t for t in (cipher.encrypt(b"x" * 40, AD) for _ in range(200)) if "-" in t)
+    assert cipher.decrypt(token, AD) == b"x" * 40
+    for variant in (
+        token.replace("-", "+"),
+        token + "=" * (-len(token) % 4 or 4),
+        token[:8] + "\n" + token[8:],
+        token[:8] + " " + token[8:],
+    ):
+        with pytest.raises(DecryptionError):
+            cipher.decrypt(variant, AD)
+
+
 def test_truncated_value_is_rejected() -> None:
     cipher = TokenCipher(NEW_KEY)
     token = cipher.encrypt(b"secret value", AD)

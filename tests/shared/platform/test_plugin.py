@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 import structlog
 from litestar import Litestar, get
@@ -14,6 +15,7 @@ from bff_mobile.app import create_app as create_mobile_app
 from bff_web.app import create_app as create_web_app
 from shared.platform.plugin import build_gateway_app
 from shared.platform.settings import load_settings
+from tests.fixtures.servers import serve_in_thread
 
 GATEWAYS: dict[str, Callable[..., Litestar]] = {"web": create_web_app, "mobile": create_mobile_app}
 PROBLEM_KEYS = {"type", "title", "status", "detail", "traceId"}
@@ -65,6 +67,37 @@ def test_openapi_document_is_served(client: TestClient[Litestar]) -> None:
     response = client.get("/schema/openapi.json")
     assert response.status_code == 200
     assert response.json()["openapi"].startswith("3.")
+
+
+SCHEMA_PATHS = (
+    "/schema",
+    "/schema/openapi.json",
+    "/schema/openapi.yaml",
+    "/schema/swagger",
+    "/schema/redoc",
+    "/schema/elements",
+)
+PROD_ENVIRON = {
+    "BFF_ENV": "prod",
+    "BFF_PUBLIC_URL": "https://shop.example.com",
+    "BFF_OIDC_ISSUER": "https://127.0.0.1:9",
+    "BFF_OIDC_CLIENT_SECRET": "s3cret-client",
+    "BFF_SECRET_KEY": "Zq3v9XkP2mW7rT5yB8nL4cF6hJ1dG0sA",
+    "BFF_ALLOWED_ORIGINS": "https://shop.example.com",
+}
+
+
+@pytest.mark.parametrize("gateway", sorted(GATEWAYS))
+def test_production_serves_no_schema_unless_told_to(gateway: str) -> None:
+    """With BFF_ENV=prod, the OpenAPI document and its viewers are 404 problems over HTTP,
+    as any unknown path; BFF_OPENAPI=true brings them back."""
+    app = GATEWAYS[gateway](load_settings(gateway, PROD_ENVIRON))  # type: ignore[arg-type]
+    with serve_in_thread(app) as url, httpx.Client(base_url=url) as http:
+        for path in SCHEMA_PATHS:
+            assert_problem(http.get(path), 404)
+    opted_in = load_settings(gateway, {**PROD_ENVIRON, "BFF_OPENAPI": "true"})  # type: ignore[arg-type]
+    with serve_in_thread(GATEWAYS[gateway](opted_in)) as url, httpx.Client(base_url=url) as http:
+        assert http.get("/schema/openapi.json").json()["openapi"].startswith("3.")
 
 
 def test_a_well_formed_request_id_comes_back(client: TestClient[Litestar]) -> None:

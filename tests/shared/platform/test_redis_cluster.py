@@ -123,3 +123,17 @@ def log_in_and_out(url: str) -> None:
         assert user.status_code == 200
         assert browser.get(f"{url}{user.json()['logoutUrl']}").status_code == 302
         assert browser.get(f"{url}/bff/user").status_code == 401
+
+
+def test_rate_limits_count_on_a_cluster(
+    idp: IdpServer, start_gateway: StartGateway, redis_cluster_url: str
+) -> None:
+    """The limiter's two window keys share a slot: counting works, and refuses, on a Cluster."""
+    web = start_gateway(
+        "web",
+        idp_url=idp.url,
+        redis_url=redis_cluster_url,
+        BFF_REDIS_MODE="cluster",
+        BFF_RATE_LIMIT_LOGIN="2/minute",
+    )
+    assert [httpx.get(f"{web.url}/bff/login").status_code for _ in range(3)] == [302, 302, 429]

@@ -147,6 +147,14 @@ def test_secrets_never_show_in_repr_or_redacted_view() -> None:
         ({"OTEL_TRACES_SAMPLER_ARG": "2"}, "OTEL_TRACES_SAMPLER_ARG"),
         ({"BFF_SECRET_KEY_FILE": "/nonexistent/key"}, "BFF_SECRET_KEY_FILE"),
         ({"BFF_SECRET_KEY": PROD_KEY, "BFF_SECRET_KEY_FILE": "/nonexistent/k"}, "BFF_SECRET_KEY"),
+        ({"BFF_OPENAPI": "yes"}, "BFF_OPENAPI"),
+        ({"BFF_SESSION_MAX_PER_USER": "0"}, "BFF_SESSION_MAX_PER_USER"),
+        ({"BFF_RATE_LIMIT_LOGIN": "30/fortnight"}, "BFF_RATE_LIMIT_LOGIN"),
+        ({"BFF_RATE_LIMIT_TOKEN": "0/minute"}, "BFF_RATE_LIMIT_TOKEN"),
+        ({"BFF_RATE_LIMIT_API": "many"}, "BFF_RATE_LIMIT_API"),
+        ({"BFF_TRUSTED_PROXIES": "10.0.0.0/8, proxy.internal"}, "BFF_TRUSTED_PROXIES"),
+        ({"BFF_TRUSTED_PROXY_HEADER": "x-real-ip"}, "BFF_TRUSTED_PROXY_HEADER"),
+        ({"BFF_REDIS_ALLOW_PLAINTEXT": "1"}, "BFF_REDIS_ALLOW_PLAINTEXT"),
     ],
 )
 def test_each_bad_value_names_its_variable(environ: dict[str, str], variable: str) -> None:
@@ -171,6 +179,17 @@ def test_each_bad_value_names_its_variable(environ: dict[str, str], variable: st
             {"BFF_SECRET_KEY": "dev-only-secret-key-never-use-in-production-0123456789"},
             "BFF_SECRET_KEY",
         ),
+        ({"BFF_OIDC_CLIENT_SECRET": "dev-secret-bff-web"}, "BFF_OIDC_CLIENT_SECRET"),
+        (
+            {"BFF_POST_LOGOUT_REDIRECT_URL": "http://shop.example.com/"},
+            "BFF_POST_LOGOUT_REDIRECT_URL",
+        ),
+        ({"BFF_REDIS_URL": "redis://redis.internal:6379/0"}, "BFF_REDIS_URL"),
+        (
+            {"BFF_REDIS_URL": "redis://127.0.0.1:26379,sentinel-2.internal:26379/main"},
+            "BFF_REDIS_URL",
+        ),
+        ({"BFF_METRICS_TOKEN": "x"}, "BFF_METRICS_TOKEN"),
     ],
 )
 def test_production_refuses_unsafe_setups(override: dict[str, str | None], variable: str) -> None:
@@ -187,6 +206,76 @@ def test_production_refuses_unsafe_setups(override: dict[str, str | None], varia
 
 def test_production_accepts_a_safe_setup() -> None:
     assert load_settings("web", PROD_BASE).is_prod
+
+
+def test_each_production_refusal_is_one_line_naming_its_variable() -> None:
+    """The operator sees what to change, and nothing else."""
+    with pytest.raises(ConfigError) as info:
+        load_settings("web", {**PROD_BASE, "BFF_OIDC_CLIENT_SECRET": "dev-secret-bff-web"})
+    assert str(info.value) == ("BFF_OIDC_CLIENT_SECRET: is a development secret; set the real one")
+
+
+@pytest.mark.parametrize(
+    "redis_url",
+    [
+        "redis://127.0.0.1:6379/0",
+        "redis://localhost:6379/0",
+        "redis://[::1]:6379/0",
+        "redis://:pw@127.0.0.1:26379,127.0.0.2:26379/main",
+    ],
+)
+def test_production_allows_plaintext_redis_on_this_machine(redis_url: str) -> None:
+    assert load_settings("web", {**PROD_BASE, "BFF_REDIS_URL": redis_url}).redis_url == redis_url
+
+
+def test_production_allows_plaintext_redis_when_told_so() -> None:
+    environ = {
+        **PROD_BASE,
+        "BFF_REDIS_URL": "redis://redis.internal:6379/0",
+        "BFF_REDIS_ALLOW_PLAINTEXT": "true",
+    }
+    assert load_settings("web", environ).redis_allow_plaintext
+
+
+def test_production_accepts_a_long_metrics_token() -> None:
+    token = "m3tr1cs-t0ken-Qx7Vb2Nk9Lw4"
+    assert load_settings("web", {**PROD_BASE, "BFF_METRICS_TOKEN": token}).metrics_token == token
+
+
+def test_hardening_defaults() -> None:
+    """The schema is public in dev only; sessions per user and request rates are capped."""
+    dev, prod = load_settings("web", {}), load_settings("web", PROD_BASE)
+    assert dev.openapi_enabled
+    assert not prod.openapi_enabled
+    assert load_settings("web", {**PROD_BASE, "BFF_OPENAPI": "true"}).openapi_enabled
+    assert dev.session_max_per_user == 20
+    assert (dev.rate_limit_login, dev.rate_limit_token, dev.rate_limit_api) == (
+        "30/minute",
+        "60/minute",
+        "600/minute",
+    )
+    assert dev.trusted_proxies == ()
+    assert dev.trusted_proxy_header == "x-forwarded-for"
+
+
+def test_rate_limits_and_trusted_proxies_are_parsed() -> None:
+    settings = load_settings(
+        "mobile",
+        {
+            "BFF_RATE_LIMIT_LOGIN": "5/second",
+            "BFF_RATE_LIMIT_TOKEN": "OFF",
+            "BFF_RATE_LIMIT_API": "1000 per hour",
+            "BFF_TRUSTED_PROXIES": "10.1.2.3/8, 2001:db8::/32,192.0.2.7",
+            "BFF_TRUSTED_PROXY_HEADER": "Forwarded",
+            "BFF_SESSION_MAX_PER_USER": "3",
+        },
+    )
+    assert settings.rate_limit_login == "5/second"
+    assert settings.rate_limit_token is None
+    assert settings.rate_limit_api == "1000 per hour"
+    assert settings.trusted_proxies == ("10.0.0.0/8", "2001:db8::/32", "192.0.2.7/32")
+    assert settings.trusted_proxy_header == "forwarded"
+    assert settings.session_max_per_user == 3
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,24 @@
+"""The ``session`` of every ``/api/*`` call: the cookie session, counted against its rate.
+
+The ``/api/*`` routes are registered under a router that provides this instead of the plain
+cookie session (``bff_web.auth.cookie_session``), so ``/bff/user`` and the sessions page are
+not counted, and every screen is without naming the limit itself.
+"""
+
+from __future__ import annotations
+
+from litestar.datastructures import State
+
+from bff_web.auth import Cookies, cookie_session
+from shared.identity.records import SessionRecord
+from shared.platform.rate_limits import RATE_LIMITS
+
+
+async def api_session(state: State, cookies: Cookies) -> SessionRecord:
+    """The caller's live session (else 401), then one request counted against
+    ``BFF_RATE_LIMIT_API`` for it (a 429 problem with ``Retry-After`` past the rate). The
+    identity and the limits come from the state's slots, so a screen's dependencies resolve as
+    one chain (see ``shared.screens.provider``)."""
+    record = await cookie_session(state, cookies)
+    await RATE_LIMITS.get(state).check_session(record.id)
+    return record

@@ -1,0 +1,217 @@
+"""Request rates, counted once for every instance of a gateway.
+
+Three rules, each ``BFF_RATE_LIMIT_*`` (a ``limits`` rate such as ``30/minute``, or ``off``):
+
+* ``login`` (per client address): starting and finishing a login, ``/bff/login``,
+  ``/bff/callback``, ``/auth/authorize``, ``/auth/callback``;
+* ``token`` (per client address): ``POST /auth/token``;
+* ``api`` (per session): every ``/api/*`` and ``/m/v1/*`` call.
+
+The counters live in Redis when the gateway has it (standalone, Cluster or Sentinel, as
+``BFF_REDIS_MODE`` says), so the 31st login start within a minute is refused by whichever
+instance it reaches; without Redis they live in this process. The ``limits`` library's sliding
+window counter does the counting: one Lua script per request (one round trip, atomic across
+instances), two small keys per counted caller, gone a window after its last request. The first
+refused request pays a second round trip, to read when to come back (``Retry-After``); the
+instance then remembers the refusal until that time, so a caller hammering past its limit costs
+Redis nothing more there (a refused request is not counted anyway).
+
+Key names hold a keyed hash of the caller (purpose ``rate-limit``), never a session id or an
+address. An IPv6 client is counted by its /64, which one subscriber usually holds whole.
+Redis unreachable: the store error becomes the usual 503, as for sessions.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from limits import RateLimitItem, parse
+from limits.aio.storage import (
+    MemoryStorage,
+    RedisClusterStorage,
+    RedisSentinelStorage,
+    RedisStorage,
+    Storage,
+)
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, Receive, Scope, Send
+from redis.asyncio import Redis
+
+from shared.platform.client_address import ClientAddresses, IPAddress
+from shared.platform.errors import TooManyRequests
+from shared.platform.keys import KeyedHasher
+from shared.platform.redis import RedisClient, sentinel_service
+from shared.platform.settings import Settings
+from shared.platform.state import StateSlot
+
+RuleName = Literal["login", "token", "api"]
+KEY_PREFIX = "bff:rate"
+IPV6_CLIENT_PREFIX = 64
+MAX_REMEMBERED_REFUSALS = 10_000
+"""Callers refused recently, per instance; past this the oldest are forgotten (and asked
+about in Redis again), so a flood of distinct callers cannot grow the process."""
+
+Refusal = Callable[[int], Exception]
+"""Builds what a refused request raises from its ``Retry-After`` seconds."""
+
+
+def too_many_requests(retry_after: int) -> Exception:
+    return TooManyRequests(
+        "Too many requests; try again later", headers={"Retry-After": str(retry_after)}
+    )
+
+
+class RateLimits:
+    """The gateway's three rules over one shared counter store."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        settings: Settings,
+        keys: KeyedHasher,
+        addresses: ClientAddresses,
+    ) -> None:
+        self.storage = storage
+        self.addresses = addresses
+        self._limiter = SlidingWindowCounterRateLimiter(storage)
+        self._keys = keys
+        self._refused_until: dict[str, float] = {}
+        self._rules: dict[RuleName, RateLimitItem | None] = {
+            "login": _item(settings.rate_limit_login),
+            "token": _item(settings.rate_limit_token),
+            "api": _item(settings.rate_limit_api),
+        }
+
+    def enabled(self, rule: RuleName) -> bool:
+        return self._rules[rule] is not None
+
+    async def retry_after(self, rule: RuleName, caller: str) -> int | None:
+        """Count one request of ``caller`` against ``rule``: None when allowed, else the whole
+        seconds until it may try again."""
+        item = self._rules[rule]
+        if item is None:
+            return None
+        name = self._keys.short("rate-limit", rule, caller)
+        # The library tells time by the wall clock (Redis's TTLs do too), so this does as well.
+        now = time.time()
+        refused_until = self._refused_until.get(name)
+        if refused_until is not None:
+            if refused_until > now:
+                return math.ceil(refused_until - now)
+            del self._refused_until[name]
+        if await self._limiter.hit(item, rule, name):
+            return None
+        stats = await self._limiter.get_window_stats(item, rule, name)
+        retry_after = max(1, math.ceil(stats.reset_time - now))
+        self._remember_refusal(name, now + retry_after)
+        return retry_after
+
+    def _remember_refusal(self, name: str, until: float) -> None:
+        if len(self._refused_until) >= MAX_REMEMBERED_REFUSALS:
+            del self._refused_until[next(iter(self._refused_until))]  # the oldest entry
+        self._refused_until[name] = until
+
+    async def check_session(self, session_id: str, refuse: Refusal = too_many_requests) -> None:
+        """The ``api`` rule for one session; raises ``refuse(retry_after)`` past it."""
+        retry_after = await self.retry_after("api", f"session:{session_id}")
+        if retry_after is not None:
+            raise refuse(retry_after)
+
+    async def check_client(
+        self, rule: RuleName, scope: Scope, refuse: Refusal = too_many_requests
+    ) -> None:
+        """``rule`` for the calling address (see ``client_address``)."""
+        retry_after = await self.retry_after(rule, _client_key(self.addresses.of(scope)))
+        if retry_after is not None:
+            raise refuse(retry_after)
+
+
+def _item(rate: str | None) -> RateLimitItem | None:
+    return None if rate is None else parse(rate)
+
+
+def _client_key(address: IPAddress | None) -> str:
+    if address is None:
+        return "ip:unknown"
+    if address.version == 6:
+        network = ipaddress.ip_network(f"{address}/{IPV6_CLIENT_PREFIX}", strict=False)
+        return f"ip:{network}"
+    return f"ip:{address}"
+
+
+RATE_LIMITS = StateSlot("rate_limits", RateLimits)
+
+
+def rate_limit_storage(settings: Settings, redis: RedisClient | None) -> Storage:
+    """The counters' store: the gateway's own Redis connection pool when it is standalone; a
+    client of the library's for a Cluster or Sentinel, at the same URL."""
+    if settings.redis_url is None or redis is None:
+        return MemoryStorage()
+    url = settings.redis_url
+    scheme, rest = url.split("://", 1)
+    tls: dict[str, Any] = {"ssl": True} if scheme == "rediss" else {}
+    if settings.redis_mode == "cluster":
+        return RedisClusterStorage(
+            f"async+redis+cluster://{rest}",
+            implementation="redispy",
+            key_prefix=KEY_PREFIX,
+            **tls,
+        )
+    if settings.redis_mode == "sentinel":
+        netloc = rest.split("/", 1)[0]
+        return RedisSentinelStorage(
+            f"async+redis+sentinel://{netloc}/{sentinel_service(url)}",
+            implementation="redispy",
+            key_prefix=KEY_PREFIX,
+            use_replicas=False,  # a replica may lag: counts are read and written on the master
+            **tls,
+        )
+    if not isinstance(redis, Redis):
+        raise TypeError("a standalone Redis URL needs a standalone client")
+    pool: Any = redis.connection_pool
+    return RedisStorage(
+        f"async+{url}", implementation="redispy", key_prefix=KEY_PREFIX, connection_pool=pool
+    )
+
+
+async def close_rate_limit_storage(storage: Storage) -> None:
+    """The library has no close of its own: its Cluster or Sentinel client is closed here (the
+    standalone one runs on the gateway's pool, which the gateway closes), and the memory store's
+    expiry task is stopped."""
+    if isinstance(storage, RedisClusterStorage | RedisSentinelStorage):
+        bridge: Any = storage.bridge  # the redis-py bridge keeps its client as ``storage``
+        await bridge.storage.aclose()
+    elif isinstance(storage, MemoryStorage) and storage.timer is not None:
+        storage.timer.cancel()
+
+
+@dataclass(frozen=True)
+class LimitedPath:
+    """A path counted per client address: its rule, and how a refusal is answered."""
+
+    rule: RuleName
+    refuse: Refusal = too_many_requests
+
+
+class ClientRateLimitMiddleware(ASGIMiddleware):
+    """Counts the requests to a few exact paths per client address, before any handler runs.
+
+    A middleware (not a guard on each handler) so the gateway's ``app.py`` says in one place
+    which paths are counted; it reads the ``RATE_LIMITS`` slot, as it has no dependencies.
+    """
+
+    def __init__(self, paths: Mapping[str, LimitedPath]) -> None:
+        self.paths = dict(paths)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        limited = self.paths.get(scope["path"])
+        if limited is not None:
+            rate_limits = RATE_LIMITS.get(scope["litestar_app"].state)
+            await rate_limits.check_client(limited.rule, scope, limited.refuse)
+        await next_app(scope, receive, send)
