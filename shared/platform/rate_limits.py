@@ -187,6 +187,9 @@ async def close_rate_limit_storage(storage: Storage) -> None:
     if isinstance(storage, RedisClusterStorage | RedisSentinelStorage):
         bridge: Any = storage.bridge  # the redis-py bridge keeps its client as ``storage``
         await bridge.storage.aclose()
+        # Sentinel: closing the master client leaves its connections to the sentinels open.
+        for sentinel in getattr(getattr(bridge, "sentinel", None), "sentinels", ()):
+            await sentinel.aclose()
     elif isinstance(storage, MemoryStorage) and storage.timer is not None:
         storage.timer.cancel()
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from tests.bff_mobile.test_auth_flow import AppLogin, get_code, get_me
 from tests.e2e.browser_support import (
     PHONE,
     PHONE_USER_AGENT,
@@ -23,6 +24,7 @@ from tests.fixtures.idp import IdpServer
 __all__ = ["open_tab", "web_app"]  # fixtures, used by name
 
 ALWAYS_FAIL = {"errorRate": 1.0, "status": 503}
+APP_USER_AGENT = "ShopApp/3.2.0 (Android 14; Pixel 8)"
 #: The session's state as the gateway sees it, asked without extending it.
 USER_STATUS = """() => fetch("/bff/user?slide=false", {headers: {"X-CSRF": "1"}})
     .then((response) => response.status)"""
@@ -121,6 +123,42 @@ def test_ending_the_other_devices_session_signs_it_out(open_tab: Any, web_app: W
     phone.page.get_by_role("heading", name="You are signed out").wait_for()
     assert "Welcome back" not in (phone.page.locator("main").text_content() or "")
     phone.assert_clean()
+
+
+def test_an_apps_session_shows_in_your_devices_and_ends_there(
+    open_tab: Any, web_app: WebApp, start_gateway: StartGateway, redis_server_url: str
+) -> None:
+    """The same user signed in on the phone app (through the mobile gateway, on the same Redis)
+    is listed in the web's "Your devices" by the app's name; ending it there refuses the app's
+    very next call."""
+    sub = fresh_sub("app")
+    mobile = start_gateway(
+        "mobile", idp_url=web_app.idp.url, stubs_url=web_app.stubs_url, redis_url=redis_server_url
+    )
+    app = AppLogin()
+    tokens = httpx.post(
+        f"{mobile.url}/auth/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": get_code(mobile.url, app, sub=sub),
+            "code_verifier": app.verifier,
+        },
+        headers={"User-Agent": APP_USER_AGENT},
+    ).json()
+    assert get_me(mobile.url, tokens["access_token"]).status_code == 200
+
+    desktop = open_tab()
+    desktop.log_in(sub, from_path="/devices")
+    page = desktop.page
+    devices = page.locator("#device-list > li")
+    devices.nth(1).wait_for()
+    assert devices.count() == 2
+    assert "ShopApp 3.2.0 on Android" in (devices.nth(1).text_content() or "")
+    page.get_by_role("button", name="End the session on ShopApp 3.2.0 on Android").click()
+    page.locator("#device-list").get_by_text("Signed out").wait_for()
+    desktop.assert_clean()
+
+    assert get_me(mobile.url, tokens["access_token"]).status_code == 401
 
 
 def test_device_names_are_browser_and_system(open_tab: Any, web_app: WebApp) -> None:
