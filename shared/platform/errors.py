@@ -36,7 +36,7 @@ from opentelemetry import trace
 from redis.exceptions import RedisError
 
 from shared.platform.logging import get_logger
-from shared.platform.tls import tls_failure_reason
+from shared.platform.tls import tls_log_fields
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "/problems/"
@@ -265,7 +265,7 @@ def handle_store_unavailable(_: Request[Any, Any, Any], exc: RedisError) -> Resp
         "state_store_unavailable",
         service="redis",
         error_type=type(exc).__name__,
-        tls_reason=tls_failure_reason(exc),
+        **tls_log_fields(exc),
     )
     return problem_response(
         503, "store-unavailable", "Service unavailable", "The session store is unavailable"

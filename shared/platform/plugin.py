@@ -50,7 +50,7 @@ from shared.platform.telemetry import (
     configure_telemetry,
     prometheus_registry,
 )
-from shared.platform.tls import tls_failure_reason
+from shared.platform.tls import tls_log_fields
 
 ResourceFactory = Callable[[Litestar], AbstractAsyncContextManager[None]]
 
@@ -141,7 +141,7 @@ def redis_check(redis: RedisClient) -> Callable[[], Awaitable[bool]]:
             async with asyncio.timeout(_READY_CHECK_TIMEOUT_S):
                 await redis.ping()
         except Exception as exc:  # any failure means "not ready"; the reason is logged only
-            _logger.warning("ready_check_failed", check="redis", tls_reason=tls_failure_reason(exc))
+            _logger.warning("ready_check_failed", check="redis", **tls_log_fields(exc))
             return False
         return True
 

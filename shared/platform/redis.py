@@ -78,18 +78,15 @@ def create_redis_client(
             for h in parts.netloc.rsplit("@", 1)[-1].split(",")
         ]
         service = sentinel_service(url)
-        with_tls = {"ssl": True, **secure} if secure else {}
+        with_tls: dict[str, Any] = {"ssl": True, **secure} if secure else {}
+        # The sentinels get the socket options (as redis-py gives them by default) and TLS.
+        to_sentinels = {"socket_timeout": _TIMEOUT_S, "socket_connect_timeout": _TIMEOUT_S}
         sentinel = Sentinel(  # type: ignore[no-untyped-call]
             hosts,
             socket_timeout=_TIMEOUT_S,
             socket_connect_timeout=_TIMEOUT_S,
             password=parts.password,
-            sentinel_kwargs={
-                "socket_timeout": _TIMEOUT_S,
-                "socket_connect_timeout": _TIMEOUT_S,
-                "password": parts.password,
-                **with_tls,
-            },
+            sentinel_kwargs={**to_sentinels, **with_tls} if with_tls else None,
             **with_tls,
         )
         client: SentinelMaster = sentinel.master_for(

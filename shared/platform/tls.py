@@ -63,6 +63,12 @@ def tls_failure_reason(exc: BaseException) -> str | None:
     return str(reason) if reason else type(error).__name__
 
 
+def tls_log_fields(exc: BaseException) -> dict[str, str]:
+    """``{"tls_reason": …}`` for a log line when TLS is why ``exc`` happened, else nothing."""
+    reason = tls_failure_reason(exc)
+    return {} if reason is None else {"tls_reason": reason}
+
+
 def _find_ssl_error(exc: BaseException) -> ssl.SSLError | None:
     """The ``ssl`` module's own error if there is one (aiohttp's wrappers subclass
     ``ssl.SSLError`` too, without OpenSSL's details), else the first wrapper."""

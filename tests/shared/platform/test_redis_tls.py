@@ -7,7 +7,9 @@ from __future__ import annotations
 import pytest
 import redis.exceptions
 
+from shared.platform.rate_limits import close_rate_limit_storage, rate_limit_storage
 from shared.platform.redis import create_redis_client
+from shared.platform.settings import load_settings
 from shared.platform.tls import TlsClientFiles, tls_failure_reason
 from tests.fixtures.tls import Pki
 
@@ -88,3 +90,23 @@ async def test_cluster_and_sentinel_clients_take_the_tls_files_too(pki: Pki) -> 
     plain = create_redis_client("redis://127.0.0.1:6379/0", tls=files(pki))
     assert "ssl_ca_certs" not in plain.get_connection_kwargs()  # type: ignore[union-attr]
     await plain.aclose()
+
+
+@pytest.mark.parametrize("mode", ["cluster", "sentinel"])
+async def test_the_rate_limit_counters_use_the_tls_files_too(pki: Pki, mode: str) -> None:
+    """For a Cluster or Sentinel the counters have a client of their own: it gets the same CA
+    and client certificate as the gateway's."""
+    url = "rediss://127.0.0.1:7000" if mode == "cluster" else "rediss://127.0.0.1:26379/main"
+    environ = {"BFF_REDIS_URL": url, "BFF_REDIS_MODE": mode, **pki.env("BFF_REDIS")}
+    settings = load_settings("web", environ)
+    redis = create_redis_client(url, settings.redis_mode, settings.redis_tls)
+    storage = rate_limit_storage(settings, redis)
+    try:
+        options: dict[str, object] = storage.options  # type: ignore[attr-defined]
+        assert options["ssl_ca_certs"] == str(pki.ca)
+        assert options["ssl_certfile"] == str(pki.client_cert)
+        if mode == "sentinel":
+            assert storage.sentinel_kwargs["ssl_keyfile"] == str(pki.client_key)  # type: ignore[attr-defined]
+    finally:
+        await close_rate_limit_storage(storage)
+        await redis.aclose()
