@@ -15,7 +15,10 @@ One call through ``CoreClient._request``::
           ├── map status / decode       into a msgspec Struct
           └── transient failure?        connect error, reset, timeout, 502/503/504: if the call is
                                         idempotent, the budget allows and time is left, sleep
-                                        (full jitter) and try again
+                                        (full jitter) and try again. A TLS failure (untrusted,
+                                        expired or mismatched certificate, refused client
+                                        certificate) is not transient: 503 at once, logged
+                                        with its reason, never retried, never without TLS
 
 This module is the one translator at the boundary: whatever httpx, the transport or msgspec
 raise leaves as a ``CoreError`` (``raise ... from exc``)::
@@ -39,6 +42,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final, TypeVar
 
+import aiohttp
 import httpx
 import msgspec
 from opentelemetry import propagate
@@ -60,7 +64,9 @@ from shared.platform.errors import (
     CoreTimeout,
     CoreUnavailable,
 )
+from shared.platform.logging import get_logger
 from shared.platform.telemetry import child_span, client_response_attributes, mark_error, safe_url
+from shared.platform.tls import tls_failure_reason
 
 __all__ = [
     "BreakerOpen",
@@ -73,6 +79,12 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+_logger = get_logger("bff.core")
+_CLOSED_BEFORE_ANSWER: Final = (
+    "the server closed the TLS connection before answering (as servers do that refuse the "
+    "client certificate without a TLS alert)"
+)
 
 _RETRYABLE_STATUSES: Final = frozenset({502, 503, 504})
 _SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -327,6 +339,13 @@ class CoreClient:
     def _transport_error(self, exc: Exception) -> tuple[CoreError, bool]:
         """Map a transport-level failure to (error, worth another attempt)."""
         service = self.service
+        tls_reason = tls_failure_reason(exc)
+        if tls_reason is not None:
+            _logger.error("core_tls_failed", service=service, tls_reason=tls_reason)
+            return CoreUnavailable(service, f"{service} is unavailable"), False
+        if self.http.base_url.scheme == "https" and _is_disconnect_before_answer(exc):
+            # Transient as any disconnect, but the log says what it most likely was.
+            _logger.warning("core_tls_failed", service=service, tls_reason=_CLOSED_BEFORE_ANSWER)
         if isinstance(exc, httpx.TimeoutException) and not _is_disguised_disconnect(exc):
             return CoreTimeout(service, f"{service} did not answer in time"), True
         if isinstance(exc, httpx.DecodingError):
@@ -373,6 +392,19 @@ def _is_disguised_disconnect(exc: httpx.TimeoutException) -> bool:
         cause is not None
         and type(cause).__module__.startswith("aiohttp")
         and not isinstance(cause, TimeoutError)
+    )
+
+
+def _is_disconnect_before_answer(exc: Exception) -> bool:
+    """The peer hung up (closed or reset) after connecting, before a status line: httpx's
+    ``RemoteProtocolError`` or ``ReadError``, or aiohttp's disconnect or OS error (not a failure
+    to connect) under httpx-aiohttp's ``ConnectTimeout``."""
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
+        return True
+    cause = exc.__cause__
+    return isinstance(cause, aiohttp.ServerDisconnectedError) or (
+        isinstance(cause, aiohttp.ClientOSError)
+        and not isinstance(cause, aiohttp.ClientConnectorError)
     )
 
 

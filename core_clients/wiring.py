@@ -4,6 +4,8 @@ One long-lived ``httpx.AsyncClient`` per service, each with the policy its setti
 all of them closed when the gateway stops. The result fills the ``CORE`` state slot (a
 ``CoreData``), which handlers receive as the ``core`` dependency.
 Each breaker reports its state and transitions to the metrics (``bff.breaker.*``).
+Every ``https://`` service is verified against ``BFF_CORE_CA_FILE`` (or the system store), and
+shown the client certificate of ``BFF_CORE_CLIENT_CERT_FILE`` when one is configured.
 The cache names users by the gateway's keyed hasher (``KEYS``); the cache and the breakers
 tell time by the gateway's clock (``CLOCK``).
 """
@@ -38,12 +40,13 @@ C = TypeVar("C", bound=CoreClient)
 async def core_data_resource(app: Litestar) -> AsyncIterator[None]:
     settings = SETTINGS.get(app.state)
     clock = CLOCK.get(app.state)
+    tls = settings.core_tls.client_context()  # one context: one trust for every core service
     async with AsyncExitStack() as stack:
 
         def open_client(client_class: type[C]) -> C:
             service = settings.core_service(client_class.service)
             policy = ServicePolicy.from_settings(service)
-            http = build_http_client(service.url, policy)
+            http = build_http_client(service.url, policy, tls=tls)
             stack.push_async_callback(http.aclose)
             client = client_class(
                 http, policy, on_breaker_transition=record_breaker_transition, clock=clock

@@ -1,8 +1,10 @@
 """The development commands of ``bff`` (``shared.platform.cli`` hands them over by name).
 
 bff dev                         IdP + core stubs + both gateways, until Ctrl-C / SIGTERM
-bff stubs [--latency-ms N]      the stand-in core services alone
-bff idp                         the development OpenID provider alone
+bff stubs [--latency-ms N]      the stand-in core services alone; ``--tls-cert F --tls-key F``
+                                serves https, ``--tls-client-ca F`` also requires a client
+                                certificate issued by that CA (mutual TLS)
+bff idp [--tls-cert F --tls-key F]  the development OpenID provider alone (https with TLS files)
 
 Their dependencies (uvicorn, the dev IdP's ``oidc-provider-mock``) are imported here, at the
 top: without them this module does not import, and ``bff`` reports that in one line.
@@ -14,19 +16,21 @@ import argparse
 import contextlib
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import FrameType
+from typing import Any
 
 import httpx
 import uvicorn
 
 from devstack import idp
 from devstack.core_stubs import create_stubs_app
-from shared.platform.cli import DEV_COMMANDS, fail, port_is_free
+from shared.platform.cli import DEV_COMMANDS, fail, port_is_free, tls_files_problem
 from shared.platform.settings import Gateway
 
 DEV_TEST_USER = "alice"
@@ -38,7 +42,23 @@ _STARTUP_TIMEOUT_S = 60.0
 # --- bff stubs / bff idp ----------------------------------------------------------------------
 
 
+def stubs_tls_options(
+    cert: str | None, key: str | None, client_ca: str | None = None
+) -> dict[str, Any]:
+    """uvicorn's options for serving the stubs over TLS; with ``client_ca`` a client
+    certificate issued by it is required (mutual TLS). Empty without ``cert``: plain http."""
+    if cert is None:
+        return {}
+    options: dict[str, Any] = {"ssl_certfile": cert, "ssl_keyfile": key}
+    if client_ca is not None:
+        options |= {"ssl_ca_certs": client_ca, "ssl_cert_reqs": ssl.CERT_REQUIRED}
+    return options
+
+
 def cmd_stubs(args: argparse.Namespace) -> int:
+    problem = tls_files_problem(args.tls_cert, args.tls_key, args.tls_client_ca)
+    if problem:
+        return fail(problem)
     if not port_is_free(args.host, args.port):
         return fail(f"port {args.port} on {args.host} is already in use (core stubs)", 1)
     app = create_stubs_app(seed=args.seed, latency_ms=args.latency_ms)
@@ -49,17 +69,23 @@ def cmd_stubs(args: argparse.Namespace) -> int:
         log_level="warning",
         access_log=False,
         timeout_graceful_shutdown=2,
+        **stubs_tls_options(args.tls_cert, args.tls_key, args.tls_client_ca),
     )
     return 0
 
 
 def cmd_idp(args: argparse.Namespace) -> int:
+    problem = tls_files_problem(args.tls_cert, args.tls_key)
+    if problem:
+        return fail(problem)
     if not port_is_free(args.host, args.port):
         return fail(f"port {args.port} on {args.host} is already in use (dev IdP)", 1)
     argv = ["--host", args.host, "--port", str(args.port)]
     argv += ["--token-max-age", str(args.token_max_age)]
     for uri in args.backchannel_logout_uri:
         argv += ["--backchannel-logout-uri", uri]
+    if args.tls_cert is not None:
+        argv += ["--tls-cert", args.tls_cert, "--tls-key", args.tls_key]
     return int(idp.main(argv))
 
 
@@ -263,6 +289,11 @@ def build_parser() -> argparse.ArgumentParser:
     stubs.add_argument("--port", type=int, default=8100)
     stubs.add_argument("--latency-ms", type=int, default=0)
     stubs.add_argument("--seed", type=int, default=42)
+    stubs.add_argument("--tls-cert", default=None, help="PEM certificate chain: serve https")
+    stubs.add_argument("--tls-key", default=None, help="PEM private key of --tls-cert")
+    stubs.add_argument(
+        "--tls-client-ca", default=None, help="PEM CA: require client certificates it issued"
+    )
     stubs.set_defaults(handler=cmd_stubs)
 
     idp_command = commands.add_parser("idp", help=DEV_COMMANDS["idp"])
@@ -270,6 +301,8 @@ def build_parser() -> argparse.ArgumentParser:
     idp_command.add_argument("--port", type=int, default=9400)
     idp_command.add_argument("--token-max-age", type=int, default=300)
     idp_command.add_argument("--backchannel-logout-uri", action="append", default=[])
+    idp_command.add_argument("--tls-cert", default=None, help="PEM certificate chain: serve https")
+    idp_command.add_argument("--tls-key", default=None, help="PEM private key of --tls-cert")
     idp_command.set_defaults(handler=cmd_idp)
     return parser
 

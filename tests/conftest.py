@@ -10,6 +10,7 @@ pytest_plugins = [
     "tests.fixtures.idp",
     "tests.fixtures.gateways",
     "tests.fixtures.browser",
+    "tests.fixtures.tls",
 ]
 
 

@@ -50,7 +50,12 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         metavar="CLIENT_ID=URI",
         help="where to POST logout tokens for a client (repeatable)",
     )
-    return parser.parse_args(argv)
+    parser.add_argument("--tls-cert", default=None, help="PEM certificate chain: serve https")
+    parser.add_argument("--tls-key", default=None, help="PEM private key of --tls-cert")
+    args = parser.parse_args(argv)
+    if (args.tls_cert is None) != (args.tls_key is None):
+        parser.error("--tls-cert and --tls-key go together")
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -73,7 +78,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         backchannel_logout_uris=dict(args.backchannel_logout_uri),
     )
     # werkzeug reports a port in use or an unknown host itself, and exits with status 1.
-    server = werkzeug.serving.make_server(args.host, args.port, app, threaded=True)
+    tls = (args.tls_cert, args.tls_key) if args.tls_cert is not None else None
+    server = werkzeug.serving.make_server(args.host, args.port, app, threaded=True, ssl_context=tls)
+    scheme = "https" if tls is not None else "http"
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         # shutdown() waits for serve_forever(), which runs on this thread: ask from another one.
@@ -81,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     print(
-        f"dev IdP ready at http://{args.host}:{server.server_port} "
+        f"dev IdP ready at {scheme}://{args.host}:{server.server_port} "
         f"(issuer = the origin you call it by; test user: {TEST_USER['sub']})",
         flush=True,
     )

@@ -11,11 +11,14 @@ which is how a provider's key rotation reaches us.
 Every call to the provider goes through one transport wrapped in ``TracedTransport``: a client
 span per request with the caller's trace context injected, and ``http.client.request.duration``
 with ``bff.core.service="idp"``. Bodies (codes, tokens, the client secret) are never recorded.
+An ``https://`` provider is verified against ``tls`` (``BFF_OIDC_CA_FILE``) or the system store;
+a TLS failure is ``IdpUnavailable`` (503) with its reason in the log (``idp_tls_failed``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 import warnings
 from collections.abc import Mapping
@@ -40,6 +43,7 @@ from shared.identity.errors import IdpUnavailable, InvalidGrant, OidcError
 from shared.platform.clock import SYSTEM_CLOCK, Clock
 from shared.platform.logging import get_logger
 from shared.platform.telemetry import TracedTransport
+from shared.platform.tls import tls_failure_reason
 
 METADATA_TTL_S = 3600.0
 READY_CHECK_TIMEOUT_S = 2.0
@@ -84,6 +88,7 @@ class OidcRelyingParty:
         redirect_uri: str,
         scopes: tuple[str, ...],
         transport: httpx.AsyncBaseTransport | None = None,
+        tls: ssl.SSLContext | None = None,
         timeout_s: float = 10.0,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
@@ -94,7 +99,11 @@ class OidcRelyingParty:
         self.redirect_uri = redirect_uri
         self.scopes = scopes
         self._transport = TracedTransport(
-            transport or httpx.AsyncHTTPTransport(retries=1), upstream="idp"
+            transport
+            or httpx.AsyncHTTPTransport(
+                retries=1, verify=tls or ssl.create_default_context(), trust_env=False
+            ),
+            upstream="idp",
         )
         self._timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, 3.0))
         self._metadata: ProviderMetadata | None = None
@@ -131,7 +140,7 @@ class OidcRelyingParty:
             try:
                 response = await client.get(url)
             except httpx.HTTPError as exc:
-                raise IdpUnavailable("the identity provider is unreachable") from exc
+                raise _unreachable(exc) from exc
         if response.status_code != 200:
             raise IdpUnavailable(f"the identity provider answered {response.status_code}")
         try:
@@ -316,7 +325,7 @@ class OidcRelyingParty:
                 ) from exc
             raise OidcError(f"the token request failed ({exc.error})") from exc
         except httpx.HTTPError as exc:
-            raise IdpUnavailable("the identity provider is unreachable") from exc
+            raise _unreachable(exc) from exc
         except ValueError as exc:  # authlib raises it for a body that is not a token response
             raise IdpUnavailable("the identity provider sent an unreadable token response") from exc
         if "access_token" not in token:
@@ -341,7 +350,8 @@ class OidcRelyingParty:
                 token=refresh_token,
                 token_type_hint="refresh_token",  # noqa: S106 - a hint name, not a secret
             )
-        except (httpx.HTTPError, OAuthError):
+        except (httpx.HTTPError, OAuthError) as exc:
+            _log_tls_failure(exc)
             _logger.warning("token_revocation_failed")
             return False
         return bool(response.status_code == 200)
@@ -391,3 +401,15 @@ class OidcRelyingParty:
         if not claims.get("sub") and not claims.get("sid"):
             raise OidcError("the logout token names neither sub nor sid")
         return claims
+
+
+def _unreachable(exc: httpx.HTTPError) -> IdpUnavailable:
+    _log_tls_failure(exc)
+    return IdpUnavailable("the identity provider is unreachable")
+
+
+def _log_tls_failure(exc: Exception) -> None:
+    """A refused TLS connection is a configuration fault worth its own line, with the reason."""
+    tls_reason = tls_failure_reason(exc)
+    if tls_reason is not None:
+        _logger.error("idp_tls_failed", service="idp", tls_reason=tls_reason)

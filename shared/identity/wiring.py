@@ -88,6 +88,7 @@ def identity_resource(
             client_secret=settings.oidc_client_secret,
             redirect_uri=settings.public_url + callback_path,
             scopes=settings.oidc_scopes,
+            tls=settings.oidc_tls.client_context(),
             clock=clock,
         )
         active = ActiveSessions(settings.gateway, redis)

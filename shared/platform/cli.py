@@ -1,6 +1,7 @@
 """The ``bff`` command: one gateway for production, and the way into the dev stack.
 
-bff serve web|mobile            one gateway (multi-worker ASGI server), settings from env
+bff serve web|mobile            one gateway (multi-worker ASGI server), settings from env;
+                                ``--tls-cert F --tls-key F`` serves https without a proxy
 bff config check web|mobile     validate the environment, print the effective settings
 bff dev | stubs | idp           the development stack (``devstack.cli``; dev dependencies)
 
@@ -15,9 +16,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import socket
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from shared.platform.settings import (
     ConfigError,
@@ -85,6 +88,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if settings is None:
         return EXIT_CONFIG_ERROR
     port = DEFAULT_PORTS[args.gateway] if args.port is None else args.port
+    problem = tls_files_problem(args.tls_cert, args.tls_key)
+    if problem:
+        return fail(problem)
     if not port_is_free(args.host, port):
         return fail(f"port {port} on {args.host} is already in use", 1)
     serve_asgi(
@@ -93,19 +99,43 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=port,
         workers=args.workers or settings.workers,
         shutdown_timeout_s=settings.shutdown_timeout_s,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
     )
     return 0
 
 
+def tls_files_problem(cert: str | None, key: str | None, client_ca: str | None = None) -> str:
+    """What is wrong with a server's ``--tls-*`` options, in one line ("" when nothing is)."""
+    if (cert is None) != (key is None):
+        return "--tls-cert and --tls-key go together"
+    if client_ca is not None and cert is None:
+        return "--tls-client-ca needs --tls-cert and --tls-key"
+    for option, path in (("--tls-cert", cert), ("--tls-key", key), ("--tls-client-ca", client_ca)):
+        if path is not None and not os.access(path, os.R_OK):
+            return f"{option}: cannot read {path!r}"
+    return ""
+
+
 def serve_asgi(
-    factory: str, *, host: str, port: int, workers: int, shutdown_timeout_s: int = 20
+    factory: str,
+    *,
+    host: str,
+    port: int,
+    workers: int,
+    shutdown_timeout_s: int = 20,
+    tls_cert: str | None = None,
+    tls_key: str | None = None,
 ) -> None:
     """Serve ``module:create_app`` until stopped, as every gateway is served in production
     (and the benchmark's reference apps, so the server is never the difference).
 
     On SIGTERM granian closes the listening socket (new connections are refused), lets each
     worker finish the requests in flight, and kills a worker still busy after
-    ``shutdown_timeout_s`` (``BFF_SHUTDOWN_TIMEOUT``): the drain."""
+    ``shutdown_timeout_s`` (``BFF_SHUTDOWN_TIMEOUT``): the drain.
+
+    With ``tls_cert`` and ``tls_key`` (PEM) it serves https itself (granian's TLS 1.3 minimum),
+    for direct exposure without a terminating proxy."""
     from granian import Granian  # only here: config check should not pay for loading it
     from granian.constants import Interfaces, Loops
 
@@ -121,6 +151,8 @@ def serve_asgi(
         log_enabled=False,
         respawn_failed_workers=True,
         workers_kill_timeout=shutdown_timeout_s,
+        ssl_cert=Path(tls_cert) if tls_cert is not None else None,
+        ssl_key=Path(tls_key) if tls_key is not None else None,
     ).serve()
 
 
@@ -154,6 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=None)
     serve.add_argument("--workers", type=int, default=None)
+    serve.add_argument("--tls-cert", default=None, help="PEM certificate chain: serve https")
+    serve.add_argument("--tls-key", default=None, help="PEM private key of --tls-cert")
     serve.set_defaults(handler=cmd_serve)
 
     for name in ("stubs", "idp"):

@@ -37,6 +37,7 @@ from opentelemetry import trace
 from redis.exceptions import RedisError
 
 from shared.platform.logging import get_logger
+from shared.platform.tls import tls_log_fields
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "/problems/"
@@ -268,7 +269,12 @@ def handle_http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Resp
 
 def handle_store_unavailable(_: Request[Any, Any, Any], exc: RedisError) -> Response[bytes]:
     """Redis (sessions, cache locks) unreachable: a 503 the client may retry, not a 500."""
-    _logger.error("state_store_unavailable", error_type=type(exc).__name__)
+    _logger.error(
+        "state_store_unavailable",
+        service="redis",
+        error_type=type(exc).__name__,
+        **tls_log_fields(exc),
+    )
     return problem_response(
         503, "store-unavailable", "Service unavailable", "The session store is unavailable"
     )

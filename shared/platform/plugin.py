@@ -51,6 +51,7 @@ from shared.platform.telemetry import (
     configure_telemetry,
     prometheus_registry,
 )
+from shared.platform.tls import tls_log_fields
 
 ResourceFactory = Callable[[Litestar], AbstractAsyncContextManager[None]]
 
@@ -140,8 +141,8 @@ def redis_check(redis: RedisClient) -> Callable[[], Awaitable[bool]]:
         try:
             async with asyncio.timeout(_READY_CHECK_TIMEOUT_S):
                 await redis.ping()
-        except Exception:  # any failure means "not ready"; the reason is logged, not returned
-            _logger.warning("ready_check_failed", check="redis")
+        except Exception as exc:  # any failure means "not ready"; the reason is logged only
+            _logger.warning("ready_check_failed", check="redis", **tls_log_fields(exc))
             return False
         return True
 
@@ -239,7 +240,9 @@ class GatewayPlugin(InitPlugin):
     async def _lifespan(self, app: Litestar) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             if self.settings.redis_url is not None:
-                redis = create_redis_client(self.settings.redis_url, self.settings.redis_mode)
+                redis = create_redis_client(
+                    self.settings.redis_url, self.settings.redis_mode, self.settings.redis_tls
+                )
                 stack.push_async_callback(redis.aclose)
                 app.state.redis = redis
                 READINESS.get(app.state).add("redis", redis_check(redis))

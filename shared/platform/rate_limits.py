@@ -46,7 +46,7 @@ from redis.asyncio import Redis
 from shared.platform.client_address import ClientAddresses, IPAddress
 from shared.platform.errors import TooManyRequests
 from shared.platform.keys import KeyedHasher
-from shared.platform.redis import RedisClient, sentinel_service
+from shared.platform.redis import RedisClient, sentinel_service, tls_options
 from shared.platform.settings import Settings
 from shared.platform.state import StateSlot
 
@@ -154,8 +154,10 @@ def rate_limit_storage(settings: Settings, redis: RedisClient | None) -> Storage
     if settings.redis_url is None or redis is None:
         return MemoryStorage()
     url = settings.redis_url
-    scheme, rest = url.split("://", 1)
-    tls: dict[str, Any] = {"ssl": True} if scheme == "rediss" else {}
+    rest = url.split("://", 1)[1]
+    # rediss://: the library's own clients get the gateway's TLS files too (CA, client cert).
+    secure = tls_options(url, settings.redis_tls)
+    tls: dict[str, Any] = {"ssl": True, **secure} if secure else {}
     if settings.redis_mode == "cluster":
         return RedisClusterStorage(
             f"async+redis+cluster://{rest}",
@@ -170,6 +172,7 @@ def rate_limit_storage(settings: Settings, redis: RedisClient | None) -> Storage
             implementation="redispy",
             key_prefix=KEY_PREFIX,
             use_replicas=False,  # a replica may lag: counts are read and written on the master
+            sentinel_kwargs=tls or None,
             **tls,
         )
     if not isinstance(redis, Redis):

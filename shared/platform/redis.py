@@ -2,17 +2,23 @@
 
 Everything else in the gateways talks to ``RedisClient`` and keeps its multi-key operations
 inside one hash slot (``{...}`` hash tags), so the same code runs unchanged on a Cluster.
+
+A ``rediss://`` URL is TLS to every node (and every Sentinel): verified against
+``BFF_REDIS_CA_FILE`` (added to the system store, as redis-py does) with the host name checked,
+and the client certificate of ``BFF_REDIS_CLIENT_CERT_FILE`` shown when configured.
 """
 
 from __future__ import annotations
 
-from typing import TypeAlias
+import ssl
+from typing import Any, TypeAlias
 from urllib.parse import urlsplit
 
 from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
 from redis.asyncio.sentinel import Sentinel
 
 from shared.platform.settings import RedisMode
+from shared.platform.tls import TlsClientFiles
 
 RedisClient: TypeAlias = "Redis | RedisCluster"
 
@@ -36,14 +42,34 @@ class SentinelMaster(Redis):
                 await sentinel.aclose()
 
 
-def create_redis_client(url: str, mode: RedisMode = "standalone") -> RedisClient:
+def tls_options(url: str, tls: TlsClientFiles | None) -> dict[str, Any]:
+    """redis-py's TLS keywords for a ``rediss://`` URL (none for ``redis://``: they would be
+    refused by a plain connection). Verification stays on: certificate and host name."""
+    if urlsplit(url).scheme != "rediss":
+        return {}
+    tls = tls or TlsClientFiles()
+    return {
+        "ssl_cert_reqs": "required",
+        "ssl_check_hostname": True,
+        "ssl_min_version": ssl.TLSVersion.TLSv1_2,
+        "ssl_ca_certs": tls.ca_file,
+        "ssl_certfile": tls.client_cert_file,
+        "ssl_keyfile": tls.client_key_file,
+    }
+
+
+def create_redis_client(
+    url: str, mode: RedisMode = "standalone", tls: TlsClientFiles | None = None
+) -> RedisClient:
     """Build (but do not connect) the client; the lifespan pings it and closes it."""
+    secure = tls_options(url, tls)
     if mode == "cluster":
         return RedisCluster.from_url(
             url,
             socket_timeout=_TIMEOUT_S,
             socket_connect_timeout=_TIMEOUT_S,
             max_connections=_MAX_CONNECTIONS,
+            **secure,
         )
     if mode == "sentinel":
         parts = urlsplit(url)
@@ -52,11 +78,16 @@ def create_redis_client(url: str, mode: RedisMode = "standalone") -> RedisClient
             for h in parts.netloc.rsplit("@", 1)[-1].split(",")
         ]
         service = sentinel_service(url)
+        with_tls: dict[str, Any] = {"ssl": True, **secure} if secure else {}
+        # The sentinels get the socket options (as redis-py gives them by default) and TLS.
+        to_sentinels = {"socket_timeout": _TIMEOUT_S, "socket_connect_timeout": _TIMEOUT_S}
         sentinel = Sentinel(  # type: ignore[no-untyped-call]
             hosts,
             socket_timeout=_TIMEOUT_S,
             socket_connect_timeout=_TIMEOUT_S,
             password=parts.password,
+            sentinel_kwargs={**to_sentinels, **with_tls} if with_tls else None,
+            **with_tls,
         )
         client: SentinelMaster = sentinel.master_for(
             service, redis_class=SentinelMaster, password=parts.password
@@ -70,6 +101,7 @@ def create_redis_client(url: str, mode: RedisMode = "standalone") -> RedisClient
         timeout=_TIMEOUT_S,
         socket_timeout=_TIMEOUT_S,
         socket_connect_timeout=_TIMEOUT_S,
+        **secure,
     )
     return Redis.from_pool(pool)  # the client owns the pool and closes it in aclose()
 

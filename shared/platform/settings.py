@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from urllib.parse import urlsplit
 import msgspec
 from limits import RateLimitItem, parse
 
+from shared.platform.tls import TlsClientFiles
 from shared.platform.versions import ANY_VERSION, Version, parse_version
 
 Gateway = Literal["web", "mobile"]
@@ -160,6 +162,11 @@ class Settings:
     redis_allow_plaintext: bool = False
     otel: OtelSettings
     authz: AuthzSettings = field(default_factory=AuthzSettings)
+    core_tls: TlsClientFiles = field(default_factory=TlsClientFiles)
+    oidc_tls: TlsClientFiles = field(default_factory=TlsClientFiles)
+    redis_tls: TlsClientFiles = field(default_factory=TlsClientFiles)
+    allow_plaintext_upstreams: bool = False
+    """A service mesh encrypts the hops: prod then accepts http core and redis:// URLs."""
 
     @property
     def is_prod(self) -> bool:
@@ -281,6 +288,12 @@ class _Reader:
             except ValueError:
                 raise ConfigError(name, f"{item!r} is not an IP network (CIDR)") from None
         return tuple(networks)
+
+    def readable_file(self, name: str) -> str | None:
+        path = self.raw(name)
+        if path is not None and not os.access(path, os.R_OK):
+            raise ConfigError(name, f"cannot read {path!r}")
+        return path
 
     def url(
         self,
@@ -490,6 +503,10 @@ def load_settings(gateway: Gateway, environ: Mapping[str, str] | None = None) ->
         redis_allow_plaintext=reader.flag("BFF_REDIS_ALLOW_PLAINTEXT", False),
         otel=_otel_settings(reader, gateway),
         authz=_authz_settings(reader),
+        core_tls=_tls_files(reader, "BFF_CORE", client_certificate=True),
+        oidc_tls=_tls_files(reader, "BFF_OIDC", client_certificate=False),
+        redis_tls=_tls_files(reader, "BFF_REDIS", client_certificate=True),
+        allow_plaintext_upstreams=reader.flag("BFF_ALLOW_PLAINTEXT_UPSTREAMS", False),
     )
     if env == "prod":
         _refuse_unsafe_production(settings, reader)
@@ -520,6 +537,35 @@ def _redis(reader: _Reader) -> tuple[str | None, RedisMode]:
     return redis_url, cast(RedisMode, mode)
 
 
+def _tls_files(reader: _Reader, prefix: str, *, client_certificate: bool) -> TlsClientFiles:
+    """``<prefix>_CA_FILE`` and, for mutual TLS, ``<prefix>_CLIENT_CERT_FILE`` with
+    ``<prefix>_CLIENT_KEY_FILE``; each file is loaded once here, so a wrong one stops start-up
+    naming its variable instead of failing the first connection."""
+    ca_name = f"{prefix}_CA_FILE"
+    ca_file = reader.readable_file(ca_name)
+    if ca_file is not None:
+        try:
+            ssl.create_default_context(cafile=ca_file)
+        except (ssl.SSLError, ValueError):
+            raise ConfigError(ca_name, f"{ca_file!r} holds no PEM CA certificate") from None
+    if not client_certificate:
+        return TlsClientFiles(ca_file=ca_file)
+    cert_name, key_name = f"{prefix}_CLIENT_CERT_FILE", f"{prefix}_CLIENT_KEY_FILE"
+    cert_file, key_file = reader.readable_file(cert_name), reader.readable_file(key_name)
+    if (cert_file is None) != (key_file is None):
+        missing = key_name if key_file is None else cert_name
+        raise ConfigError(missing, f"is required with {cert_name if cert_file else key_name}")
+    files = TlsClientFiles(ca_file=ca_file, client_cert_file=cert_file, client_key_file=key_file)
+    if cert_file is not None:
+        try:
+            files.client_context()
+        except ssl.SSLError:
+            raise ConfigError(
+                cert_name, f"{cert_file!r} is not a PEM certificate matching {key_name}"
+            ) from None
+    return files
+
+
 def _session_timeouts(reader: _Reader) -> tuple[int, int]:
     idle = reader.integer("BFF_SESSION_IDLE_TIMEOUT", 1800, minimum=60, maximum=86400 * 30)
     absolute = reader.integer("BFF_SESSION_ABSOLUTE_TIMEOUT", 28800, minimum=60, maximum=86400 * 90)
@@ -546,7 +592,9 @@ def _refuse_unsafe_production(settings: Settings, reader: _Reader) -> None:
         raise ConfigError("BFF_OIDC_CLIENT_SECRET", "is a development secret; set the real one")
     if urlsplit(settings.post_logout_redirect_url).scheme != "https":
         raise ConfigError("BFF_POST_LOGOUT_REDIRECT_URL", "must be https when BFF_ENV=prod")
-    if settings.redis_url is not None and not settings.redis_allow_plaintext:
+    _refuse_plaintext_core_services(settings)
+    plaintext_redis_allowed = settings.redis_allow_plaintext or settings.allow_plaintext_upstreams
+    if settings.redis_url is not None and not plaintext_redis_allowed:
         _refuse_plaintext_redis(settings.redis_url)
     if settings.metrics_token is not None and len(settings.metrics_token) < (
         MIN_METRICS_TOKEN_LENGTH
@@ -572,6 +620,26 @@ def _refuse_plaintext_redis(url: str) -> None:
             "must be rediss:// (TLS) for a host other than this machine when BFF_ENV=prod "
             "(or set BFF_REDIS_ALLOW_PLAINTEXT=true)",
         )
+
+
+def _refuse_plaintext_core_services(settings: Settings) -> None:
+    """Core services off this host are reached over TLS in production.
+
+    ``BFF_ALLOW_PLAINTEXT_UPSTREAMS=true`` lifts this (and the same rule for Redis) for a
+    service mesh whose sidecars do the mutual TLS. Loopback hosts (a sidecar) never leave the
+    machine and are always allowed. The issuer is checked on its own above: browsers are sent
+    to it, so it is https whatever these say.
+    """
+    if settings.allow_plaintext_upstreams:
+        return
+    for service in settings.core:
+        parts = urlsplit(service.url)
+        if parts.scheme != "https" and not _is_loopback_host(parts.hostname or ""):
+            raise ConfigError(
+                f"BFF_CORE_{service.name.upper()}_URL",
+                "must be https when BFF_ENV=prod "
+                "(or BFF_ALLOW_PLAINTEXT_UPSTREAMS=true behind an encrypting mesh)",
+            )
 
 
 def _is_loopback_host(host: str) -> bool:
