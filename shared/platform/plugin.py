@@ -229,7 +229,9 @@ class GatewayPlugin(InitPlugin):
                 version="1.0.0",
                 path="/schema",
                 render_plugins=[ProblemDocumentingJsonPlugin()],
-                openapi_router=Router(path="/schema", route_handlers=[], opt=PUBLIC_ROUTE),
+                openapi_router=Router(
+                    path="/schema", route_handlers=[], opt=PUBLIC_ROUTE, include_in_schema=False
+                ),
             )
             if self.settings.openapi_enabled
             else None
