@@ -31,6 +31,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import httpx
 import redis
@@ -194,15 +195,33 @@ def group_rss_kib(leader: int) -> int:
     return total
 
 
-def redis_usage(url: str) -> dict[str, int]:
+def redis_usage(url: str) -> dict[str, Any]:
+    """Keys and memory, the keys by family (their name up to the second ``:``, ``{...}`` hash
+    tags left out), how many have no expiry (state nothing would ever remove), and the longest
+    time to live left: when the store is back to its baseline at the latest."""
     client = redis.Redis.from_url(url)
     try:
+        names = list(client.scan_iter(count=1000))
+        pipe = client.pipeline(transaction=False)
+        for name in names:
+            pipe.pttl(name)
+        ttls = pipe.execute()
+        families: dict[str, int] = defaultdict(int)
+        for name in names:
+            families[key_family(name.decode(errors="replace"))] += 1
         return {
             "keys": int(client.dbsize()),
             "used_memory": int(client.info("memory")["used_memory"]),
+            "families": dict(sorted(families.items())),
+            "without_expiry": sum(1 for ttl in ttls if ttl == -1),
+            "longest_ttl_s": round(max((ttl for ttl in ttls if ttl > 0), default=0) / 1000),
         }
     finally:
         client.close()
+
+
+def key_family(name: str) -> str:
+    return ":".join(name.split("{", 1)[0].split("/", 1)[0].split(":")[:2]).rstrip(":")
 
 
 def percentile(values: Sequence[float], rank: float) -> float:
@@ -294,7 +313,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(text)
     if args.out is not None:
         args.out.write_text(text + "\n")
-    healthy = errors == 0 and all(g < RSS_GROWTH_LIMIT for g in growth.values())
+    healthy = (
+        errors == 0
+        and all(g < RSS_GROWTH_LIMIT for g in growth.values())
+        and redis_after["without_expiry"] == 0
+    )
     print(f"soak: {'passed' if healthy else 'FAILED'}", file=sys.stderr)
     return 0 if healthy else 1
 

@@ -166,10 +166,12 @@ def provide_request_id(scope: Scope) -> str:
     return str(state.get("request_id", ""))
 
 
-GC_THRESHOLDS = (20_000, 50, 100)
+GC_THRESHOLDS = (20_000, 10, 10)
 """Generation-0 collections every 20,000 net allocations instead of 700: a request allocates a
 few thousand short-lived objects, which reference counting frees; the default made the cyclic
-collector run several times per request (about a sixth of a cached screen's CPU)."""
+collector run several times per request (about a sixth of a cached screen's CPU). The older
+generations keep the default ratios (10, 10), so a full collection still comes in a long-running
+process."""
 
 
 def settle_garbage_collector() -> None:
