@@ -253,7 +253,8 @@ class Cache:
             return _Found(name, None, None)
         envelope, generation = read
         if envelope is not None and not key.per_user:
-            self._local.put(name, envelope, self._clock.monotonic() + self._local_ttl)
+            now = self._clock.monotonic()
+            self._local.put(name, envelope, now + self._local_ttl, now)
         return _Found(name, envelope, generation)
 
     def _serve_stale(self, load: _Load) -> CacheStatus:
@@ -361,10 +362,10 @@ class Cache:
         name = load.found.name
         now = self._clock.monotonic()
         if self._redis is None:
-            self._local.put(name, envelope, now + lifetime)
+            self._local.put(name, envelope, now + lifetime, now)
             return
         if not load.key.per_user:
-            self._local.put(name, envelope, now + min(self._local_ttl, lifetime))
+            self._local.put(name, envelope, now + min(self._local_ttl, lifetime), now)
         if load.found.generation is not None:
             lock, held.lock = held.lock, None
             self._redis.write_behind(

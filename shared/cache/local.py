@@ -41,9 +41,24 @@ class Lru(Generic[V]):
     def pop(self, key: str) -> None:
         self._data.pop(key, None)
 
+    def drop_oldest_while(self, stale: Callable[[V], bool], limit: int) -> None:
+        """Forget up to ``limit`` entries from the least recently used end while ``stale``."""
+        for _ in range(limit):
+            oldest = next(iter(self._data.items()), None)
+            if oldest is None or not stale(oldest[1]):
+                return
+            del self._data[oldest[0]]
+
+    def __len__(self) -> int:
+        return len(self._data)
+
     def drop_where(self, matches: Callable[[str], bool]) -> None:
         for key in [key for key in self._data if matches(key)]:
             del self._data[key]
+
+
+_SWEEP_PER_PUT = 2
+"""More than one, so the map shrinks back when fewer keys are read than before."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +82,15 @@ class LocalEntries:
             return None
         return entry.envelope
 
-    def put(self, name: str, envelope: Envelope, keep_until: float) -> None:
+    def put(self, name: str, envelope: Envelope, keep_until: float, now: float) -> None:
+        """Also forgets a few entries past their time from the old end: an entry nobody reads
+        again would otherwise stay until the count bound pushes it out, and a process that sees
+        many keys would grow to that bound (entries live about a second with Redis)."""
         self._entries.put(name, LocalEntry(envelope, keep_until))
+        self._entries.drop_oldest_while(lambda entry: entry.keep_until <= now, _SWEEP_PER_PUT)
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     def drop_where(self, matches: Callable[[str], bool]) -> None:
         self._entries.drop_where(matches)

@@ -18,7 +18,7 @@ def test_the_least_recently_used_entry_goes_first() -> None:
 def test_an_entry_is_dropped_at_its_keep_until() -> None:
     entries = LocalEntries(max_entries=10)
     envelope, _ = value_envelope("v", "", 0.0)
-    entries.put("bff:cache:core:v:{s:product:1}", envelope, keep_until=100.0)
+    entries.put("bff:cache:core:v:{s:product:1}", envelope, keep_until=100.0, now=0.0)
     assert entries.get("bff:cache:core:v:{s:product:1}", now=99.9) == envelope
     assert entries.get("bff:cache:core:v:{s:product:1}", now=100.0) is None
     assert entries.get("bff:cache:core:v:{s:product:1}", now=0.0) is None, "gone for good"
@@ -28,7 +28,19 @@ def test_dropping_by_name_leaves_the_others() -> None:
     entries = LocalEntries(max_entries=10)
     envelope, _ = value_envelope("v", "", 0.0)
     for name in ("orders", "orders:page-2", "ordersx", "home"):
-        entries.put(name, envelope, keep_until=100.0)
+        entries.put(name, envelope, keep_until=100.0, now=0.0)
     entries.drop_where(lambda name: name == "orders" or name.startswith("orders:"))
     kept = [name for name in ("orders", "orders:page-2", "ordersx", "home") if entries.get(name, 0)]
     assert kept == ["ordersx", "home"]
+
+
+def test_entries_past_their_time_are_forgotten_as_new_ones_come() -> None:
+    """Keys read once and never again do not pile up to the count bound: each new entry takes
+    a few expired ones from the old end with it."""
+    entries = LocalEntries(max_entries=10_000)
+    envelope, _ = value_envelope("v", "", 0.0)
+    for second in range(100):
+        for key in range(30):  # 30 keys a second, never read again, each kept for 1 s
+            entries.put(f"product:{second}:{key}", envelope, keep_until=second + 1.0, now=second)
+    assert len(entries) <= 60  # about the last second's worth, not 3,000
+    assert entries.get("product:99:0", now=99.5) == envelope
