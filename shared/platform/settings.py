@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import re
-import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal, cast
 from urllib.parse import urlsplit
 
 import msgspec
-from limits import RateLimitItem, parse
 
+from shared.platform.env_reader import ConfigError as ConfigError
+from shared.platform.env_reader import EnvReader
+from shared.platform.settings_sections import AuthzSettings as AuthzSettings
+from shared.platform.settings_sections import authz_settings, tls_files
 from shared.platform.tls import TlsClientFiles
 from shared.platform.versions import ANY_VERSION, Version, parse_version
 
@@ -38,14 +38,6 @@ _DEV_CLIENT_SECRET_PREFIX = "dev-secret-"  # noqa: S105
 # The dev default; refused when BFF_ENV=prod.
 _DEV_SECRET_KEY = "dev-only-secret-key-never-use-in-production-0123456789"  # noqa: S105
 _DEV_PORTS: dict[Gateway, int] = {"web": 8000, "mobile": 8001}
-
-
-class ConfigError(Exception):
-    """A bad setting; ``str()`` is the one line shown to the operator."""
-
-    def __init__(self, variable: str, problem: str) -> None:
-        super().__init__(f"{variable}: {problem}")
-        self.variable = variable
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,41 +72,6 @@ class OtelSettings:
     def metrics_exporters(self) -> tuple[str, ...]:
         """``OTEL_METRICS_EXPORTER`` is a comma list (``otlp,prometheus``), as the spec allows."""
         return tuple(name for name in self.metrics_exporter.split(",") if name != "none")
-
-
-@dataclass(frozen=True, kw_only=True)
-class AuthzSettings:
-    """Where roles come from and what the admin routes ask for (``BFF_AUTHZ_*``)."""
-
-    roles_claim: tuple[str, ...] = ("roles",)
-    """The path to the roles claim: ``realm_access.roles`` is two steps."""
-    roles_source: Literal["id_token", "userinfo"] = "id_token"
-    support_role: str = "support"
-    step_up_max_age_s: int = 600
-
-
-_CLAIM_STEP = re.compile(r"[A-Za-z0-9_:/-]+")
-
-
-def _authz_settings(reader: _Reader) -> AuthzSettings:
-    claim = reader.text("BFF_AUTHZ_ROLES_CLAIM", "roles")
-    path = tuple(claim.split("."))
-    if not all(_CLAIM_STEP.fullmatch(step) for step in path):
-        raise ConfigError(
-            "BFF_AUTHZ_ROLES_CLAIM", f"must be a claim name or dotted path, got {claim!r}"
-        )
-    support_role = reader.text("BFF_AUTHZ_SUPPORT_ROLE", "support")
-    if any(char.isspace() for char in support_role):
-        raise ConfigError("BFF_AUTHZ_SUPPORT_ROLE", "must be one role name without spaces")
-    source = reader.choice("BFF_AUTHZ_ROLES_SOURCE", "id_token", ("id_token", "userinfo"))
-    return AuthzSettings(
-        roles_claim=path,
-        roles_source=cast(Literal["id_token", "userinfo"], source),
-        support_role=support_role,
-        step_up_max_age_s=reader.integer(
-            "BFF_AUTHZ_STEP_UP_MAX_AGE", 600, minimum=0, maximum=86400
-        ),
-    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -195,134 +152,6 @@ def _redact_url_password(url: str) -> str:
     return parts._replace(netloc=netloc).geturl()
 
 
-class _Reader:
-    """Reads and validates one variable at a time, so each error can name its variable."""
-
-    def __init__(self, environ: Mapping[str, str]) -> None:
-        self.environ = environ
-
-    def raw(self, name: str) -> str | None:
-        value = self.environ.get(name)
-        file_name = self.environ.get(f"{name}_FILE") if name in SECRET_VARIABLES else None
-        if value is not None and file_name is not None:
-            raise ConfigError(name, f"set either {name} or {name}_FILE, not both")
-        if file_name is not None:
-            try:
-                return Path(file_name).read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise ConfigError(
-                    f"{name}_FILE", f"cannot read {file_name!r} ({exc.strerror})"
-                ) from None
-        if value is None:
-            return None
-        value = value.strip()
-        return value or None
-
-    def text(self, name: str, default: str) -> str:
-        return self.raw(name) or default
-
-    def choice(self, name: str, default: str, allowed: tuple[str, ...]) -> str:
-        value = self.text(name, default).lower()
-        if value not in allowed:
-            raise ConfigError(name, f"must be one of {', '.join(allowed)}, got {value!r}")
-        return value
-
-    def number(self, name: str, default: float, *, minimum: float, maximum: float) -> float:
-        value = self.raw(name)
-        if value is None:
-            return default
-        try:
-            number = float(value)
-        except ValueError:
-            raise ConfigError(name, f"must be a number, got {value!r}") from None
-        if not minimum <= number <= maximum:
-            raise ConfigError(name, f"must be between {minimum:g} and {maximum:g}, got {value}")
-        return number
-
-    def integer(self, name: str, default: int, *, minimum: int, maximum: int) -> int:
-        value = self.raw(name)
-        if value is None:
-            return default
-        try:
-            number = int(value)
-        except ValueError:
-            raise ConfigError(name, f"must be a whole number, got {value!r}") from None
-        if not minimum <= number <= maximum:
-            raise ConfigError(name, f"must be between {minimum} and {maximum}, got {value}")
-        return number
-
-    def flag(self, name: str, default: bool) -> bool:
-        value = self.raw(name)
-        if value is None:
-            return default
-        if value.lower() not in ("true", "false"):
-            raise ConfigError(name, f"must be true or false, got {value!r}")
-        return value.lower() == "true"
-
-    def rate(self, name: str, default: str) -> str | None:
-        """A rate such as ``30/minute`` (the ``limits`` notation), or None for ``off``."""
-        value = self.text(name, default)
-        if value.lower() == "off":
-            return None
-        try:
-            item: RateLimitItem = parse(value)
-        except ValueError:
-            raise ConfigError(
-                name, f"must be a rate such as 30/minute (or off), got {value!r}"
-            ) from None
-        if item.amount < 1:
-            raise ConfigError(name, f"must allow at least one request, got {value!r}")
-        return value
-
-    def networks(self, name: str) -> tuple[str, ...]:
-        """A comma list of CIDRs (``10.0.0.0/8, ::1``), kept in their normal form."""
-        value = self.raw(name)
-        if value is None:
-            return ()
-        networks = []
-        for item in (part.strip() for part in value.split(",")):
-            if not item:
-                continue
-            try:
-                networks.append(str(ipaddress.ip_network(item, strict=False)))
-            except ValueError:
-                raise ConfigError(name, f"{item!r} is not an IP network (CIDR)") from None
-        return tuple(networks)
-
-    def readable_file(self, name: str) -> str | None:
-        path = self.raw(name)
-        if path is not None and not os.access(path, os.R_OK):
-            raise ConfigError(name, f"cannot read {path!r}")
-        return path
-
-    def url(
-        self,
-        name: str,
-        default: str,
-        *,
-        schemes: tuple[str, ...] = ("http", "https"),
-        strip_slash: bool = True,
-    ) -> str:
-        value = self.text(name, default)
-        parts = urlsplit(value)
-        if parts.scheme not in schemes or not parts.hostname:
-            raise ConfigError(name, f"must be an absolute {'/'.join(schemes)} URL, got {value!r}")
-        return value.rstrip("/") if strip_slash else value
-
-    def url_list(self, name: str, *, schemes: tuple[str, ...] | None = None) -> tuple[str, ...]:
-        value = self.raw(name)
-        if value is None:
-            return ()
-        items = tuple(item.strip() for item in value.split(",") if item.strip())
-        for item in items:
-            parts = urlsplit(item)
-            if not parts.scheme or (schemes is not None and parts.scheme not in schemes):
-                raise ConfigError(name, f"{item!r} is not an allowed absolute URL")
-            if parts.scheme in ("http", "https") and not parts.hostname:
-                raise ConfigError(name, f"{item!r} has no host")
-        return items
-
-
 def _check_secret_key(name: str, value: str) -> None:
     if len(value) < MIN_SECRET_KEY_LENGTH:
         raise ConfigError(name, f"must be at least {MIN_SECRET_KEY_LENGTH} characters")
@@ -330,7 +159,7 @@ def _check_secret_key(name: str, value: str) -> None:
         raise ConfigError(name, "must be a random string, not a repeated pattern")
 
 
-def _version(reader: _Reader, name: str, default: str) -> Version:
+def _version(reader: EnvReader, name: str, default: str) -> Version:
     value = reader.text(name, default)
     version = parse_version(value)
     if version is None:
@@ -340,7 +169,7 @@ def _version(reader: _Reader, name: str, default: str) -> Version:
     return version
 
 
-def _origin_list(reader: _Reader, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+def _origin_list(reader: EnvReader, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
     origins = reader.url_list(name, schemes=("http", "https")) or default
     for origin in origins:
         parts = urlsplit(origin)
@@ -349,7 +178,7 @@ def _origin_list(reader: _Reader, name: str, default: tuple[str, ...]) -> tuple[
     return tuple(o.rstrip("/") for o in origins)
 
 
-def _core_settings(reader: _Reader) -> tuple[CoreServiceSettings, ...]:
+def _core_settings(reader: EnvReader) -> tuple[CoreServiceSettings, ...]:
     services = []
     for service in CORE_SERVICES:
         prefix = f"BFF_CORE_{service.upper()}"
@@ -382,7 +211,7 @@ def _core_settings(reader: _Reader) -> tuple[CoreServiceSettings, ...]:
     return tuple(services)
 
 
-def _otel_settings(reader: _Reader, gateway: Gateway) -> OtelSettings:
+def _otel_settings(reader: EnvReader, gateway: Gateway) -> OtelSettings:
     exporters = ("none", "otlp", "console")
     sampler = reader.choice(
         "OTEL_TRACES_SAMPLER",
@@ -413,7 +242,7 @@ def _otel_settings(reader: _Reader, gateway: Gateway) -> OtelSettings:
     )
 
 
-def _metrics_exporters(reader: _Reader) -> str:
+def _metrics_exporters(reader: EnvReader) -> str:
     allowed = ("none", "otlp", "prometheus", "console")
     names = [
         name.strip()
@@ -429,7 +258,7 @@ def _metrics_exporters(reader: _Reader) -> str:
 
 def load_settings(gateway: Gateway, environ: Mapping[str, str] | None = None) -> Settings:
     """Read every setting of one gateway; raises ``ConfigError`` on the first bad value."""
-    reader = _Reader(os.environ if environ is None else environ)
+    reader = EnvReader(os.environ if environ is None else environ, SECRET_VARIABLES)
     env = cast(Environment, reader.choice("BFF_ENV", "dev", ("dev", "prod")))
     public_url = reader.url("BFF_PUBLIC_URL", f"http://127.0.0.1:{_DEV_PORTS[gateway]}")
 
@@ -502,10 +331,10 @@ def load_settings(gateway: Gateway, environ: Mapping[str, str] | None = None) ->
         ),
         redis_allow_plaintext=reader.flag("BFF_REDIS_ALLOW_PLAINTEXT", False),
         otel=_otel_settings(reader, gateway),
-        authz=_authz_settings(reader),
-        core_tls=_tls_files(reader, "BFF_CORE", client_certificate=True),
-        oidc_tls=_tls_files(reader, "BFF_OIDC", client_certificate=False),
-        redis_tls=_tls_files(reader, "BFF_REDIS", client_certificate=True),
+        authz=authz_settings(reader),
+        core_tls=tls_files(reader, "BFF_CORE", client_certificate=True),
+        oidc_tls=tls_files(reader, "BFF_OIDC", client_certificate=False),
+        redis_tls=tls_files(reader, "BFF_REDIS", client_certificate=True),
         allow_plaintext_upstreams=reader.flag("BFF_ALLOW_PLAINTEXT_UPSTREAMS", False),
     )
     if env == "prod":
@@ -513,7 +342,7 @@ def load_settings(gateway: Gateway, environ: Mapping[str, str] | None = None) ->
     return settings
 
 
-def _secret(reader: _Reader, env: Environment, name: str, dev_default: str) -> str:
+def _secret(reader: EnvReader, env: Environment, name: str, dev_default: str) -> str:
     """A secret, required in production; in dev a fixed, well-known default stands in."""
     value = reader.raw(name)
     if value is not None:
@@ -523,13 +352,13 @@ def _secret(reader: _Reader, env: Environment, name: str, dev_default: str) -> s
     return dev_default
 
 
-def _logging(reader: _Reader) -> tuple[LogFormat, str]:
+def _logging(reader: EnvReader) -> tuple[LogFormat, str]:
     log_format = reader.choice("BFF_LOG_FORMAT", "auto", ("json", "console", "auto"))
     levels = ("debug", "info", "warning", "error", "critical")
     return cast(LogFormat, log_format), reader.choice("BFF_LOG_LEVEL", "info", levels).upper()
 
 
-def _redis(reader: _Reader) -> tuple[str | None, RedisMode]:
+def _redis(reader: EnvReader) -> tuple[str | None, RedisMode]:
     redis_url = reader.raw("BFF_REDIS_URL")
     if redis_url is not None:
         redis_url = reader.url("BFF_REDIS_URL", "", schemes=("redis", "rediss"))
@@ -537,36 +366,7 @@ def _redis(reader: _Reader) -> tuple[str | None, RedisMode]:
     return redis_url, cast(RedisMode, mode)
 
 
-def _tls_files(reader: _Reader, prefix: str, *, client_certificate: bool) -> TlsClientFiles:
-    """``<prefix>_CA_FILE`` and, for mutual TLS, ``<prefix>_CLIENT_CERT_FILE`` with
-    ``<prefix>_CLIENT_KEY_FILE``; each file is loaded once here, so a wrong one stops start-up
-    naming its variable instead of failing the first connection."""
-    ca_name = f"{prefix}_CA_FILE"
-    ca_file = reader.readable_file(ca_name)
-    if ca_file is not None:
-        try:
-            ssl.create_default_context(cafile=ca_file)
-        except (ssl.SSLError, ValueError):
-            raise ConfigError(ca_name, f"{ca_file!r} holds no PEM CA certificate") from None
-    if not client_certificate:
-        return TlsClientFiles(ca_file=ca_file)
-    cert_name, key_name = f"{prefix}_CLIENT_CERT_FILE", f"{prefix}_CLIENT_KEY_FILE"
-    cert_file, key_file = reader.readable_file(cert_name), reader.readable_file(key_name)
-    if (cert_file is None) != (key_file is None):
-        missing = key_name if key_file is None else cert_name
-        raise ConfigError(missing, f"is required with {cert_name if cert_file else key_name}")
-    files = TlsClientFiles(ca_file=ca_file, client_cert_file=cert_file, client_key_file=key_file)
-    if cert_file is not None:
-        try:
-            files.client_context()
-        except ssl.SSLError:
-            raise ConfigError(
-                cert_name, f"{cert_file!r} is not a PEM certificate matching {key_name}"
-            ) from None
-    return files
-
-
-def _session_timeouts(reader: _Reader) -> tuple[int, int]:
+def _session_timeouts(reader: EnvReader) -> tuple[int, int]:
     idle = reader.integer("BFF_SESSION_IDLE_TIMEOUT", 1800, minimum=60, maximum=86400 * 30)
     absolute = reader.integer("BFF_SESSION_ABSOLUTE_TIMEOUT", 28800, minimum=60, maximum=86400 * 90)
     if absolute < idle:
@@ -576,7 +376,7 @@ def _session_timeouts(reader: _Reader) -> tuple[int, int]:
     return idle, absolute
 
 
-def _refuse_unsafe_production(settings: Settings, reader: _Reader) -> None:
+def _refuse_unsafe_production(settings: Settings, reader: EnvReader) -> None:
     """Production refuses set-ups that are only safe on a developer's machine."""
     if urlsplit(settings.public_url).scheme != "https":
         raise ConfigError("BFF_PUBLIC_URL", "must be https when BFF_ENV=prod")
