@@ -68,7 +68,7 @@ class LoginFlow:
 
     async def begin(self) -> tuple[str, LoginAttempt]:
         """A new attempt and the URL to send the browser to (``IdpUnavailable`` if the IdP's
-        discovery cannot be read)."""
+        discovery cannot be read; ``OidcError`` if it refuses a pushed request)."""
         attempt = LoginAttempt(
             state=new_opaque_id(), nonce=new_opaque_id(), code_verifier=secrets.token_urlsafe(48)
         )

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from litestar import Litestar
 
 from shared.identity.backchannel import BackchannelLogout
+from shared.identity.client_auth import ClientAuthentication
 from shared.identity.idp_tokens import IdpTokenManager
 from shared.identity.login import LoginFlow
 from shared.identity.mobile_tokens import MobileTokenHandler
@@ -72,6 +73,8 @@ def identity_resource(
             redirect_uri=settings.public_url + callback_path,
             scopes=settings.oidc_scopes,
             clock=clock,
+            client_auth=ClientAuthentication.from_settings(settings),
+            par=settings.oidc_par,
         )
         active = ActiveSessions(settings.gateway, redis)
         sessions = SessionManager(stores.sessions, oidc, settings, keys, clock, active)

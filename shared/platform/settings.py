@@ -16,6 +16,9 @@ from typing import Any, Literal, cast
 from urllib.parse import urlsplit
 
 import msgspec
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from limits import RateLimitItem, parse
 
 from shared.platform.versions import ANY_VERSION, Version, parse_version
@@ -25,9 +28,23 @@ Environment = Literal["dev", "prod"]
 RedisMode = Literal["standalone", "cluster", "sentinel"]
 LogFormat = Literal["json", "console", "auto"]
 ProxyHeader = Literal["x-forwarded-for", "forwarded"]
+ClientAuthMethod = Literal["client_secret_basic", "client_secret_post", "private_key_jwt"]
+ParMode = Literal["auto", "always", "never"]
+CLIENT_AUTH_METHODS: tuple[ClientAuthMethod, ...] = (
+    "client_secret_basic",
+    "client_secret_post",
+    "private_key_jwt",
+)
+MIN_RSA_CLIENT_KEY_BITS = 2048
 CORE_SERVICES = ("accounts", "catalog", "orders", "recommendations")
 SECRET_VARIABLES = frozenset(
-    {"BFF_OIDC_CLIENT_SECRET", "BFF_SECRET_KEY", "BFF_SECRET_KEY_PREVIOUS", "BFF_METRICS_TOKEN"}
+    {
+        "BFF_OIDC_CLIENT_SECRET",
+        "BFF_OIDC_CLIENT_KEY",
+        "BFF_SECRET_KEY",
+        "BFF_SECRET_KEY_PREVIOUS",
+        "BFF_METRICS_TOKEN",
+    }
 )
 MIN_SECRET_KEY_LENGTH = 32
 MIN_METRICS_TOKEN_LENGTH = 24
@@ -88,6 +105,14 @@ class Settings:
     oidc_client_id: str
     oidc_client_secret: str = field(default="", repr=False)
     oidc_scopes: tuple[str, ...] = ("openid", "profile", "email", "offline_access")
+    oidc_client_auth: ClientAuthMethod = "client_secret_basic"
+    oidc_client_key: str | None = field(default=None, repr=False)
+    """PEM private key (EC P-256 or RSA >= 2048) for ``private_key_jwt``, checked at load."""
+    oidc_client_key_id: str | None = None
+    """The ``kid`` of ``oidc_client_key``; None: its RFC 7638 thumbprint."""
+    oidc_client_key_previous: str | None = field(default=None, repr=False)
+    """The key before a rotation: only its public half is published, never used to sign."""
+    oidc_par: ParMode = "auto"
     post_logout_redirect_url: str
     secret_key: str = field(repr=False)
     secret_key_previous: str | None = field(default=None, repr=False)
@@ -134,7 +159,14 @@ class Settings:
     def redacted(self) -> dict[str, object]:
         """Effective settings for ``bff config check``: every secret replaced by a marker."""
         data: dict[str, Any] = msgspec.to_builtins(self)
-        for name in ("oidc_client_secret", "secret_key", "secret_key_previous", "metrics_token"):
+        for name in (
+            "oidc_client_secret",
+            "oidc_client_key",
+            "oidc_client_key_previous",
+            "secret_key",
+            "secret_key_previous",
+            "metrics_token",
+        ):
             if data.get(name):
                 data[name] = "<redacted>"
         if data.get("redis_url"):
@@ -388,7 +420,15 @@ def load_settings(gateway: Gateway, environ: Mapping[str, str] | None = None) ->
     previous_key = reader.raw("BFF_SECRET_KEY_PREVIOUS")
     if previous_key is not None:
         _check_secret_key("BFF_SECRET_KEY_PREVIOUS", previous_key)
-    client_secret = _secret(reader, env, "BFF_OIDC_CLIENT_SECRET", f"dev-secret-bff-{gateway}")
+    client_auth = cast(
+        ClientAuthMethod,
+        reader.choice("BFF_OIDC_CLIENT_AUTH", "client_secret_basic", CLIENT_AUTH_METHODS),
+    )
+    client_key, client_key_previous = _client_keys(reader, client_auth)
+    if client_auth == "private_key_jwt" and reader.raw("BFF_OIDC_CLIENT_SECRET") is None:
+        client_secret = ""  # the key authenticates the client; no secret is needed
+    else:
+        client_secret = _secret(reader, env, "BFF_OIDC_CLIENT_SECRET", f"dev-secret-bff-{gateway}")
 
     scopes = tuple(reader.text("BFF_OIDC_SCOPES", "openid profile email offline_access").split())
     if "openid" not in scopes:
@@ -406,6 +446,11 @@ def load_settings(gateway: Gateway, environ: Mapping[str, str] | None = None) ->
         oidc_client_id=reader.text("BFF_OIDC_CLIENT_ID", f"bff-{gateway}"),
         oidc_client_secret=client_secret,
         oidc_scopes=scopes,
+        oidc_client_auth=client_auth,
+        oidc_client_key=client_key,
+        oidc_client_key_id=reader.raw("BFF_OIDC_CLIENT_KEY_ID"),
+        oidc_client_key_previous=client_key_previous,
+        oidc_par=cast(ParMode, reader.choice("BFF_OIDC_PAR", "auto", ("auto", "always", "never"))),
         post_logout_redirect_url=reader.url(
             "BFF_POST_LOGOUT_REDIRECT_URL", f"{public_url}/", strip_slash=False
         ),
@@ -466,6 +511,55 @@ def _secret(reader: _Reader, env: Environment, name: str, dev_default: str) -> s
     if env == "prod":
         raise ConfigError(name, "is required when BFF_ENV=prod")
     return dev_default
+
+
+def _client_keys(reader: _Reader, client_auth: ClientAuthMethod) -> tuple[str | None, str | None]:
+    """The client's signing key (``BFF_OIDC_CLIENT_KEY`` or ``_FILE``) and the previous one
+    (``BFF_OIDC_CLIENT_KEY_FILE_PREVIOUS``), each refused unless EC P-256 or RSA >= 2048.
+
+    A key may be set without ``private_key_jwt``: it is then only published, so the IdP can
+    register the JWKS before the client switches."""
+    current_name = (
+        "BFF_OIDC_CLIENT_KEY_FILE"
+        if reader.environ.get("BFF_OIDC_CLIENT_KEY_FILE") is not None
+        else "BFF_OIDC_CLIENT_KEY"
+    )
+    current = reader.raw("BFF_OIDC_CLIENT_KEY")
+    if current is None and client_auth == "private_key_jwt":
+        raise ConfigError(
+            "BFF_OIDC_CLIENT_KEY_FILE", "is required when BFF_OIDC_CLIENT_AUTH=private_key_jwt"
+        )
+    if current is not None:
+        _check_client_key(current_name, current)
+    previous_name = "BFF_OIDC_CLIENT_KEY_FILE_PREVIOUS"
+    previous_file = reader.raw(previous_name)
+    previous = None
+    if previous_file is not None:
+        try:
+            previous = Path(previous_file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(
+                previous_name, f"cannot read {previous_file!r} ({exc.strerror})"
+            ) from None
+        _check_client_key(previous_name, previous)
+        if current is None:
+            raise ConfigError(previous_name, "needs a current key (BFF_OIDC_CLIENT_KEY_FILE)")
+    return current, previous
+
+
+def _check_client_key(name: str, pem: str) -> None:
+    """Refuse anything but an unencrypted PEM EC P-256 or RSA (>= 2048 bits) private key."""
+    try:
+        key = load_pem_private_key(pem.encode(), password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        raise ConfigError(name, "is not an unencrypted PEM private key") from None
+    if isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP256R1):
+        return
+    if isinstance(key, rsa.RSAPrivateKey) and key.key_size >= MIN_RSA_CLIENT_KEY_BITS:
+        return
+    raise ConfigError(
+        name, f"must be an EC P-256 or RSA (>= {MIN_RSA_CLIENT_KEY_BITS} bits) private key"
+    )
 
 
 def _logging(reader: _Reader) -> tuple[LogFormat, str]:

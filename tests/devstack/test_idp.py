@@ -163,6 +163,7 @@ def test_stats_count_token_requests_by_grant_and_revocations(rp: RelyingParty) -
     assert idp.stats() == {
         "token_requests": {"authorization_code": 0, "refresh_token": 0},
         "revocations": 0,
+        "client_assertions": 0,
     }
     _, tokens = rp.log_in()
     rotated = rp.refresh(tokens["refresh_token"]).json()
@@ -172,6 +173,7 @@ def test_stats_count_token_requests_by_grant_and_revocations(rp: RelyingParty) -
     assert idp.stats() == {
         "token_requests": {"authorization_code": 1, "refresh_token": 2},
         "revocations": 1,
+        "client_assertions": 0,
     }
     idp.reset_stats()
     assert idp.stats()["token_requests"] == {"authorization_code": 0, "refresh_token": 0}
