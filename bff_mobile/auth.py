@@ -42,7 +42,7 @@ from bff_mobile.errors import (
     oauth_error_response,
 )
 from bff_mobile.tokens import MobileSession, bearer_session
-from shared.identity.endpoints import backchannel_logout_handler
+from shared.identity.endpoints import backchannel_logout_handler, client_jwks
 from shared.identity.errors import IdentityError, IdpUnavailable, LoginRejected
 from shared.identity.login import LOGIN_TTL_S, LoginOptions, parse_login_options
 from shared.identity.login_cookie import PendingLoginCookie, find_pending
@@ -371,4 +371,5 @@ ROUTES = [
     token,
     logout,
     backchannel_logout_handler("/auth/backchannel-logout"),
+    client_jwks,
 ]

@@ -32,7 +32,7 @@ from litestar.response import Redirect
 from litestar.types import Scope
 
 from bff_web.security import check_origin, csrf_guard, validate_return_url
-from shared.identity.endpoints import backchannel_logout_handler
+from shared.identity.endpoints import backchannel_logout_handler, client_jwks
 from shared.identity.errors import IdpUnavailable
 from shared.identity.login import LOGIN_TTL_S, parse_login_options
 from shared.identity.login_cookie import PendingLogin, PendingLoginCookie, find_pending
@@ -319,6 +319,7 @@ ROUTES = [
     logout_link,
     logout_post,
     backchannel_logout_handler("/bff/backchannel-logout"),
+    client_jwks,
     list_sessions,
     end_one_session,
 ]

@@ -17,14 +17,19 @@ Flask views. What it adds, and why:
   logout token to every configured client that took part in it. A valid ``id_token_hint`` ends
   the session at once and redirects to ``post_logout_redirect_uri``; without one, the mock's
   confirmation page is shown;
+* RFC 9126 pushed authorization requests: ``POST /oauth2/par`` (advertised in discovery with
+  ``--par``; with ``--require-par`` the authorization endpoint takes nothing else);
+* ``private_key_jwt`` (RFC 7523) for clients registered with ``--client-jwks-uri`` (or a
+  ``jwks`` document given to ``create_idp_app``): ``aud`` must be the issuer, each ``jti`` is
+  accepted once, and such a client cannot fall back to a secret;
 * test helpers: ``POST /_dev/logout-token`` and call counters (token requests by grant,
-  revocations, UserInfo requests) at ``GET``/``DELETE /_stats``;
+  revocations, UserInfo requests, accepted client assertions) at ``GET``/``DELETE /_stats``;
 * no werkzeug debugger (the mock enables it; it would run code for anyone who can reach it).
 
-Any client id and secret are accepted (the mock's default). The seeded users are ``alice`` and
-``support`` (whose ``roles`` claim is ``["support"]``). ``prompt=login``, or a ``max_age`` older
-than the browser's IdP login, make a login a new authentication: the ID token's ``auth_time``
-is then the time of that login.
+Any other client id and secret are accepted (the mock's default). The seeded users are ``alice``
+and ``support`` (whose ``roles`` claim is ``["support"]``). ``prompt=login``, or a ``max_age``
+older than the browser's IdP login, make a login a new authentication: the ID token's
+``auth_time`` is then the time of that login.
 
 The issuer is the origin a request is addressed to (the mock builds it from the scheme and
 ``Host`` header). Discovery, ID tokens, the ``iss`` response parameter and logout tokens all use
@@ -42,9 +47,13 @@ One module per job::
     sessions     the IdP's login sessions, which ``sid`` names and logout ends
     grants       code grant bound to the login session, sid in ID tokens, PKCE S256, rotation
     revocation   RFC 7009 over the mock's storage
+    client_auth  private_key_jwt for registered clients
+    pushed       pushed requests and used assertion ids, kept for a short while
+    par          the PAR endpoint and its use at the authorization endpoint
     logout       logout tokens and the back-channel logout sender
     views        the mock's views, wrapped: discovery, token, end-session; RFC 9207 ``iss``
-    routes       what the mock lacks: ``/oauth2/revoke``, ``/_dev/logout-token``, ``/_stats``
+    routes       what the mock lacks: ``/oauth2/revoke``, ``/oauth2/par``, ``/_dev/logout-token``,
+                 ``/_stats``
     app          the app factory, create_idp_app
     process      ``python -m devstack.idp``: options and the server
 """

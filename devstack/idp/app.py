@@ -12,6 +12,12 @@ import werkzeug.debug
 from joserfc.jwk import RSAKey
 
 from devstack.dev_users import ALICE
+from devstack.idp.client_auth import (
+    PRIVATE_KEY_JWT,
+    ClientKeys,
+    PrivateKeyJwtAuthentication,
+    registered_client,
+)
 from devstack.idp.grants import (
     AuthorizationCodeGrant,
     OpenIDCode,
@@ -47,6 +53,9 @@ def create_idp_app(
     backchannel_logout_uris: Mapping[str, str] | None = None,
     users: Sequence[Mapping[str, object]] = (TEST_USER, SUPPORT_USER),
     now: Callable[[], float] = time.time,
+    client_keys: Mapping[str, ClientKeys] | None = None,
+    par: bool = False,
+    require_par: bool = False,
 ) -> flask.Flask:
     """The mock's Flask app with the extensions described in the package docstring.
 
@@ -54,9 +63,13 @@ def create_idp_app(
     ``backchannel_logout_uris`` maps client ids to their back-channel logout URIs. ``users`` are
     claim sets (each with ``sub``) that can log in with one click. ``now`` is the clock that
     stamps ``auth_time`` on a login (a test's clock in-process; the wall clock otherwise).
+    ``client_keys`` registers clients that must authenticate with ``private_key_jwt``: client
+    id -> ``jwks_uri`` or ``jwks`` document. ``par``: discovery advertises the PAR endpoint (it
+    is always served; not advertising it keeps the request in the URL for clients in ``auto``
+    mode); ``require_par``: advertised, and the authorization endpoint takes pushed requests only.
 
-    Served over plain http on a non-loopback host, authlib needs AUTHLIB_INSECURE_TRANSPORT=1
-    (``main`` sets it); on 127.0.0.1 and localhost it is not needed.
+        Served over plain http on a non-loopback host, authlib needs AUTHLIB_INSECURE_TRANSPORT=1
+        (``main`` sets it); on 127.0.0.1 and localhost it is not needed.
     """
     app: flask.Flask = oidc_provider_mock.app(
         access_token_max_age=timedelta(seconds=access_token_ttl),
@@ -72,6 +85,9 @@ def create_idp_app(
 
     storage, server = _mock_storage_and_server(app)
     _replace_grants(app, server, access_token_ttl)
+    server.register_client_auth_method(PRIVATE_KEY_JWT, PrivateKeyJwtAuthentication())
+    for client_id in client_keys or {}:
+        storage.store_client(registered_client(client_id))
     mock_views = _wrap_mock_views(app)
     app.after_request(add_issuer_to_authorization_response)
     app.register_blueprint(blueprint)
@@ -85,6 +101,9 @@ def create_idp_app(
             backchannel_logout_uris=dict(backchannel_logout_uris or {}),
             mock_views=mock_views,
             sessions=LoginSessions(now),
+            client_keys=dict(client_keys or {}),
+            advertise_par=par or require_par,
+            require_par=require_par,
         ),
     )
     return app

@@ -40,6 +40,8 @@ class SessionAuthorizationCode(mock_storage.AuthorizationCode):  # type: ignore[
 class AuthorizationCodeGrant(mock_app.AuthorizationCodeGrant):  # type: ignore[misc]
     """Binds each code to the browser's login session (joined or started here) and PKCE data."""
 
+    TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
+
     def save_authorization_code(self, code: str, request: Any) -> None:
         idp = current_idp()
         client_id: str = request.client.get_client_id()

@@ -50,6 +50,24 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         metavar="CLIENT_ID=URI",
         help="where to POST logout tokens for a client (repeatable)",
     )
+    parser.add_argument(
+        "--client-jwks-uri",
+        type=_client_uri_pair,
+        action="append",
+        default=[],
+        metavar="CLIENT_ID=URI",
+        help="register a client that authenticates with private_key_jwt, keys at URI (repeatable)",
+    )
+    parser.add_argument(
+        "--par",
+        action="store_true",
+        help="advertise the pushed authorization request endpoint (RFC 9126) in discovery",
+    )
+    parser.add_argument(
+        "--require-par",
+        action="store_true",
+        help="accept authorization requests only as pushed requests (RFC 9126)",
+    )
     parser.add_argument("--tls-cert", default=None, help="PEM certificate chain: serve https")
     parser.add_argument("--tls-key", default=None, help="PEM private key of --tls-cert")
     args = parser.parse_args(argv)
@@ -76,6 +94,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     app = create_idp_app(
         access_token_ttl=args.token_max_age,
         backchannel_logout_uris=dict(args.backchannel_logout_uri),
+        client_keys=dict(args.client_jwks_uri),
+        par=args.par,
+        require_par=args.require_par,
     )
     # werkzeug reports a port in use or an unknown host itself, and exits with status 1.
     tls = (args.tls_cert, args.tls_key) if args.tls_cert is not None else None

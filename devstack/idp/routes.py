@@ -1,4 +1,4 @@
-"""The routes the mock does not have: RFC 7009 revocation, and the test helpers
+"""The routes the mock does not have: RFC 7009 revocation, RFC 9126 PAR, and the test helpers
 ``POST /_dev/logout-token`` and ``GET``/``DELETE /_stats``."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import flask
 from flask.typing import ResponseReturnValue
 
 from devstack.idp.logout import make_logout_token
+from devstack.idp.par import push
 from devstack.idp.state import current_idp, request_issuer
 
 blueprint = flask.Blueprint("dev-idp", __name__)
@@ -21,6 +22,12 @@ def revoke() -> ResponseReturnValue:
     idp = current_idp()
     idp.stats.count_revocation()
     return cast(ResponseReturnValue, idp.server.create_endpoint_response("revocation"))
+
+
+@blueprint.post("/oauth2/par")
+def par() -> ResponseReturnValue:
+    """RFC 9126 pushed authorization request."""
+    return push()
 
 
 @blueprint.post("/_dev/logout-token")

@@ -14,9 +14,10 @@ import flask
 from flask.typing import ResponseReturnValue
 from joserfc.jwk import RSAKey
 
+from devstack.idp.pushed import PushedRequests, SeenAssertionIds
 from devstack.idp.sessions import LoginSessions
 
-CLIENT_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+CLIENT_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
 SIGNING_ALG = "RS256"
 #: Where the browser's Flask session keeps the ``sid`` of its IdP login session.
 SESSION_SID_KEY = "dev_idp_sid"
@@ -26,13 +27,19 @@ _EXTENSION = "dev_idp"
 
 class Stats:
     """What ``/_stats`` reports: every token-endpoint request by grant type, revocations, and
-    UserInfo requests."""
+    UserInfo requests, and the ``private_key_jwt`` assertions accepted (at the token,
+    revocation and PAR endpoints)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._token_requests: Counter[str] = Counter()
         self._revocations = 0
         self._userinfo_requests = 0
+        self._client_assertions = 0
+
+    def count_client_assertion(self) -> None:
+        with self._lock:
+            self._client_assertions += 1
 
     def count_token_request(self, grant_type: str) -> None:
         with self._lock:
@@ -51,6 +58,7 @@ class Stats:
             self._token_requests.clear()
             self._revocations = 0
             self._userinfo_requests = 0
+            self._client_assertions = 0
 
     def as_json(self) -> dict[str, object]:
         with self._lock:
@@ -60,6 +68,7 @@ class Stats:
                 "token_requests": token_requests,
                 "revocations": self._revocations,
                 "userinfo_requests": self._userinfo_requests,
+                "client_assertions": self._client_assertions,
             }
 
 
@@ -76,6 +85,12 @@ class DevIdp:
     backchannel_logout_uris: Mapping[str, str]
     mock_views: Mapping[str, MockView]  # the mock's views that are wrapped here, by name
     sessions: LoginSessions = field(default_factory=LoginSessions)
+    client_keys: Mapping[str, Any] = field(default_factory=dict)
+    """Clients that authenticate with ``private_key_jwt``: their ``jwks_uri`` or ``jwks``."""
+    seen_assertion_ids: SeenAssertionIds = field(default_factory=SeenAssertionIds)
+    pushed_requests: PushedRequests = field(default_factory=PushedRequests)
+    advertise_par: bool = False
+    require_par: bool = False
     stats: Stats = field(default_factory=Stats)
 
 

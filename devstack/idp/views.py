@@ -11,8 +11,10 @@ from authlib.common.urls import add_params_to_uri
 from flask.typing import ResponseReturnValue
 
 from devstack.dev_users import dev_user
+from devstack.idp.client_auth import ASSERTION_ALGORITHMS
 from devstack.idp.logout import end_login_session, verify_id_token_hint
 from devstack.idp.mock import MOCK_BLUEPRINT, oidc_provider_mock
+from devstack.idp.par import apply_pushed_request
 from devstack.idp.state import (
     CLIENT_AUTH_METHODS,
     SESSION_SID_KEY,
@@ -31,12 +33,18 @@ def discovery() -> ResponseReturnValue:
             "revocation_endpoint": flask.url_for("dev-idp.revoke", _external=True),
             "revocation_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
             "token_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
+            "token_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGORITHMS,
             "code_challenge_methods_supported": ["S256"],
             "authorization_response_iss_parameter_supported": True,
             "backchannel_logout_supported": True,
             "backchannel_logout_session_supported": True,
         }
     )
+    if current_idp().advertise_par:
+        metadata["pushed_authorization_request_endpoint"] = flask.url_for(
+            "dev-idp.par", _external=True
+        )
+        metadata["require_pushed_authorization_requests"] = current_idp().require_par
     return flask.jsonify(metadata)
 
 
@@ -84,12 +92,22 @@ def end_session() -> ResponseReturnValue:
 def authorize() -> ResponseReturnValue:
     """The mock's login form. A subject it does not know yet gets the claims
     ``devstack.dev_users`` derives for it (the mock would give it an email only), so the name in
-    its ID token is the accounts stub's display name for it too."""
+    its ID token is the accounts stub's display name for it too.
+
+    A pushed request (``request_uri``) stands in for the query, and is used up by the code it
+    leads to."""
     idp = current_idp()
+    request_uri = flask.request.args.get("request_uri")
+    refused = apply_pushed_request()
+    if refused is not None:
+        return refused
     sub = flask.request.form.get("sub") if flask.request.method == "POST" else None
     if sub and idp.storage.get_user(sub) is None:
         idp.storage.store_user(oidc_provider_mock.User(sub=sub, claims=dev_user(sub).claims()))
-    return idp.mock_views["authorize"]()
+    response = idp.mock_views["authorize"]()
+    if request_uri and isinstance(response, flask.Response) and response.status_code == 302:
+        idp.pushed_requests.used(request_uri)
+    return response
 
 
 def end_session_confirm() -> ResponseReturnValue:

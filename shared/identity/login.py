@@ -101,7 +101,7 @@ class LoginFlow:
 
     async def begin(self, options: LoginOptions | None = None) -> tuple[str, LoginAttempt]:
         """A new attempt and the URL to send the browser to (``IdpUnavailable`` if the IdP's
-        discovery cannot be read)."""
+        discovery cannot be read; ``OidcError`` if it refuses a pushed request)."""
         options = options or LoginOptions()
         attempt = LoginAttempt(
             state=new_opaque_id(),

@@ -1,7 +1,8 @@
 """The OpenID Connect relying party both gateways use, built on authlib and joserfc.
 
 authlib speaks the protocol (authorization URL with PKCE S256, code exchange, refresh, RFC 7009
-revocation, client authentication); joserfc verifies every JWT (ID tokens, logout tokens)
+revocation, client authentication: ``client_auth``; RFC 9126 pushed authorization requests:
+``par``); joserfc verifies every JWT (ID tokens, logout tokens)
 against the provider's JWKS. Nothing here hand-writes JOSE.
 
 The discovery document and the JWKS are cached and refreshed: the metadata after
@@ -18,6 +19,7 @@ a TLS failure is ``IdpUnavailable`` (503) with its reason in the log (``idp_tls_
 from __future__ import annotations
 
 import asyncio
+import copy
 import ssl
 import time
 import warnings
@@ -37,11 +39,15 @@ with warnings.catch_warnings():
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
+from joserfc.jws import JWSRegistry
 from joserfc.jwt import ClaimsOption
 
+from shared.identity.client_auth import ClientAuthentication
 from shared.identity.errors import IdpUnavailable, InvalidGrant, OidcError
+from shared.identity.par import browser_url, push_authorization_request, use_par
 from shared.platform.clock import SYSTEM_CLOCK, Clock
 from shared.platform.logging import get_logger
+from shared.platform.settings import ParMode
 from shared.platform.telemetry import TracedTransport
 from shared.platform.tls import tls_failure_reason
 
@@ -51,7 +57,35 @@ JWKS_MIN_REFRESH_INTERVAL_S = 30.0
 CLOCK_LEEWAY_S = 60
 LOGOUT_TOKEN_MAX_AGE_S = 300
 BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
-SIGNING_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384")
+SIGNING_ALGORITHMS = (
+    "RS256",
+    "RS384",
+    "RS512",
+    "PS256",
+    "PS384",
+    "PS512",
+    "ES256",
+    "ES384",
+    "EdDSA",
+    "Ed25519",
+)
+"""Asymmetric only: ``none`` and the HS* family (keyed with the client secret) never verify.
+``EdDSA`` is the name providers still use for Ed25519 (RFC 9864 deprecates it for ``Ed25519``)."""
+
+
+_QUIET_EDDSA = copy.copy(JWSRegistry.algorithms["EdDSA"])
+_QUIET_EDDSA.security_warning = None
+
+
+class _ProviderAlgorithms(JWSRegistry):
+    """joserfc's JWS algorithms, except that ``EdDSA`` verifies without joserfc's warning that
+    RFC 9864 renamed it: a provider signing with the old name is not a fault of ours, and a
+    warning per token would flood the logs."""
+
+    def __init__(self, *, algorithms: list[str]) -> None:
+        super().__init__(algorithms=algorithms)
+        self.algorithms = {**JWSRegistry.algorithms, "EdDSA": _QUIET_EDDSA}
+
 
 _logger = get_logger("bff.oidc")
 
@@ -74,6 +108,8 @@ class ProviderMetadata(msgspec.Struct, frozen=True):
     userinfo_endpoint: str | None = None
     authorization_response_iss_parameter_supported: bool = False
     id_token_signing_alg_values_supported: list[str] = []
+    pushed_authorization_request_endpoint: str | None = None
+    require_pushed_authorization_requests: bool = False
 
 
 class OidcRelyingParty:
@@ -91,11 +127,16 @@ class OidcRelyingParty:
         tls: ssl.SSLContext | None = None,
         timeout_s: float = 10.0,
         clock: Clock = SYSTEM_CLOCK,
+        client_auth: ClientAuthentication | None = None,
+        par: ParMode = "auto",
     ) -> None:
         self._clock = clock
         self.issuer = issuer.rstrip("/")
         self.client_id = client_id
-        self._client_secret = client_secret
+        self.client_auth = client_auth or ClientAuthentication(
+            method="client_secret_basic", client_secret=client_secret
+        )
+        self._par: ParMode = par
         self.redirect_uri = redirect_uri
         self.scopes = scopes
         self._transport = TracedTransport(
@@ -120,17 +161,25 @@ class OidcRelyingParty:
 
         A refresh is made without ``scope`` (RFC 6749 section 6: the scope first granted),
         since providers may grant less than asked (``offline_access``) and then refuse a refresh
-        that names the scope asked for."""
-        return AsyncOAuth2Client(
+        that names the scope asked for.
+
+        Every request that authenticates the client (code, refresh, revocation, PAR) is made by
+        a client from here, so per-request proofs (DPoP) have one place to be added."""
+        client = AsyncOAuth2Client(
             client_id=self.client_id,
-            client_secret=self._client_secret,
+            client_secret=self.client_auth.client_secret,
             scope=" ".join(self.scopes) if with_scope else None,
             redirect_uri=self.redirect_uri,
             code_challenge_method="S256",
-            token_endpoint_auth_method="client_secret_basic",  # noqa: S106 - a method name
+            token_endpoint_auth_method=self.client_auth.method,
+            revocation_endpoint_auth_method=self.client_auth.method,
             transport=self._transport,
             timeout=self._timeout,
         )
+        signer = self.client_auth.assertion_signer(self.issuer)
+        if signer is not None:
+            client.register_client_auth_method(signer)
+        return client
 
     async def aclose(self) -> None:
         await self._transport.aclose()
@@ -207,7 +256,8 @@ class OidcRelyingParty:
         for attempt in range(2):
             keys = await self._key_set(refresh=attempt > 0)
             try:
-                return jwt.decode(token, keys, algorithms=algorithms)
+                registry = _ProviderAlgorithms(algorithms=algorithms)
+                return jwt.decode(token, keys, algorithms=algorithms, registry=registry)
             except (JoseError, ValueError) as exc:
                 if attempt == 1:
                     raise OidcError("the token's signature is not valid") from exc
@@ -224,20 +274,36 @@ class OidcRelyingParty:
         prompt: str | None = None,
         max_age: int | None = None,
     ) -> str:
+        """Where to send the browser; with PAR, the request itself is pushed first."""
         metadata = await self.metadata()
         extra: dict[str, str] = {}
         if prompt is not None:
             extra["prompt"] = prompt
         if max_age is not None:
             extra["max_age"] = str(max_age)
-        url, _ = self._oauth_client().create_authorization_url(
+        client = self._oauth_client()
+        url, _ = client.create_authorization_url(
             metadata.authorization_endpoint,
             state=state,
             nonce=nonce,
             code_verifier=code_verifier,
             **extra,
         )
-        return str(url)
+        endpoint = metadata.pushed_authorization_request_endpoint
+        if not use_par(
+            self._par, endpoint=endpoint, required=metadata.require_pushed_authorization_requests
+        ):
+            return str(url)
+        assert endpoint is not None  # use_par is True only with an endpoint
+        request_uri = await push_authorization_request(
+            client,
+            endpoint=endpoint,
+            authorization_url=str(url),
+            auth=client.client_auth(client.token_endpoint_auth_method),
+        )
+        return browser_url(
+            metadata.authorization_endpoint, client_id=self.client_id, request_uri=request_uri
+        )
 
     async def check_authorization_response_issuer(self, iss: str | None) -> None:
         """RFC 9207: the ``iss`` of the authorization response must be our provider's."""

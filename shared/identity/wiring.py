@@ -25,6 +25,7 @@ from litestar import Litestar
 
 from shared.identity.access import RolesSource
 from shared.identity.backchannel import BackchannelLogout
+from shared.identity.client_auth import ClientAuthentication
 from shared.identity.idp_tokens import IdpTokenManager
 from shared.identity.login import LoginFlow
 from shared.identity.mobile_tokens import MobileTokenHandler
@@ -90,6 +91,8 @@ def identity_resource(
             scopes=settings.oidc_scopes,
             tls=settings.oidc_tls.client_context(),
             clock=clock,
+            client_auth=ClientAuthentication.from_settings(settings),
+            par=settings.oidc_par,
         )
         active = ActiveSessions(settings.gateway, redis)
         sessions = SessionManager(stores.sessions, oidc, settings, keys, clock, active)

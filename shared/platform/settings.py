@@ -18,8 +18,10 @@ import msgspec
 
 from shared.platform.env_reader import ConfigError as ConfigError
 from shared.platform.env_reader import EnvReader
+from shared.platform.settings_sections import MIN_RSA_CLIENT_KEY_BITS as MIN_RSA_CLIENT_KEY_BITS
 from shared.platform.settings_sections import AuthzSettings as AuthzSettings
-from shared.platform.settings_sections import authz_settings, tls_files
+from shared.platform.settings_sections import ClientAuthMethod as ClientAuthMethod
+from shared.platform.settings_sections import authz_settings, client_keys, tls_files
 from shared.platform.tls import TlsClientFiles
 from shared.platform.versions import ANY_VERSION, Version, parse_version
 
@@ -28,9 +30,21 @@ Environment = Literal["dev", "prod"]
 RedisMode = Literal["standalone", "cluster", "sentinel"]
 LogFormat = Literal["json", "console", "auto"]
 ProxyHeader = Literal["x-forwarded-for", "forwarded"]
+ParMode = Literal["auto", "always", "never"]
+CLIENT_AUTH_METHODS: tuple[ClientAuthMethod, ...] = (
+    "client_secret_basic",
+    "client_secret_post",
+    "private_key_jwt",
+)
 CORE_SERVICES = ("accounts", "catalog", "orders", "recommendations")
 SECRET_VARIABLES = frozenset(
-    {"BFF_OIDC_CLIENT_SECRET", "BFF_SECRET_KEY", "BFF_SECRET_KEY_PREVIOUS", "BFF_METRICS_TOKEN"}
+    {
+        "BFF_OIDC_CLIENT_SECRET",
+        "BFF_OIDC_CLIENT_KEY",
+        "BFF_SECRET_KEY",
+        "BFF_SECRET_KEY_PREVIOUS",
+        "BFF_METRICS_TOKEN",
+    }
 )
 MIN_SECRET_KEY_LENGTH = 32
 MIN_METRICS_TOKEN_LENGTH = 24
@@ -83,6 +97,14 @@ class Settings:
     oidc_client_id: str
     oidc_client_secret: str = field(default="", repr=False)
     oidc_scopes: tuple[str, ...] = ("openid", "profile", "email", "offline_access")
+    oidc_client_auth: ClientAuthMethod = "client_secret_basic"
+    oidc_client_key: str | None = field(default=None, repr=False)
+    """PEM private key (EC P-256 or RSA >= 2048) for ``private_key_jwt``, checked at load."""
+    oidc_client_key_id: str | None = None
+    """The ``kid`` of ``oidc_client_key``; None: its RFC 7638 thumbprint."""
+    oidc_client_key_previous: str | None = field(default=None, repr=False)
+    """The key before a rotation: only its public half is published, never used to sign."""
+    oidc_par: ParMode = "auto"
     post_logout_redirect_url: str
     secret_key: str = field(repr=False)
     secret_key_previous: str | None = field(default=None, repr=False)
@@ -135,7 +157,14 @@ class Settings:
     def redacted(self) -> dict[str, object]:
         """Effective settings for ``bff config check``: every secret replaced by a marker."""
         data: dict[str, Any] = msgspec.to_builtins(self)
-        for name in ("oidc_client_secret", "secret_key", "secret_key_previous", "metrics_token"):
+        for name in (
+            "oidc_client_secret",
+            "oidc_client_key",
+            "oidc_client_key_previous",
+            "secret_key",
+            "secret_key_previous",
+            "metrics_token",
+        ):
             if data.get(name):
                 data[name] = "<redacted>"
         if data.get("redis_url"):
@@ -267,7 +296,15 @@ def load_settings(gateway: Gateway, environ: Mapping[str, str] | None = None) ->
     previous_key = reader.raw("BFF_SECRET_KEY_PREVIOUS")
     if previous_key is not None:
         _check_secret_key("BFF_SECRET_KEY_PREVIOUS", previous_key)
-    client_secret = _secret(reader, env, "BFF_OIDC_CLIENT_SECRET", f"dev-secret-bff-{gateway}")
+    client_auth = cast(
+        ClientAuthMethod,
+        reader.choice("BFF_OIDC_CLIENT_AUTH", "client_secret_basic", CLIENT_AUTH_METHODS),
+    )
+    client_key, client_key_previous = client_keys(reader, client_auth)
+    if client_auth == "private_key_jwt" and reader.raw("BFF_OIDC_CLIENT_SECRET") is None:
+        client_secret = ""  # the key authenticates the client; no secret is needed
+    else:
+        client_secret = _secret(reader, env, "BFF_OIDC_CLIENT_SECRET", f"dev-secret-bff-{gateway}")
 
     scopes = tuple(reader.text("BFF_OIDC_SCOPES", "openid profile email offline_access").split())
     if "openid" not in scopes:
@@ -285,6 +322,11 @@ def load_settings(gateway: Gateway, environ: Mapping[str, str] | None = None) ->
         oidc_client_id=reader.text("BFF_OIDC_CLIENT_ID", f"bff-{gateway}"),
         oidc_client_secret=client_secret,
         oidc_scopes=scopes,
+        oidc_client_auth=client_auth,
+        oidc_client_key=client_key,
+        oidc_client_key_id=reader.raw("BFF_OIDC_CLIENT_KEY_ID"),
+        oidc_client_key_previous=client_key_previous,
+        oidc_par=cast(ParMode, reader.choice("BFF_OIDC_PAR", "auto", ("auto", "always", "never"))),
         post_logout_redirect_url=reader.url(
             "BFF_POST_LOGOUT_REDIRECT_URL", f"{public_url}/", strip_slash=False
         ),

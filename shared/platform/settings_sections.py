@@ -1,6 +1,7 @@
 """The settings sections that have a module's worth of rules of their own: authorization
-(``BFF_AUTHZ_*``) and the TLS files of each upstream (``BFF_CORE_*``, ``BFF_OIDC_*`` and
-``BFF_REDIS_*`` ``_CA_FILE``, ``_CLIENT_CERT_FILE``, ``_CLIENT_KEY_FILE``).
+(``BFF_AUTHZ_*``), the TLS files of each upstream (``BFF_CORE_*``, ``BFF_OIDC_*`` and
+``BFF_REDIS_*`` ``_CA_FILE``, ``_CLIENT_CERT_FILE``, ``_CLIENT_KEY_FILE``), and the IdP client's
+signing keys for ``private_key_jwt`` (``BFF_OIDC_CLIENT_KEY*``).
 """
 
 from __future__ import annotations
@@ -8,7 +9,12 @@ from __future__ import annotations
 import re
 import ssl
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal, cast
+
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from shared.platform.env_reader import ConfigError, EnvReader
 from shared.platform.tls import TlsClientFiles
@@ -76,3 +82,56 @@ def tls_files(reader: EnvReader, prefix: str, *, client_certificate: bool) -> Tl
                 cert_name, f"{cert_file!r} is not a PEM certificate matching {key_name}"
             ) from None
     return files
+
+
+ClientAuthMethod = Literal["client_secret_basic", "client_secret_post", "private_key_jwt"]
+MIN_RSA_CLIENT_KEY_BITS = 2048
+
+
+def client_keys(reader: EnvReader, client_auth: ClientAuthMethod) -> tuple[str | None, str | None]:
+    """The client's signing key (``BFF_OIDC_CLIENT_KEY`` or ``_FILE``) and the previous one
+    (``BFF_OIDC_CLIENT_KEY_FILE_PREVIOUS``), each refused unless EC P-256 or RSA >= 2048.
+
+    A key may be set without ``private_key_jwt``: it is then only published, so the IdP can
+    register the JWKS before the client switches."""
+    current_name = (
+        "BFF_OIDC_CLIENT_KEY_FILE"
+        if reader.environ.get("BFF_OIDC_CLIENT_KEY_FILE") is not None
+        else "BFF_OIDC_CLIENT_KEY"
+    )
+    current = reader.raw("BFF_OIDC_CLIENT_KEY")
+    if current is None and client_auth == "private_key_jwt":
+        raise ConfigError(
+            "BFF_OIDC_CLIENT_KEY_FILE", "is required when BFF_OIDC_CLIENT_AUTH=private_key_jwt"
+        )
+    if current is not None:
+        _check_client_key(current_name, current)
+    previous_name = "BFF_OIDC_CLIENT_KEY_FILE_PREVIOUS"
+    previous_file = reader.raw(previous_name)
+    previous = None
+    if previous_file is not None:
+        try:
+            previous = Path(previous_file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(
+                previous_name, f"cannot read {previous_file!r} ({exc.strerror})"
+            ) from None
+        _check_client_key(previous_name, previous)
+        if current is None:
+            raise ConfigError(previous_name, "needs a current key (BFF_OIDC_CLIENT_KEY_FILE)")
+    return current, previous
+
+
+def _check_client_key(name: str, pem: str) -> None:
+    """Refuse anything but an unencrypted PEM EC P-256 or RSA (>= 2048 bits) private key."""
+    try:
+        key = load_pem_private_key(pem.encode(), password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        raise ConfigError(name, "is not an unencrypted PEM private key") from None
+    if isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP256R1):
+        return
+    if isinstance(key, rsa.RSAPrivateKey) and key.key_size >= MIN_RSA_CLIENT_KEY_BITS:
+        return
+    raise ConfigError(
+        name, f"must be an EC P-256 or RSA (>= {MIN_RSA_CLIENT_KEY_BITS} bits) private key"
+    )

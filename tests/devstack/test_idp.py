@@ -164,6 +164,7 @@ def test_stats_count_token_requests_by_grant_and_revocations(rp: RelyingParty) -
         "token_requests": {"authorization_code": 0, "refresh_token": 0},
         "revocations": 0,
         "userinfo_requests": 0,
+        "client_assertions": 0,
     }
     _, tokens = rp.log_in()
     rotated = rp.refresh(tokens["refresh_token"]).json()
@@ -174,6 +175,7 @@ def test_stats_count_token_requests_by_grant_and_revocations(rp: RelyingParty) -
         "token_requests": {"authorization_code": 1, "refresh_token": 2},
         "revocations": 1,
         "userinfo_requests": 0,
+        "client_assertions": 0,
     }
     idp.reset_stats()
     assert idp.stats()["token_requests"] == {"authorization_code": 0, "refresh_token": 0}
