@@ -49,7 +49,11 @@ class SessionCodec:
 
         Records read from a store have been checked, so this fails only if the keys changed since.
         """
-        plaintext = self.cipher.decrypt(record.tokens.ciphertext, _TOKENS_AD + record.id.encode())
+        return self.open_sealed_tokens(record.id, record.tokens)
+
+    def open_sealed_tokens(self, session_id: str, sealed: EncryptedTokens) -> TokenSet:
+        """Tokens sealed for ``session_id``, without the rest of its record."""
+        plaintext = self.cipher.decrypt(sealed.ciphertext, _TOKENS_AD + session_id.encode())
         try:
             return msgspec.msgpack.decode(plaintext, type=TokenSet)
         except msgspec.DecodeError as exc:

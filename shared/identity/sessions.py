@@ -19,6 +19,7 @@ import msgspec
 from shared.identity.errors import IdpUnavailable, NotSignedIn
 from shared.identity.oidc import OidcRelyingParty
 from shared.identity.records import SessionAccess, SessionKind, SessionRecord, TokenSet
+from shared.identity.revocation_handoff import RevocationHandoff
 from shared.identity.session_store import SessionStore
 from shared.platform.clock import Clock
 from shared.platform.crypto import DecryptionError
@@ -46,9 +47,12 @@ class SessionManager:
         keys: KeyedHasher,
         clock: Clock,
         active: ActiveSessions | None = None,
+        handoff: RevocationHandoff | None = None,
     ) -> None:
         self.store = store
         self._oidc = oidc
+        self.kind: SessionKind = settings.gateway
+        self._handoff = handoff
         self.idle_timeout_s = settings.session_idle_timeout_s
         self.absolute_timeout_s = settings.session_absolute_timeout_s
         self.max_per_user = settings.session_max_per_user
@@ -148,6 +152,10 @@ class SessionManager:
             tokens = None
         await self.store.delete(record.id)
         if tokens is not None and tokens.refresh_token:
+            if record.kind != self.kind and self._handoff is not None:
+                # The other gateway's client owns the token: only it may revoke it.
+                await self._handoff.hand_off(record)
+                return tokens.id_token
             try:
                 await self._oidc.revoke_refresh_token(tokens.refresh_token)
             except IdpUnavailable:

@@ -31,6 +31,7 @@ from shared.identity.login import LoginFlow
 from shared.identity.mobile_tokens import MobileTokenHandler
 from shared.identity.oidc import OidcRelyingParty
 from shared.identity.records import SessionRecord
+from shared.identity.revocation_handoff import RevocationHandoff
 from shared.identity.sessions import SessionManager
 from shared.identity.stores import IdentityStores, build_stores
 from shared.platform.crypto import TokenCipher
@@ -95,7 +96,12 @@ def identity_resource(
             par=settings.oidc_par,
         )
         active = ActiveSessions(settings.gateway, redis)
-        sessions = SessionManager(stores.sessions, oidc, settings, keys, clock, active)
+        handoff = (
+            None
+            if redis is None
+            else RevocationHandoff(redis, stores.sessions.codec, oidc, settings.gateway)
+        )
+        sessions = SessionManager(stores.sessions, oidc, settings, keys, clock, active, handoff)
         roles = RolesSource(
             settings.authz.roles_claim, userinfo=settings.authz.roles_source == "userinfo"
         )
@@ -128,13 +134,17 @@ def identity_resource(
         )
         IDENTITY.fill(app.state, identity)
         READINESS.get(app.state).add("oidc", oidc.is_reachable)
-        counting = asyncio.create_task(active.run(), name="active-sessions")
+        background = [asyncio.create_task(active.run(), name="active-sessions")]
+        if handoff is not None:
+            background.append(asyncio.create_task(handoff.run(), name="revocation-handoff"))
         try:
             yield
         finally:
-            counting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await counting
+            for task in background:
+                task.cancel()
+            for task in background:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await oidc.aclose()
 
     return resource
