@@ -29,7 +29,9 @@ from shared.platform.logging import get_logger
 from shared.platform.redis import RedisClient
 
 _LIST_TTL_S: Final = 86_400
-_WAIT_S: Final = 5
+_WAIT_S: Final = 1
+"""Seconds a BLPOP waits: shorter than the client's socket timeout (2 s), which would cut it."""
+_RETRY_S: Final = 5
 _logger = get_logger("bff.identity")
 
 
@@ -64,7 +66,7 @@ class RevocationHandoff:
                 popped = await self._redis.blpop([name], timeout=_WAIT_S)
             except Exception as exc:  # Redis away: try again after the usual wait
                 _logger.warning("revocation_handoff_unavailable", error=type(exc).__name__)
-                await asyncio.sleep(_WAIT_S)
+                await asyncio.sleep(_RETRY_S)
                 continue
             if popped is not None:
                 entry = popped[1]
