@@ -53,7 +53,7 @@ from opentelemetry.sdk.trace.sampling import (
     Sampler,
     TraceIdRatioBased,
 )
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.trace import NonRecordingSpan, Span, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.util.types import AttributeValue
 from prometheus_client import CollectorRegistry
@@ -237,7 +237,15 @@ def child_span(
     """
     parent = trace.get_current_span()
     if not parent.is_recording():
-        yield parent
+        # Unsampled: the parent is a NonRecordingSpan, on which everything is a no-op. A parent
+        # that has ended (a shielded load still running after the lookup that started it gave
+        # up) is not recording either, but writing to it would warn: the caller gets a no-op
+        # span with the same context instead.
+        yield (
+            parent
+            if isinstance(parent, NonRecordingSpan)
+            else NonRecordingSpan(parent.get_span_context())
+        )
         return
     span = _tracer.start_span(name, kind=kind, attributes=attributes)
     if not span.get_span_context().is_valid:  # no SDK installed: keep the caller's context

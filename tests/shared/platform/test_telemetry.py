@@ -36,6 +36,7 @@ from shared.platform.telemetry import (
     build_sampler,
     child_span,
     configure_telemetry,
+    mark_error,
     safe_url,
     tracer_provider,
 )
@@ -151,6 +152,24 @@ def test_child_span_is_not_made_under_an_unsampled_request(spans: SpanRecorder) 
     )
     with trace.use_span(unsampled), child_span("cache.lookup product") as span:
         assert span is unsampled
+
+
+def test_work_still_running_after_its_span_ended_writes_nothing_to_it(
+    spans: SpanRecorder, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A shielded load outlives the lookup that started it: its calls run under a span that
+    has ended. What they describe goes nowhere, without a warning per call."""
+    with sampled_root() as root:
+        ended = trace.get_tracer("test").start_span("cache.lookup product")
+        ended.end()
+        with trace.use_span(ended), child_span("GET") as span:
+            span.set_attribute("http.response.status_code", 503)
+            mark_error(span, "timeout")
+        assert span is not ended
+        assert not span.is_recording()
+        assert span.get_span_context() == ended.get_span_context()
+        assert root.is_recording()
+    assert not [r for r in caplog.records if "ended span" in r.getMessage()]
 
 
 def test_child_span_names_the_error_and_not_an_expected_answer(spans: SpanRecorder) -> None:
