@@ -8,7 +8,8 @@ walking away (its session then expires). Every `--chaos-every` seconds one core 
 switched to a random stub chaos mode, then back. The report (stdout, JSON in `--out`):
 
 * requests and errors per endpoint, p50/p99; an error is a 500 anywhere, or a 5xx outside a
-  chaos window (plus the breaker's open period after it), and the run fails if there is one;
+  chaos window (plus the fault's tail: the breaker's open period and one load's attempts),
+  and the run fails if there is one;
 * RSS of each gateway's process group after warm-up and at the end (growth must stay < 10 %);
 * Redis keys and memory before the run, at its end, and once the sessions have expired.
 
@@ -38,11 +39,15 @@ import redis
 
 from bench.logins import AppSession, web_headers
 from bench.stack import SOAK_ENV, BenchStack
+from shared.platform.settings import CoreServiceSettings
 
 CHAOS_MODES = ("error", "timeout", "reset", "garbage")
 SERVICES = ("accounts", "catalog", "orders", "recommendations")
-BREAKER_OPEN_S = 5.0
-"""After chaos ends, a breaker may stay open this long (the default open period)."""
+_CORE = CoreServiceSettings(name="any", url="http://any")
+FAULT_TAIL_S = _CORE.breaker_open_s + _CORE.timeout_s * _CORE.max_attempts
+"""How long an injected fault still shows after it is switched off: a breaker it opened stays
+open for its period, and a load started under it (a request arriving later joins it, single
+flight) may run all its attempts, each up to the service's timeout. The defaults: 5 + 3 x 3 s."""
 RSS_GROWTH_LIMIT = 0.10
 TIMEOUT_S = 15.0
 RETRIED_LOGIN = "login answered 503, retried"
@@ -81,7 +86,7 @@ class Soak:
         return response
 
     def in_chaos(self, at: float) -> bool:
-        return any(start <= at <= end + BREAKER_OPEN_S for start, end in self.chaos_windows)
+        return any(start <= at <= end + FAULT_TAIL_S for start, end in self.chaos_windows)
 
 
 def web_life(soak: Soak, sub: str, rng: random.Random) -> None:
