@@ -22,13 +22,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from shared.platform.settings import (
-    ConfigError,
-    Gateway,
-    Settings,
-    load_settings,
-    refuse_unshared_workers,
-)
+from shared.platform.production_checks import refuse_unshared_workers
+from shared.platform.settings import ConfigError, Gateway, Settings, load_settings
 
 EXIT_CONFIG_ERROR = 2
 EXIT_DEV_DEPENDENCIES_MISSING = 2

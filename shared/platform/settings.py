@@ -7,7 +7,6 @@ names the variable. Secrets may come from ``NAME_FILE`` (a mounted file) instead
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ import msgspec
 
 from shared.platform.env_reader import ConfigError as ConfigError
 from shared.platform.env_reader import EnvReader
+from shared.platform.production_checks import DEV_SECRET_KEY, refuse_unsafe_production
 from shared.platform.settings_sections import MIN_RSA_CLIENT_KEY_BITS as MIN_RSA_CLIENT_KEY_BITS
 from shared.platform.settings_sections import AuthzSettings as AuthzSettings
 from shared.platform.settings_sections import ClientAuthMethod as ClientAuthMethod
@@ -47,10 +47,6 @@ SECRET_VARIABLES = frozenset(
     }
 )
 MIN_SECRET_KEY_LENGTH = 32
-MIN_METRICS_TOKEN_LENGTH = 24
-_DEV_CLIENT_SECRET_PREFIX = "dev-secret-"  # noqa: S105
-# The dev default; refused when BFF_ENV=prod.
-_DEV_SECRET_KEY = "dev-only-secret-key-never-use-in-production-0123456789"  # noqa: S105
 _DEV_PORTS: dict[Gateway, int] = {"web": 8000, "mobile": 8001}
 
 
@@ -291,7 +287,7 @@ def load_settings(gateway: Gateway, environ: Mapping[str, str] | None = None) ->
     env = cast(Environment, reader.choice("BFF_ENV", "dev", ("dev", "prod")))
     public_url = reader.url("BFF_PUBLIC_URL", f"http://127.0.0.1:{_DEV_PORTS[gateway]}")
 
-    secret_key = _secret(reader, env, "BFF_SECRET_KEY", _DEV_SECRET_KEY)
+    secret_key = _secret(reader, env, "BFF_SECRET_KEY", DEV_SECRET_KEY)
     _check_secret_key("BFF_SECRET_KEY", secret_key)
     previous_key = reader.raw("BFF_SECRET_KEY_PREVIOUS")
     if previous_key is not None:
@@ -380,7 +376,7 @@ def load_settings(gateway: Gateway, environ: Mapping[str, str] | None = None) ->
         allow_plaintext_upstreams=reader.flag("BFF_ALLOW_PLAINTEXT_UPSTREAMS", False),
     )
     if env == "prod":
-        _refuse_unsafe_production(settings, reader)
+        refuse_unsafe_production(settings, reader)
     return settings
 
 
@@ -416,92 +412,3 @@ def _session_timeouts(reader: EnvReader) -> tuple[int, int]:
             "BFF_SESSION_ABSOLUTE_TIMEOUT", "must not be shorter than BFF_SESSION_IDLE_TIMEOUT"
         )
     return idle, absolute
-
-
-def _refuse_unsafe_production(settings: Settings, reader: EnvReader) -> None:
-    """Production refuses set-ups that are only safe on a developer's machine."""
-    if urlsplit(settings.public_url).scheme != "https":
-        raise ConfigError("BFF_PUBLIC_URL", "must be https when BFF_ENV=prod")
-    if reader.raw("BFF_SECRET_KEY") == _DEV_SECRET_KEY:
-        raise ConfigError("BFF_SECRET_KEY", "is the development key; set a real secret")
-    if urlsplit(settings.oidc_issuer).scheme != "https":
-        raise ConfigError("BFF_OIDC_ISSUER", "must be https when BFF_ENV=prod")
-    refuse_unshared_workers(settings, settings.workers)
-    for origin in settings.allowed_origins:
-        if urlsplit(origin).scheme != "https":
-            raise ConfigError("BFF_ALLOWED_ORIGINS", f"{origin!r} must be https when BFF_ENV=prod")
-    if settings.oidc_client_secret.startswith(_DEV_CLIENT_SECRET_PREFIX):
-        raise ConfigError("BFF_OIDC_CLIENT_SECRET", "is a development secret; set the real one")
-    if urlsplit(settings.post_logout_redirect_url).scheme != "https":
-        raise ConfigError("BFF_POST_LOGOUT_REDIRECT_URL", "must be https when BFF_ENV=prod")
-    _refuse_plaintext_core_services(settings)
-    plaintext_redis_allowed = settings.redis_allow_plaintext or settings.allow_plaintext_upstreams
-    if settings.redis_url is not None and not plaintext_redis_allowed:
-        _refuse_plaintext_redis(settings.redis_url)
-    if settings.metrics_token is not None and len(settings.metrics_token) < (
-        MIN_METRICS_TOKEN_LENGTH
-    ):
-        raise ConfigError(
-            "BFF_METRICS_TOKEN",
-            f"must be at least {MIN_METRICS_TOKEN_LENGTH} characters when BFF_ENV=prod",
-        )
-
-
-def _refuse_plaintext_redis(url: str) -> None:
-    """Sessions and tokens cross the network to Redis: in production only over TLS
-    (``rediss://``), unless every host is this machine or the operator says otherwise."""
-    parts = urlsplit(url)
-    if parts.scheme == "rediss":
-        return
-    # Sentinel URLs list several hosts: ``redis://s1:26379,s2:26379/name``.
-    locations = parts.netloc.rsplit("@", 1)[-1].split(",")
-    hosts = [urlsplit(f"//{location}").hostname or "" for location in locations]
-    if not all(_is_loopback_host(host) for host in hosts):
-        raise ConfigError(
-            "BFF_REDIS_URL",
-            "must be rediss:// (TLS) for a host other than this machine when BFF_ENV=prod "
-            "(or set BFF_REDIS_ALLOW_PLAINTEXT=true)",
-        )
-
-
-def _refuse_plaintext_core_services(settings: Settings) -> None:
-    """Core services off this host are reached over TLS in production.
-
-    ``BFF_ALLOW_PLAINTEXT_UPSTREAMS=true`` lifts this (and the same rule for Redis) for a
-    service mesh whose sidecars do the mutual TLS. Loopback hosts (a sidecar) never leave the
-    machine and are always allowed. The issuer is checked on its own above: browsers are sent
-    to it, so it is https whatever these say.
-    """
-    if settings.allow_plaintext_upstreams:
-        return
-    for service in settings.core:
-        parts = urlsplit(service.url)
-        if parts.scheme != "https" and not _is_loopback_host(parts.hostname or ""):
-            raise ConfigError(
-                f"BFF_CORE_{service.name.upper()}_URL",
-                "must be https when BFF_ENV=prod "
-                "(or BFF_ALLOW_PLAINTEXT_UPSTREAMS=true behind an encrypting mesh)",
-            )
-
-
-def _is_loopback_host(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def refuse_unshared_workers(settings: Settings, workers: int) -> None:
-    """Production with several workers needs Redis: each process's memory stores are its own.
-
-    Checked at load for ``BFF_WORKERS`` and again by ``bff serve`` for ``--workers``, which can
-    only be known once the command line is read.
-    """
-    if settings.is_prod and settings.redis_url is None and workers > 1:
-        raise ConfigError(
-            "BFF_REDIS_URL",
-            "is required when BFF_ENV=prod runs more than one worker "
-            "(in-memory sessions are not shared between processes)",
-        )

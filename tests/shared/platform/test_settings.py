@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.platform.settings import ConfigError, load_settings, refuse_unshared_workers
+from shared.platform.production_checks import refuse_unshared_workers
+from shared.platform.settings import ConfigError, load_settings
 from shared.platform.versions import Version
 
 PROD_KEY = "Zq3v9XkP2mW7rT5yB8nL4cF6hJ1dG0sA"
