@@ -16,11 +16,11 @@ from shared.platform.rate_limits import RATE_LIMITS
 
 
 async def api_session(state: State, cookies: Cookies, scope: Scope) -> SessionRecord:
-    """The caller's live session (else 401), then one request counted against
-    ``BFF_RATE_LIMIT_API`` for it (a 429 problem with ``Retry-After`` past the rate), with the
-    route's policy checked as ``cookie_session`` does. The
-    identity and the limits come from the state's slots, so a screen's dependencies resolve as
-    one chain (see ``shared.screens.provider``)."""
+    """The caller's live session (else 401) with the route's policy checked, as
+    ``cookie_session`` gives it; then one request counted against ``BFF_RATE_LIMIT_API`` for it
+    (a 429 problem with ``Retry-After`` past the rate). The identity and the limits come from
+    the state's slots, so a screen's dependencies resolve as one chain
+    (see ``shared.screens.provider``)."""
     record = await cookie_session(state, cookies, scope)
     await RATE_LIMITS.get(state).check_session(record.id)
     return record

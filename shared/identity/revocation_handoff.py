@@ -19,6 +19,7 @@ import asyncio
 from typing import Final
 
 import msgspec
+from redis.exceptions import RedisError
 
 from shared.identity.errors import IdpUnavailable
 from shared.identity.oidc import OidcRelyingParty
@@ -64,7 +65,7 @@ class RevocationHandoff:
         while True:
             try:
                 popped = await self._redis.blpop([name], timeout=_WAIT_S)
-            except Exception as exc:  # Redis away: try again after the usual wait
+            except (RedisError, OSError) as exc:  # Redis away: try again after a pause
                 _logger.warning("revocation_handoff_unavailable", error=type(exc).__name__)
                 await asyncio.sleep(_RETRY_S)
                 continue

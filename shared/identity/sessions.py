@@ -152,15 +152,18 @@ class SessionManager:
             tokens = None
         await self.store.delete(record.id)
         if tokens is not None and tokens.refresh_token:
-            if record.kind != self.kind and self._handoff is not None:
-                # The other gateway's client owns the token: only it may revoke it.
-                await self._handoff.hand_off(record)
-                return tokens.id_token
-            try:
-                await self._oidc.revoke_refresh_token(tokens.refresh_token)
-            except IdpUnavailable:
-                _logger.warning("token_revocation_skipped")
+            await self._revoke(record, tokens.refresh_token)
         return tokens.id_token if tokens else None
+
+    async def _revoke(self, record: SessionRecord, refresh_token: str) -> None:
+        if record.kind != self.kind and self._handoff is not None:
+            # The other gateway's client owns the token: only it may revoke it.
+            await self._handoff.hand_off(record)
+            return
+        try:
+            await self._oidc.revoke_refresh_token(refresh_token)
+        except IdpUnavailable:
+            _logger.warning("token_revocation_skipped")
 
     async def list_for_user(self, sub: str) -> list[SessionRecord]:
         return await self.store.list_for_user(sub)
