@@ -230,13 +230,15 @@ class MobileTokenHandler:
         if found is None:
             raise GrantRefused("The refresh token is not valid")
         session_id, presented_hash = found
-        record = await self.sessions.load(session_id, slide=True)
+        record = await self.sessions.load(session_id, slide=False)
         if record is None or record.kind != "mobile":
             raise GrantRefused("The session has ended")
         family = read_family(record)
         if family is None:
             raise GrantRefused("The session has no token family")
+        # Before anything is claimed or slid: a copied token without the key changes nothing.
         await self.proofs.check_refresh(request, family.jkt)
+        record = await self.sessions.slide(record)
         now = self.clock.time()
         if hmac.compare_digest(
             presented_hash, family.refresh_hash
