@@ -33,6 +33,7 @@ from litestar.datastructures import CacheControlHeader, Cookie, MultiDict
 from litestar.di import Provide
 from litestar.params import HeaderParameter, QueryParams, RawBody, RequestCookies
 from litestar.response import Redirect
+from litestar.types import Scope
 
 from bff_mobile.errors import (
     NO_STORE,
@@ -41,7 +42,7 @@ from bff_mobile.errors import (
     OAuthError,
     oauth_error_response,
 )
-from bff_mobile.tokens import MobileSession, bearer_session
+from bff_mobile.tokens import DpopProof, MobileSession, app_request, bearer_session
 from shared.identity.endpoints import backchannel_logout_handler, client_jwks
 from shared.identity.errors import IdentityError, IdpUnavailable, LoginRejected
 from shared.identity.login import LOGIN_TTL_S, LoginOptions, parse_login_options
@@ -86,7 +87,8 @@ class TokenResponseBody(msgspec.Struct):
     access_token: str
     refresh_token: str
     expires_in: int
-    token_type: str = "Bearer"  # noqa: S105 - the RFC 6750 token type, not a secret
+    token_type: str
+    """``Bearer`` (RFC 6750), or ``DPoP`` for tokens bound to the proof's key (RFC 9449 5)."""
 
 
 class MeView(msgspec.Struct, rename="camel"):
@@ -302,8 +304,17 @@ def _required(form: dict[str, str], name: str) -> str:
     responses=TOKEN_ENDPOINT_RESPONSES,
 )
 async def token(
-    identity: Injected[Identity], body: RawBody, content_type: ContentType, user_agent: UserAgent
+    identity: Injected[Identity],
+    body: RawBody,
+    content_type: ContentType,
+    user_agent: UserAgent,
+    dpop: DpopProof,
+    scope: Scope,
 ) -> Response[bytes]:
+    """A DPoP proof (``htm`` POST, ``htu`` this gateway's public URL + ``/auth/token``) binds a
+    new session's tokens to its key, and is needed for every refresh of a bound session."""
+    del dpop  # documented by its parameter; app_request reads it with its repeats
+    request = app_request(scope)
     try:
         form = _read_form(content_type, body)
         grant_type = _required(form, "grant_type")
@@ -312,10 +323,10 @@ async def token(
             if not _CODE_VERIFIER.fullmatch(verifier):
                 raise OAuthError("invalid_request", "The code_verifier is not a valid verifier")
             issued = await identity.mobile.redeem_code(
-                code, verifier, form.get("redirect_uri"), user_agent
+                code, verifier, form.get("redirect_uri"), user_agent, request
             )
         elif grant_type == "refresh_token":
-            issued = await identity.mobile.rotate(_required(form, "refresh_token"))
+            issued = await identity.mobile.rotate(_required(form, "refresh_token"), request)
         else:
             raise OAuthError("unsupported_grant_type", "Use authorization_code or refresh_token")
     except OAuthError as exc:
@@ -326,6 +337,7 @@ async def token(
         access_token=issued.access_token,
         refresh_token=issued.refresh_token,
         expires_in=issued.expires_in,
+        token_type=issued.token_type,
     )
     return Response(msgspec.json.encode(body_out), media_type=MediaType.JSON, headers=NO_STORE)
 
@@ -339,6 +351,7 @@ async def token(
     status_code=204,
     dependencies={"mobile_session": Provide(bearer_session)},
     summary="End the app's session and revoke its IdP refresh token",
+    description="A DPoP-bound session's token comes with a DPoP proof, as on /m/v1/*.",
 )
 async def logout(identity: Injected[Identity], mobile_session: MobileSession) -> None:
     await identity.mobile.end(mobile_session)

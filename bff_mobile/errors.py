@@ -1,13 +1,17 @@
 """The mobile gateway's translations of identity errors, one per boundary.
 
 * ``IDENTITY_PROBLEMS``: problem+json for the app's API and ``/auth/logout``. Every 401 carries
-  a bearer challenge: ``Bearer error="invalid_token"`` when a token was presented (unknown,
+  a challenge: ``Bearer error="invalid_token"`` when a token was presented (unknown,
   expired, rotated out, or its session ended — also when the IdP refused a refresh), a bare
-  ``Bearer`` when none was (RFC 6750 3.1).
+  ``Bearer`` when none was (RFC 6750 3.1). Where DPoP is at stake the challenge is RFC 9449
+  7.1's ``DPoP error="invalid_dpop_proof"`` (a proof missing, bad or replayed) or
+  ``DPoP error="invalid_token"`` (a bound token sent as Bearer, an unbound one as DPoP, a
+  Bearer token where only DPoP is accepted), with the ``algs`` a proof may use.
 * A route policy refused is a 403 problem; a login too old for the route a 401 problem of
   type ``/problems/step-up-required`` with RFC 9470's challenge and a ``loginUrl``.
 * ``OAUTH_ERRORS``: the OAuth error format (RFC 6749 5.2) for ``POST /auth/token``, which is
-  what app OAuth libraries understand.
+  what app OAuth libraries understand; a refused DPoP proof there is a 400
+  ``invalid_dpop_proof`` (RFC 9449 5).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from litestar import MediaType, Request, Response
 from litestar.openapi import ResponseSpec
 
 from shared.identity import errors as identity
+from shared.identity.app_proofs import CHALLENGE_ALGORITHMS
 from shared.platform.errors import (
     BadRequest,
     Forbidden,
@@ -39,6 +44,17 @@ def _unauthenticated(exc: identity.IdentityError) -> GatewayError:
     if isinstance(exc, identity.NotSignedIn) and not exc.credentials_sent:
         return Unauthenticated(exc.detail, headers={"WWW-Authenticate": "Bearer"})
     return Unauthenticated(exc.detail, headers=INVALID_TOKEN)
+
+
+def dpop_challenge(error: str | None) -> dict[str, str]:
+    """RFC 9449 7.1: the DPoP scheme, its error (none when no token was sent), the algs."""
+    error_part = f'error="{error}", ' if error else ""
+    return {"WWW-Authenticate": f'DPoP {error_part}algs="{CHALLENGE_ALGORITHMS}"'}
+
+
+def _dpop_token_refused(exc: identity.IdentityError) -> GatewayError:
+    sent = not isinstance(exc, identity.NotSignedIn) or exc.credentials_sent
+    return Unauthenticated(exc.detail, headers=dpop_challenge("invalid_token" if sent else None))
 
 
 AUTHORIZE_PATH = "/auth/authorize"
@@ -62,6 +78,10 @@ IDENTITY_PROBLEMS: ErrorMap[identity.IdentityError, GatewayError] = ErrorMap(
     {
         identity.IdentityError: lambda exc: BadRequest(exc.detail),
         identity.NotSignedIn: _unauthenticated,
+        identity.DpopTokenRefused: _dpop_token_refused,
+        identity.DpopProofRefused: lambda exc: Unauthenticated(
+            exc.detail, headers=dpop_challenge("invalid_dpop_proof")
+        ),
         identity.SessionEnded: _unauthenticated,
         identity.InvalidGrant: lambda exc: _unauthenticated(identity.SessionEnded()),
         identity.IdpUnavailable: lambda exc: NotReady(exc.detail),
@@ -103,6 +123,7 @@ OAUTH_ERRORS: ErrorMap[identity.IdentityError, OAuthError] = ErrorMap(
         identity.IdentityError: _oauth("invalid_request"),
         identity.GrantRefused: _oauth("invalid_grant"),
         identity.NotSignedIn: _oauth("invalid_grant"),
+        identity.DpopProofRefused: _oauth("invalid_dpop_proof"),
         identity.SessionEnded: _oauth("invalid_grant"),
         identity.InvalidGrant: _oauth("invalid_grant"),
         identity.LoginRejected: _oauth("invalid_grant"),
@@ -110,7 +131,9 @@ OAUTH_ERRORS: ErrorMap[identity.IdentityError, OAuthError] = ErrorMap(
         identity.IdpUnavailable: _oauth("temporarily_unavailable", 503),
         identity.RefreshInProgress: _oauth("temporarily_unavailable", 503),
         identity.OidcError: _oauth("temporarily_unavailable", 503),
-        # Never raised at the token endpoint (no route policy there); named for completeness.
+        # Never raised at the token endpoint (no route policy or access token there); named for
+        # completeness.
+        identity.DpopTokenRefused: _oauth("invalid_grant"),
         identity.PolicyRefused: _oauth("invalid_grant"),
         identity.StepUpRequired: _oauth("invalid_grant"),
     },
@@ -129,7 +152,11 @@ TOKEN_ENDPOINT_RESPONSES = {
         data_container=OAuthErrorBody, media_type=MediaType.JSON, description=description
     )
     for status, description in (
-        (400, "The request or grant was refused (invalid_request, invalid_grant, ...)"),
+        (
+            400,
+            "The request, grant or DPoP proof was refused (invalid_request, invalid_grant,"
+            " invalid_dpop_proof, ...)",
+        ),
         (503, "The identity provider is away: temporarily_unavailable, with Retry-After"),
     )
 }

@@ -44,6 +44,9 @@ IDENTITY_PROBLEMS: ErrorMap[identity.IdentityError, GatewayError] = ErrorMap(
     {
         identity.IdentityError: lambda exc: BadRequest(exc.detail),
         identity.NotSignedIn: lambda exc: Unauthenticated(exc.detail),
+        # The apps' DPoP errors: never raised behind a browser's cookie; named for completeness.
+        identity.DpopTokenRefused: lambda exc: Unauthenticated(exc.detail),
+        identity.DpopProofRefused: lambda exc: Unauthenticated(exc.detail),
         identity.SessionEnded: lambda exc: Unauthenticated(exc.detail),
         identity.InvalidGrant: lambda exc: Unauthenticated(identity.SessionEnded.default_detail),
         identity.IdpUnavailable: lambda exc: NotReady(exc.detail),

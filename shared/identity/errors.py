@@ -6,6 +6,8 @@ place (``bff_web.errors``, ``bff_mobile.errors``; one map per boundary, tested t
 
     IdentityError
      ├── NotSignedIn            no live session behind the cookie or bearer token presented
+     │    └── DpopTokenRefused  a token the DPoP scheme refuses (a bound one sent as Bearer, ...)
+     ├── DpopProofRefused       an app's DPoP proof is missing, invalid or replayed
      ├── SessionEnded           the session ended while this request was served
      ├── IdpUnavailable         the IdP could not be reached, failed, or ran out of time
      ├── RefreshInProgress      another instance is refreshing this session's tokens
@@ -42,6 +44,21 @@ class NotSignedIn(IdentityError):
     def __init__(self, detail: str | None = None, *, credentials_sent: bool = True) -> None:
         super().__init__(detail)
         self.credentials_sent = credentials_sent
+
+
+class DpopTokenRefused(NotSignedIn):
+    """No live session for what was presented, answered with a DPoP challenge (RFC 9449 7.1):
+    a DPoP-bound token sent as ``Bearer``, an unbound one sent as ``DPoP``, an unknown token
+    under the DPoP scheme, or any bearer token where only DPoP is accepted."""
+
+    default_detail = "The access token is not valid for the DPoP scheme"
+
+
+class DpopProofRefused(IdentityError):
+    """The request's DPoP proof is missing, fails a check of RFC 9449 4.3, or was used before;
+    ``detail`` names the check (never the proof). The answer is ``invalid_dpop_proof``."""
+
+    default_detail = "A valid DPoP proof is required"
 
 
 class SessionEnded(IdentityError):

@@ -22,6 +22,11 @@ token traded once at ``POST /auth/token`` for a new pair. Threats this stops:
   third pair; after it, or once the successor was used, they are reuse.
 * **A stolen access token is short-lived and dies with the next rotation**: the bearer reader
   accepts only the family's current access hash, before its expiry, of a live mobile session.
+* **A copied token of a sender-constrained session is useless** (``BFF_MOBILE_DPOP``): a
+  session opened with a DPoP proof is bound to its key for life, and every later use of its
+  tokens needs a proof from that key (``shared.identity.app_proofs``). The proof is checked
+  before the refresh token is claimed, so a refresh refused for its proof is not reuse: it
+  leaves the session and the token as they were, for the holder of the key.
 
 Strict rotation has a price, which the reuse window pays: without it, an app that loses the
 response to a refresh and retries with the same refresh token ends its own session.
@@ -38,7 +43,8 @@ from typing import Any
 import msgspec
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
-from shared.identity.errors import GrantRefused, NotSignedIn
+from shared.identity.app_proofs import BEARER_SCHEME, DPOP_SCHEME, AppProofs, AppRequest
+from shared.identity.errors import GrantRefused
 from shared.identity.login import LOGIN_TTL_S, LoginFlow, LoginOptions, LoginResult
 from shared.identity.login_cookie import PendingLogin
 from shared.identity.one_time import OneTimeStore
@@ -95,9 +101,14 @@ class IssuedTokens:
     access_token: str
     refresh_token: str
     expires_in: int
+    token_type: str = "Bearer"  # noqa: S105 - "DPoP" for a bound session; not a secret
 
     def __repr__(self) -> str:
-        return f"IssuedTokens(<redacted>, expires_in={self.expires_in})"
+        return f"IssuedTokens(<redacted>, expires_in={self.expires_in}, {self.token_type})"
+
+
+def token_type_of(family: TokenFamily) -> str:
+    return "DPoP" if family.jkt else "Bearer"
 
 
 class MobileTokenHandler:
@@ -110,10 +121,12 @@ class MobileTokenHandler:
         one_time: OneTimeStore,
         tokens: TokenIndex,
         keys: KeyedHasher,
+        proofs: AppProofs,
         *,
         refresh_reuse_s: float = DEFAULT_REFRESH_REUSE_S,
     ) -> None:
         self.login = login
+        self.proofs = proofs
         self.sessions = sessions
         self._one_time = one_time
         self._tokens = tokens
@@ -153,11 +166,19 @@ class MobileTokenHandler:
         return code
 
     async def redeem_code(
-        self, code: str, verifier: str, redirect_uri: str | None, user_agent: str | None
+        self,
+        code: str,
+        verifier: str,
+        redirect_uri: str | None,
+        user_agent: str | None,
+        request: AppRequest,
     ) -> IssuedTokens:
-        """A new session and its first pair for a one-time code and the app's PKCE verifier."""
+        """A new session and its first pair for a one-time code and the app's PKCE verifier,
+        bound to the key of the request's DPoP proof, if any. The proof is checked before the
+        code is taken, so a refused proof leaves the code for a retry."""
         if not OPAQUE_FORMAT.fullmatch(code):
             raise GrantRefused("The code is not valid")
+        jkt = await self.proofs.binding_for_login(request)
         raw = await self._one_time.take("mobile-code:" + code)
         if raw is None:
             await self._end_session_of_replayed_code(code)
@@ -172,7 +193,7 @@ class MobileTokenHandler:
         if redirect_uri is not None and redirect_uri != issued.app.redirect_uri:
             raise GrantRefused("The redirect_uri does not match the authorization request")
         now = self.clock.time()
-        tokens, family = self._mint(1, now, now + self.sessions.absolute_timeout_s)
+        tokens, family = self._mint(1, now, now + self.sessions.absolute_timeout_s, jkt=jkt)
         record = await self.sessions.open(
             kind="mobile",
             sub=issued.sub,
@@ -201,19 +222,23 @@ class MobileTokenHandler:
 
     # --- the app's tokens -------------------------------------------------------------------------
 
-    async def rotate(self, refresh_token: str) -> IssuedTokens:
+    async def rotate(self, refresh_token: str, request: AppRequest) -> IssuedTokens:
         """Trade a current refresh token for a new pair. The one just rotated out gets that same
-        pair again within the reuse window; any other reuse ends the session."""
+        pair again within the reuse window; any other reuse ends the session. A bound session's
+        token needs a proof of its key first: without one nothing is claimed or ended."""
         found = await self._find("refresh", refresh_token)
         if found is None:
             raise GrantRefused("The refresh token is not valid")
         session_id, presented_hash = found
-        record = await self.sessions.load(session_id, slide=True)
+        record = await self.sessions.load(session_id, slide=False)
         if record is None or record.kind != "mobile":
             raise GrantRefused("The session has ended")
         family = read_family(record)
         if family is None:
             raise GrantRefused("The session has no token family")
+        # Before anything is claimed or slid: a copied token without the key changes nothing.
+        await self.proofs.check_refresh(request, family.jkt)
+        record = await self.sessions.slide(record)
         now = self.clock.time()
         if hmac.compare_digest(
             presented_hash, family.refresh_hash
@@ -230,7 +255,9 @@ class MobileTokenHandler:
         if successor is not None:
             _logger.info("mobile_refresh_reused_within_window", generation=family.generation)
             expires_in = math.floor(successor.access_expires_at - self.clock.time())
-            return IssuedTokens(successor.access_token, successor.refresh_token, expires_in)
+            return IssuedTokens(
+                successor.access_token, successor.refresh_token, expires_in, token_type_of(family)
+            )
         await self.end(record)
         _logger.warning("refresh_token_reuse", generation=family.generation)
         raise GrantRefused("The refresh token was already used; the session has ended")
@@ -241,7 +268,11 @@ class MobileTokenHandler:
         """The claimed token's successor: minted, indexed and published for the reuse window
         before the family moves on to it (so that a parallel presentation finds it)."""
         issued, renewed = self._mint(
-            family.generation + 1, now, record.absolute_expires_at, replacing=presented_hash
+            family.generation + 1,
+            now,
+            record.absolute_expires_at,
+            replacing=presented_hash,
+            jkt=family.jkt,
         )
         await self._index(record.id, renewed, now, record.absolute_expires_at)
         await self.reuse.publish(
@@ -257,21 +288,34 @@ class MobileTokenHandler:
         _logger.info("mobile_tokens_rotated", generation=renewed.generation)
         return issued
 
-    async def session_for_bearer(self, authorization: str | None) -> SessionRecord:
-        """The live mobile session of ``Authorization: Bearer <current access token>``.
+    async def session_for_access(
+        self, authorization: str | None, request: AppRequest
+    ) -> SessionRecord:
+        """The live mobile session of ``Authorization: Bearer <current access token>``, or of
+        ``DPoP <token>`` with the proof its binding needs (``AppProofs.check_resource``).
 
-        ``NotSignedIn`` otherwise, saying whether a token was sent at all (RFC 6750 3.1)."""
+        ``NotSignedIn`` otherwise, saying whether a token was sent at all (RFC 6750 3.1), as
+        ``DpopTokenRefused`` where the answer is a DPoP challenge."""
         if not authorization:
-            raise NotSignedIn("A bearer token is required", credentials_sent=False)
+            raise self.proofs.token_refused("An access token is required", credentials_sent=False)
         scheme, _, token = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            raise NotSignedIn("The Authorization header must be 'Bearer <access token>'")
-        record = await self._session_for_access_token(token.strip())
-        if record is None:
-            raise NotSignedIn("The access token is not valid or has expired")
-        return record
+        scheme, token = scheme.lower(), token.strip()
+        if scheme not in (BEARER_SCHEME, DPOP_SCHEME) or not token:
+            raise self.proofs.token_refused(
+                "The Authorization header must be 'Bearer <access token>' or 'DPoP <access token>'"
+            )
+        found = await self._current_family_of(token)
+        if found is None:
+            raise self.proofs.token_refused(
+                "The access token is not valid or has expired", scheme=scheme
+            )
+        record, family = found
+        await self.proofs.check_resource(request, scheme, token, family.jkt)
+        await self.reuse.note_use(family)
+        return await self.sessions.slide(record)
 
-    async def _session_for_access_token(self, token: str) -> SessionRecord | None:
+    async def _current_family_of(self, token: str) -> tuple[SessionRecord, TokenFamily] | None:
+        """The live mobile session whose current, unexpired access token this is."""
         found = await self._find("access", token)
         if found is None:
             return None
@@ -286,8 +330,7 @@ class MobileTokenHandler:
             or self.clock.time() >= family.access_expires_at
         ):
             return None
-        await self.reuse.note_use(family)
-        return await self.sessions.slide(record)
+        return record, family
 
     async def end(self, record: SessionRecord) -> None:
         """End the session everywhere, revoke its IdP refresh token, drop its current pair."""
@@ -299,10 +342,17 @@ class MobileTokenHandler:
     # --- helpers --------------------------------------------------------------------------------
 
     def _mint(
-        self, generation: int, now: float, session_expires_at: float, *, replacing: str = ""
+        self,
+        generation: int,
+        now: float,
+        session_expires_at: float,
+        *,
+        replacing: str = "",
+        jkt: str = "",
     ) -> tuple[IssuedTokens, TokenFamily]:
         """A fresh random pair and the family record that names it by hash (nothing stored);
-        ``replacing`` is the hash of the refresh token it rotates out."""
+        ``replacing`` is the hash of the refresh token it rotates out, ``jkt`` the DPoP key
+        the session is bound to."""
         access_token, refresh_token = new_opaque_id(), new_opaque_id()
         lifetime = max(1.0, min(self.access_token_ttl_s, session_expires_at - now))
         family = TokenFamily(
@@ -312,8 +362,12 @@ class MobileTokenHandler:
             access_expires_at=now + lifetime,
             previous_refresh_hash=replacing,
             rotated_at=now if replacing else 0.0,
+            jkt=jkt,
         )
-        return IssuedTokens(access_token, refresh_token, math.floor(lifetime)), family
+        issued = IssuedTokens(
+            access_token, refresh_token, math.floor(lifetime), token_type_of(family)
+        )
+        return issued, family
 
     async def _index(
         self, session_id: str, family: TokenFamily, now: float, session_expires_at: float

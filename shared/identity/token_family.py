@@ -26,6 +26,9 @@ class TokenFamily(msgspec.Struct, frozen=True):
     previous_refresh_hash: str = ""
     """The refresh token the last rotation replaced ("" before the first rotation)."""
     rotated_at: float = 0.0
+    jkt: str = ""
+    """The thumbprint of the DPoP key the session is bound to ("" for a Bearer session): set at
+    code redemption and carried through every rotation (``shared.identity.app_proofs``)."""
 
 
 def read_family(record: SessionRecord) -> TokenFamily | None:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from litestar import Litestar
 
 from shared.identity.access import RolesSource
+from shared.identity.app_proofs import AppProofs
 from shared.identity.backchannel import BackchannelLogout
 from shared.identity.client_auth import ClientAuthentication
 from shared.identity.idp_tokens import IdpTokenManager
@@ -127,6 +128,7 @@ def identity_resource(
                 stores.one_time,
                 stores.tokens,
                 keys,
+                AppProofs(settings.mobile_dpop, settings.public_url, stores.one_time, clock),
                 refresh_reuse_s=settings.mobile_refresh_reuse_s,
             ),
             stores=stores,

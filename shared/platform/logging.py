@@ -49,6 +49,7 @@ SECRET_FIELD_NAMES = frozenset(
         "session_id",
         "x-csrf-token",
         "proxy-authorization",
+        "dpop",
         "client_assertion",
         "api_key",
         "x-api-key",

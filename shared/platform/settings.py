@@ -31,6 +31,7 @@ RedisMode = Literal["standalone", "cluster", "sentinel"]
 LogFormat = Literal["json", "console", "auto"]
 ProxyHeader = Literal["x-forwarded-for", "forwarded"]
 ParMode = Literal["auto", "always", "never"]
+MobileDpopMode = Literal["optional", "required", "off"]
 CLIENT_AUTH_METHODS: tuple[ClientAuthMethod, ...] = (
     "client_secret_basic",
     "client_secret_post",
@@ -112,6 +113,8 @@ class Settings:
     mobile_min_app_version: Version = ANY_VERSION
     mobile_upgrade_url: str = ""
     mobile_refresh_reuse_s: float = 10.0
+    mobile_dpop: MobileDpopMode = "optional"
+    """Whether the apps' tokens are DPoP-bound (``shared.identity.app_proofs``)."""
     session_idle_timeout_s: int = 1800
     session_absolute_timeout_s: int = 28800
     token_refresh_skew_s: int = 60
@@ -337,6 +340,10 @@ def load_settings(gateway: Gateway, environ: Mapping[str, str] | None = None) ->
         mobile_upgrade_url=reader.text("BFF_MOBILE_UPGRADE_URL", "https://example.com/app"),
         mobile_refresh_reuse_s=reader.number(
             "BFF_MOBILE_REFRESH_REUSE_SECONDS", 10.0, minimum=0, maximum=300
+        ),
+        mobile_dpop=cast(
+            MobileDpopMode,
+            reader.choice("BFF_MOBILE_DPOP", "optional", ("optional", "required", "off")),
         ),
         session_idle_timeout_s=idle,
         session_absolute_timeout_s=absolute,

@@ -1,5 +1,5 @@
 """The mobile gateway's two maps (problems, and OAuth errors at the token endpoint): complete,
-and every 401 carries its bearer challenge."""
+and every 401 carries its Bearer or DPoP challenge."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import pytest
 
 from bff_mobile.errors import IDENTITY_PROBLEMS, OAUTH_ERRORS, oauth_error_response
 from shared.identity.errors import (
+    DpopProofRefused,
+    DpopTokenRefused,
     GrantRefused,
     IdentityError,
     InvalidGrant,
@@ -27,11 +29,38 @@ def test_every_identity_error_is_mapped_at_both_boundaries() -> None:
 
 
 @pytest.mark.parametrize("error_class", every_identity_error(), ids=lambda cls: cls.__name__)
-def test_every_401_carries_a_bearer_challenge(error_class: type[IdentityError]) -> None:
+def test_every_401_carries_a_challenge(error_class: type[IdentityError]) -> None:
+    """The DPoP errors challenge with the DPoP scheme (RFC 9449 7.1), the others with Bearer."""
     problem = IDENTITY_PROBLEMS.translate(instance(error_class))
     assert problem.status in (400, 401, 403, 503)
     if problem.status == 401:
-        assert problem.headers["WWW-Authenticate"].startswith("Bearer")
+        dpop = issubclass(error_class, (DpopProofRefused, DpopTokenRefused))
+        assert problem.headers["WWW-Authenticate"].startswith("DPoP " if dpop else "Bearer")
+
+
+ALGS = 'algs="ES256 PS256 EdDSA RS256"'
+
+
+@pytest.mark.parametrize(
+    ("error", "challenge"),
+    [
+        (DpopProofRefused("The DPoP proof was already used"), 'error="invalid_dpop_proof"'),
+        (DpopTokenRefused("The access token is DPoP-bound"), 'error="invalid_token"'),
+        (DpopTokenRefused(credentials_sent=False), ""),
+    ],
+)
+def test_a_dpop_refusal_says_which_part_failed(error: IdentityError, challenge: str) -> None:
+    """A bad proof, a token the DPoP scheme refuses, and no token where only DPoP is taken."""
+    problem = IDENTITY_PROBLEMS.translate(error)
+    assert (problem.status, problem.detail) == (401, error.detail)
+    expected = f"DPoP {challenge}, {ALGS}" if challenge else f"DPoP {ALGS}"
+    assert problem.headers["WWW-Authenticate"] == expected
+
+
+def test_a_refused_proof_at_the_token_endpoint_is_invalid_dpop_proof() -> None:
+    """RFC 9449 5: a 400 in the OAuth format."""
+    error = OAUTH_ERRORS.translate(DpopProofRefused("A DPoP proof is required"))
+    assert (error.error, error.status) == ("invalid_dpop_proof", 400)
 
 
 @pytest.mark.parametrize("error", [NotSignedIn(), SessionEnded(), InvalidGrant("refused")])
@@ -50,7 +79,12 @@ def test_no_token_at_all_gets_a_bare_challenge() -> None:
 @pytest.mark.parametrize("error_class", every_identity_error(), ids=lambda cls: cls.__name__)
 def test_the_token_endpoint_speaks_oauth(error_class: type[IdentityError]) -> None:
     error = OAUTH_ERRORS.translate(instance(error_class))
-    assert error.error in ("invalid_request", "invalid_grant", "temporarily_unavailable")
+    assert error.error in (
+        "invalid_request",
+        "invalid_grant",
+        "invalid_dpop_proof",
+        "temporarily_unavailable",
+    )
     assert error.status in (400, 503)
 
 

@@ -28,7 +28,7 @@ def an_instance_of(error_class: type[IdentityError]) -> IdentityError:
 
 
 def test_the_hierarchy_is_what_the_gateways_translate() -> None:
-    assert len(every_identity_error()) == 12
+    assert len(every_identity_error()) == 14
 
 
 @pytest.mark.parametrize("error_class", every_identity_error(), ids=lambda cls: cls.__name__)

@@ -61,6 +61,7 @@ def test_config_check_prints_redacted_settings() -> None:
     result = run_bff("config", "check", "web", BFF_OIDC_CLIENT_SECRET="very-secret-client-value")
     assert result.returncode == 0
     assert '"oidc_client_secret": "<redacted>"' in result.stdout
+    assert '"mobile_dpop": "optional"' in result.stdout
     assert "very-secret-client-value" not in result.stdout + result.stderr
 
 

@@ -33,6 +33,7 @@ def test_dev_defaults_need_no_environment() -> None:
     assert settings.core_service("catalog").url == "http://127.0.0.1:8100/catalog"
     assert settings.otel.service_name == "bff-web"
     assert load_settings("mobile", {}).otel.service_name == "bff-mobile"
+    assert settings.mobile_dpop == "optional"
 
 
 def test_every_variable_is_parsed(tmp_path: Path) -> None:
@@ -53,6 +54,7 @@ def test_every_variable_is_parsed(tmp_path: Path) -> None:
         "BFF_MOBILE_REDIRECT_URIS": "com.example.app:/cb,https://app.example.com/cb",
         "BFF_MOBILE_MIN_APP_VERSION": "2.3.0",
         "BFF_MOBILE_REFRESH_REUSE_SECONDS": "2.5",
+        "BFF_MOBILE_DPOP": "Required",
         "BFF_SESSION_IDLE_TIMEOUT": "600",
         "BFF_SESSION_ABSOLUTE_TIMEOUT": "3600",
         "BFF_TOKEN_REFRESH_SKEW": "30",
@@ -79,6 +81,7 @@ def test_every_variable_is_parsed(tmp_path: Path) -> None:
     assert s.mobile_redirect_uris == ("com.example.app:/cb", "https://app.example.com/cb")
     assert s.mobile_min_app_version == Version(2, 3, 0)
     assert s.mobile_refresh_reuse_s == 2.5
+    assert s.mobile_dpop == "required"
     assert (s.session_idle_timeout_s, s.session_absolute_timeout_s) == (600, 3600)
     assert s.token_refresh_skew_s == 30
     assert (s.log_format, s.log_level, s.workers) == ("json", "DEBUG", 4)
@@ -141,6 +144,7 @@ def test_secrets_never_show_in_repr_or_redacted_view() -> None:
         ({"BFF_TOKEN_REFRESH_SKEW": "-5"}, "BFF_TOKEN_REFRESH_SKEW"),
         ({"BFF_MOBILE_REFRESH_REUSE_SECONDS": "-1"}, "BFF_MOBILE_REFRESH_REUSE_SECONDS"),
         ({"BFF_MOBILE_REFRESH_REUSE_SECONDS": "ten"}, "BFF_MOBILE_REFRESH_REUSE_SECONDS"),
+        ({"BFF_MOBILE_DPOP": "yes"}, "BFF_MOBILE_DPOP"),
         ({"BFF_LOG_FORMAT": "xml"}, "BFF_LOG_FORMAT"),
         ({"BFF_LOG_LEVEL": "loud"}, "BFF_LOG_LEVEL"),
         ({"BFF_WORKERS": "0"}, "BFF_WORKERS"),
