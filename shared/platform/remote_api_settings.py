@@ -137,19 +137,21 @@ def remote_apis(reader: EnvReader, gateway: str) -> tuple[RemoteApiSettings, ...
         try:
             entry = msgspec.convert(raw, _ApiEntry, strict=False)
         except msgspec.ValidationError as exc:
-            raise ConfigError(VARIABLE, f"api[{index}]: {_readable(exc)}") from None
+            raise ConfigError(VARIABLE, _readable(exc, f"api[{index}]")) from None
         apis.append(_checked(entry, f"api[{index}]", REMOTE_PREFIXES[gateway]))
     _refuse_overlaps(apis)
     return tuple(apis)
 
 
-def _readable(exc: msgspec.ValidationError) -> str:
-    """msgspec's message, with its ``$.`` path written as the entry's key."""
+def _readable(exc: msgspec.ValidationError, where: str) -> str:
+    """msgspec's message with its ``$.key`` path written after the entry: ``api[2].timeout:
+    Expected `float`, got `str```."""
     text = str(exc)
-    match = re.search(r"- at `\$\.?(.*)`$", text)
+    match = re.search(r" - at `\$\.?(.*)`$", text)
     if match is None:
-        return text
-    return f"{match.group(1) or 'entry'}: {text[: match.start()].strip()}"
+        return f"{where}: {text}"
+    key = f"{where}.{match.group(1)}" if match.group(1) else where
+    return f"{key}: {text[: match.start()]}"
 
 
 def _checked(entry: _ApiEntry, where: str, prefix: str) -> RemoteApiSettings:
