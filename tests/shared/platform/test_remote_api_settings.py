@@ -51,7 +51,7 @@ def test_the_issues_example_is_read_with_its_defaults(tmp_path: Path) -> None:
         name="reviews",
         path="/api/remote/reviews",
         upstream=UPSTREAM,
-        token="client",  # noqa: S106 (a kind of token)
+        token="client",
         client_scopes=("reviews:read",),
         roles=("reviewer",),
         timeout_s=5.0,
@@ -59,7 +59,7 @@ def test_the_issues_example_is_read_with_its_defaults(tmp_path: Path) -> None:
         forward_headers=("accept-language", "if-none-match"),
     )
     assert tiles.name == "maps-tiles"
-    assert tiles.token == "user"  # noqa: S105 (a kind of token)
+    assert tiles.token == "user"
     assert (tiles.roles, tiles.scopes, tiles.max_auth_age_s) == ((), (), None)
 
 
@@ -133,7 +133,7 @@ def test_a_file_that_is_missing_or_not_toml_is_one_line(tmp_path: Path) -> None:
         load_settings("web", {"BFF_REMOTE_APIS_FILE": str(tmp_path / "none.toml")})
     broken = tmp_path / "broken.toml"
     broken.write_text("[[api]\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match="BFF_REMOTE_APIS_FILE: .* is not TOML"):
+    with pytest.raises(ConfigError, match=r"BFF_REMOTE_APIS_FILE: .* is not TOML"):
         load_settings("web", {"BFF_REMOTE_APIS_FILE": str(broken)})
 
 
