@@ -11,8 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.fixtures.client_keys import start_key_client, write_private_key
 from tests.fixtures.gateways import RunningGateway, StartGateway, log_in_browser, stored_tokens
-from tests.fixtures.idp import IdpServer
+from tests.fixtures.idp import IdpServer, StartIdp
 from tests.fixtures.servers import free_port
 from tests.shared.remote.support import (
     chunks,
@@ -131,6 +132,37 @@ def test_the_gateways_own_token_is_fetched_once_for_many_calls(
     assert len(digests) == 5
     assert len(set(digests)) == 1
     assert digests[0] != digest(stored_tokens(redis_url, "alice").access_token)
+
+
+def test_the_gateways_own_token_is_asked_for_with_private_key_jwt(
+    start_idp: StartIdp,
+    start_gateway: StartGateway,
+    core_stubs: str,
+    redis_url: str,
+    tmp_path: Path,
+) -> None:
+    """The client-credentials grant authenticates the client as every other token request does."""
+    apis = remote_apis_file(
+        tmp_path,
+        {"path": "/api/remote/partner", "upstream": f"{core_stubs}/echo", "token": "client"},
+    )
+    setup = start_key_client(
+        start_idp,
+        start_gateway,
+        "web",
+        write_private_key(tmp_path, "ec"),
+        stubs_url=core_stubs,
+        redis_url=redis_url,
+        BFF_REMOTE_APIS_FILE=apis,
+    )
+    with httpx.Client(base_url=setup.gateway.url, headers=CSRF, timeout=30) as browser:
+        log_in_browser(browser, setup.gateway.url)
+        setup.idp.reset_stats()
+        response = browser.get("/api/remote/partner/x")
+    assert response.status_code == 200, response.text
+    stats = setup.idp.stats()
+    assert stats["token_requests"]["client_credentials"] == 1
+    assert stats["client_assertions"] == 1
 
 
 def test_token_none_sends_no_authorization(browser: httpx.Client, core_stubs: str) -> None:
