@@ -5,7 +5,7 @@ One token per set of scopes, asked of the IdP through the gateway's one OIDC cli
 ``private_key_jwt`` works here too), and used until shortly before it expires — the same skew
 rule as a session's token (``needs_refresh``). Many calls cause one token request:
 
-* in one process, one fetch task per scope set, which every caller waits for;
+* in one process, one fetch task per scope set (``SingleFlight``), which every caller waits for;
 * across instances, the token is kept in Redis (sealed with the gateway's key, as session
   tokens are, and expiring with the token) and fetched under a Redis lock
   (``held_across_instances``); whoever waited re-reads Redis and finds it;
@@ -18,11 +18,11 @@ caller's fault, and no session ends over it.
 from __future__ import annotations
 
 import asyncio
-from functools import partial
 
 import msgspec
 from redis.exceptions import RedisError
 
+from shared.cache.flight import SingleFlight
 from shared.identity.errors import IdentityError
 from shared.identity.idp_tokens import needs_refresh
 from shared.identity.oidc import OidcRelyingParty
@@ -64,7 +64,7 @@ class ClientTokens:
         self._clock = clock
         self._skew_s = skew_s
         self._held: dict[str, TokenSet] = {}
-        self._in_flight: dict[str, asyncio.Task[TokenSet]] = {}
+        self._flights: SingleFlight[TokenSet] = SingleFlight()
 
     async def access_token(self, api: str, scopes: tuple[str, ...]) -> str:
         """A valid token for ``scopes``; ``api`` names the caller in errors."""
@@ -72,16 +72,12 @@ class ClientTokens:
         held = self._held.get(key)
         if held is not None and self._usable(held):
             return held.access_token
-        fetch = self._in_flight.get(key)
-        if fetch is None:
-            fetch = asyncio.create_task(self._fetch_once_across_instances(key, scopes))
-            self._in_flight[key] = fetch
-            fetch.add_done_callback(partial(self._fetch_done, key))
+        fetch = self._flights.join(key, lambda _: self._fetch_once_across_instances(key, scopes))
         deadline = current_deadline()
         wait_s = FETCH_WAIT_S if deadline is None else min(FETCH_WAIT_S, deadline.remaining())
         try:
             # Shielded: a caller out of time stops waiting; the fetch runs on for the others.
-            tokens = await asyncio.wait_for(asyncio.shield(fetch), wait_s)
+            tokens = await asyncio.wait_for(asyncio.shield(fetch.task), wait_s)
         except TimeoutError:
             raise RemoteApiTokenUnavailable(api, f"{api}: no gateway token in time") from None
         except (IdentityError, LockBusy) as exc:
@@ -97,12 +93,6 @@ class ClientTokens:
 
     def _usable(self, tokens: TokenSet) -> bool:
         return not needs_refresh(tokens, self._skew_s, self._clock.time())
-
-    def _fetch_done(self, key: str, task: asyncio.Task[TokenSet]) -> None:
-        if self._in_flight.get(key) is task:
-            del self._in_flight[key]
-        if not task.cancelled():
-            task.exception()  # retrieved here too, for when every caller ran out of time
 
     async def _fetch_once_across_instances(self, key: str, scopes: tuple[str, ...]) -> TokenSet:
         shared = await self._read_shared(key)

@@ -42,7 +42,7 @@ from shared.platform.clock import SYSTEM_CLOCK, Clock
 from shared.platform.deadline import Deadline, current_deadline
 from shared.platform.logging import get_logger
 from shared.platform.remote_api_settings import RemoteApiSettings
-from shared.platform.telemetry import child_span, client_response_attributes, mark_error
+from shared.platform.telemetry import child_span, mark_error, record_client_attempt
 from shared.platform.tls import tls_failure_reason
 from shared.remote.errors import (
     RemoteApiBadGateway,
@@ -259,7 +259,7 @@ class RemoteApi:
                 # Cancelled, or the caller's body failed (too large, caller gone): the upstream
                 # is not to blame.
                 self.breaker.release(permit)
-            self._record(span, request.method, started, status, error_type)
+            record_client_attempt(span, self._peer, request.method, started, status, error_type)
 
     async def _body(self, response: httpx.Response) -> AsyncIterator[bytes]:
         """The answer's bytes as they arrive; a break mid-way is logged and ends the stream
@@ -285,14 +285,3 @@ class RemoteApi:
         if isinstance(exc, httpx.NetworkError | httpx.RemoteProtocolError):
             return RemoteApiUnavailable(name, f"{name} is unavailable"), True
         return RemoteApiBadGateway(name, f"{name} did not answer in HTTP"), False
-
-    def _record(
-        self, span: Span, method: str, started: float, status: int | None, error_type: str | None
-    ) -> None:
-        attributes: dict[str, AttributeValue] = {**self._peer, "http.request.method": method}
-        if status is not None:
-            attributes.update(client_response_attributes(span, status))
-        if error_type is not None:
-            attributes["error.type"] = error_type
-            mark_error(span, error_type)
-        bff_metrics.CLIENT_DURATION.record(time.perf_counter() - started, attributes)
