@@ -247,7 +247,11 @@ class RemoteApi:
             judged = True
             return UpstreamAnswer(
                 status=status,
-                headers=response_headers(response.headers.multi_items()),
+                headers=response_headers(
+                    response.headers.multi_items(),
+                    base_url=self.settings.upstream,
+                    local_path=self.settings.path,
+                ),
                 body=self._body(response),
                 close=response.aclose,
             )

@@ -11,7 +11,9 @@ Towards the caller everything the upstream said, except: hop-by-hop headers; ``S
 (the upstream has no business with the caller's cookie jar on the gateway's origin);
 ``WWW-Authenticate`` and ``Proxy-Authenticate`` (a challenge about the gateway's token, which
 the caller cannot answer, and which an app would take for its own session's end); ``Alt-Svc``
-(it names the upstream's host).
+(it names the upstream's host). A ``Location`` or ``Content-Location`` under the upstream's
+base URL is rewritten to the same place under the gateway's path, so a redirect neither names
+an internal host nor leads the caller past the gateway.
 """
 
 from __future__ import annotations
@@ -57,8 +59,30 @@ def request_headers(
     ]
 
 
-def response_headers(upstream: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-    """The upstream's headers that go back to the caller."""
+def response_headers(
+    upstream: Iterable[tuple[str, str]], *, base_url: str = "", local_path: str = ""
+) -> list[tuple[str, str]]:
+    """The upstream's headers that go back to the caller; ``base_url`` (the upstream's) and
+    ``local_path`` (the API's path at the gateway) relocate its locations."""
     upstream = list(upstream)
     dropped = NEVER_RETURNED | named_in_connection(upstream)
-    return [(name, value) for name, value in upstream if name.lower() not in dropped]
+    return [
+        (name, relocated(value, base_url, local_path) if name.lower() in _LOCATIONS else value)
+        for name, value in upstream
+        if name.lower() not in dropped
+    ]
+
+
+_LOCATIONS: Final = frozenset({"location", "content-location"})
+
+
+def relocated(location: str, base_url: str, local_path: str) -> str:
+    """``location`` moved from under ``base_url`` (absolute, or its path alone) to under
+    ``local_path``; any other location as it is."""
+    if not base_url:
+        return location
+    base_path = "/" + base_url.split("://", 1)[-1].partition("/")[2]
+    for prefix in (base_url, base_path.rstrip("/")):
+        if prefix and (location == prefix or location.startswith((prefix + "/", prefix + "?"))):
+            return local_path + location[len(prefix) :]
+    return location

@@ -3,7 +3,7 @@ hop-by-hop headers down."""
 
 from __future__ import annotations
 
-from shared.remote.headers import DEFAULT_FORWARDED, request_headers, response_headers
+from shared.remote.headers import DEFAULT_FORWARDED, relocated, request_headers, response_headers
 
 
 def test_only_allowed_headers_go_up_and_never_the_callers_credentials() -> None:
@@ -51,3 +51,18 @@ def test_the_answer_loses_cookies_challenges_and_hop_by_hop_headers_only() -> No
         ("Vary", "Accept-Language"),
         ("Cache-Control", "max-age=60"),
     ]
+
+
+def test_a_location_under_the_upstream_moves_under_the_gateways_path() -> None:
+    base, local = "https://reviews.internal:8443/v1", "/api/remote/reviews"
+    assert relocated(f"{base}/items/9?x=1", base, local) == "/api/remote/reviews/items/9?x=1"
+    assert relocated("/v1/items/9", base, local) == "/api/remote/reviews/items/9"
+    assert relocated(base, base, local) == local
+    assert relocated("/v10/items", base, local) == "/v10/items"  # not under /v1
+    assert relocated("https://elsewhere.example/x", base, local) == "https://elsewhere.example/x"
+    returned = response_headers(
+        [("Location", f"{base}/items/9"), ("Content-Type", "text/plain")],
+        base_url=base,
+        local_path=local,
+    )
+    assert returned == [("Location", "/api/remote/reviews/items/9"), ("Content-Type", "text/plain")]
