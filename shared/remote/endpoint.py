@@ -12,6 +12,7 @@ from urllib.parse import unquote
 
 from litestar import Request
 from litestar.background_tasks import BackgroundTask
+from litestar.exceptions import HTTPException
 from litestar.response.streaming import ASGIStreamingResponse
 
 from shared.identity.records import SessionRecord
@@ -36,6 +37,7 @@ async def forward_request(
     api = remote.apis[api_name]
     scope = request.scope
     headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+    _refuse_announced_excess(headers, api.settings.max_request_bytes)
     with deadline_scope(Deadline.after(api.settings.timeout_s)):
         authorization = await upstream_authorization(
             api.settings, session, IDENTITY.get(state).tokens, remote.client_tokens
@@ -72,6 +74,14 @@ def rest_of_path(scope: Any, prefix: str) -> str:
     if any(segment in _DOT_SEGMENTS for segment in unquote(rest).split("/")):
         raise BadRequest("The path must not contain . or .. segments")
     return rest
+
+
+def _refuse_announced_excess(headers: list[tuple[str, str]], limit: int) -> None:
+    """A body announced longer than the API takes is a 413 before the upstream is contacted
+    (one sent in chunks is cut by Litestar's limit as it streams)."""
+    for name, value in headers:
+        if name.lower() == "content-length" and value.strip().isdigit() and int(value) > limit:
+            raise HTTPException(status_code=413, detail="The request body is too large")
 
 
 def _has_body(headers: list[tuple[str, str]]) -> bool:

@@ -5,6 +5,7 @@ upstream outage is a problem."""
 
 from __future__ import annotations
 
+import concurrent.futures
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import httpx
 import pytest
 
 from tests.fixtures.client_keys import start_key_client, write_private_key
+from tests.fixtures.clock import FakeClock
 from tests.fixtures.gateways import RunningGateway, StartGateway, log_in_browser, stored_tokens
 from tests.fixtures.idp import IdpServer, StartIdp
 from tests.fixtures.servers import free_port
@@ -41,6 +43,11 @@ def web(
             "path": "/api/remote/echo",
             "upstream": f"{core_stubs}/echo",
             "forward_headers": ["accept-language"],
+        },
+        {
+            "path": "/api/remote/small",
+            "upstream": f"{core_stubs}/echo/small",
+            "max_request_bytes": 1000,
         },
         {
             "path": "/api/remote/reviews",
@@ -104,6 +111,48 @@ def test_the_upstream_gets_the_users_token_and_nothing_of_the_browsers(
     tokens = stored_tokens(redis_url, "alice")
     assert headers["authorization"] == f"Bearer <{len(tokens.access_token)} characters>"
     assert echo_stats(core_stubs)["tokenDigests"] == [digest(tokens.access_token)]
+
+
+def test_a_due_user_token_is_refreshed_once_before_it_is_forwarded(
+    start_idp: StartIdp,
+    start_gateway: StartGateway,
+    core_stubs: str,
+    redis_url: str,
+    tmp_path: Path,
+) -> None:
+    lifetime_s = 4  # refreshed in its last 2 s: the skew is capped at half the lifetime
+    idp = start_idp(token_max_age=lifetime_s)
+    clock = FakeClock()
+    apis = remote_apis_file(
+        tmp_path, {"path": "/api/remote/echo", "upstream": f"{core_stubs}/echo"}
+    )
+    web = start_gateway(
+        "web",
+        idp_url=idp.url,
+        stubs_url=core_stubs,
+        redis_url=redis_url,
+        clock=clock,
+        BFF_REMOTE_APIS_FILE=apis,
+    )
+    with httpx.Client(headers=CSRF, timeout=30) as browser:
+        log_in_browser(browser, web.url)
+        cookies = dict(browser.cookies)
+    first = stored_tokens(redis_url, "alice").access_token
+    reset_echo(core_stubs)
+    idp.reset_stats()
+    clock.advance(lifetime_s / 2 + 0.3)  # inside the refresh window
+
+    def call(n: int) -> int:
+        url = f"{web.url}/api/remote/echo/{n}"
+        return httpx.get(url, headers=CSRF, cookies=cookies, timeout=30).status_code
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=5) as pool:
+        statuses = list(pool.map(call, range(5)))
+    renewed = stored_tokens(redis_url, "alice").access_token
+    assert statuses == [200] * 5
+    assert idp.stats()["token_requests"]["refresh_token"] == 1
+    assert renewed != first
+    assert set(echo_stats(core_stubs)["tokenDigests"]) == {digest(renewed)}
 
 
 def test_twenty_megabytes_stream_up_and_down(browser: httpx.Client) -> None:
@@ -189,6 +238,19 @@ def test_without_a_session_it_is_a_401_before_any_upstream_call(
     response = httpx.get(f"{web.url}/api/remote/echo/1", headers=CSRF)
     assert response.status_code == 401
     assert echo_stats(core_stubs)["calls"] == 0
+
+
+def test_a_body_longer_than_the_api_takes_is_a_413_before_the_upstream(
+    browser: httpx.Client, core_stubs: str
+) -> None:
+    announced = browser.post("/api/remote/small/x", content=b"x" * 1001)
+    chunked = browser.post("/api/remote/small/x", content=chunks(5000, size=500))
+    fits = browser.post("/api/remote/small/x", content=b"x" * 1000)
+    assert announced.status_code == 413
+    assert announced.headers["content-type"].startswith("application/problem+json")
+    assert chunked.status_code == 413
+    assert fits.status_code == 200
+    assert echo_stats(core_stubs)["calls"] == 1
 
 
 def test_upstream_statuses_pass_through(browser: httpx.Client) -> None:
