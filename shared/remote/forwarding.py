@@ -188,7 +188,7 @@ class RemoteApi:
                 span.set_attribute("bff.retry.attempt", attempt)
                 span.set_attribute("bff.breaker.state", self.breaker.state.value)
             if permit is None:
-                bff_metrics.BREAKER_REJECTIONS.add(1, {"bff.remote.api": self.name})
+                bff_metrics.BREAKER_REJECTIONS.add(1, {"bff.core.service": self.breaker.service})
                 mark_error(span, "BreakerOpen")
                 raise RemoteApiBreakerOpen(self.name, f"{self.name} is unavailable (circuit open)")
             request = self._build(call, deadline)  # inside the span: traceparent names it
