@@ -151,18 +151,18 @@ class RemoteApi:
         scope = asyncio.timeout(seconds)
         try:
             async with scope:
-                return await self._attempts(call, deadline, retried)
+                return await self._attempts(call, deadline, retried, scope)
         except TimeoutError as exc:
             if not scope.expired():
                 raise
             raise RemoteApiTimeout(self.name, f"{self.name} did not answer in time") from exc
 
     async def _attempts(
-        self, call: OutgoingCall, deadline: Deadline, retried: bool
+        self, call: OutgoingCall, deadline: Deadline, retried: bool, scope: asyncio.Timeout
     ) -> UpstreamAnswer:
         for attempt in range(1, self.policy.max_attempts + 1):
             try:
-                return await self._attempt(call, deadline, attempt)
+                return await self._attempt(call, deadline, attempt, scope)
             except _NoAnswer as failure:
                 error, transient, cause = failure.error, failure.transient, failure.__cause__
             delay = full_jitter_backoff(attempt, self.policy)
@@ -177,7 +177,7 @@ class RemoteApi:
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def _attempt(
-        self, call: OutgoingCall, deadline: Deadline, attempt: int
+        self, call: OutgoingCall, deadline: Deadline, attempt: int, scope: asyncio.Timeout
     ) -> UpstreamAnswer:
         name = f"{call.method} {self.route_template}"
         with child_span(name, kind=SpanKind.CLIENT, answers=(Exception,)) as span:
@@ -192,7 +192,7 @@ class RemoteApi:
                 mark_error(span, "BreakerOpen")
                 raise RemoteApiBreakerOpen(self.name, f"{self.name} is unavailable (circuit open)")
             request = self._build(call, deadline)  # inside the span: traceparent names it
-            return await self._exchange(span, request, permit)
+            return await self._exchange(span, request, permit, scope)
 
     def _build(self, call: OutgoingCall, deadline: Deadline) -> httpx.Request:
         remaining = deadline.remaining()
@@ -222,7 +222,7 @@ class RemoteApi:
         )
 
     async def _exchange(
-        self, span: Span, request: httpx.Request, permit: BreakerPermit
+        self, span: Span, request: httpx.Request, permit: BreakerPermit, scope: asyncio.Timeout
     ) -> UpstreamAnswer:
         started = time.perf_counter()
         status: int | None = None
@@ -257,6 +257,10 @@ class RemoteApi:
             )
         except asyncio.CancelledError:
             error_type = "cancelled"
+            if scope.expired():  # the upstream used up all the time the call had
+                error_type = "timeout"
+                self.breaker.record_failure(permit)
+                judged = True
             raise
         finally:
             if not judged:

@@ -231,14 +231,32 @@ async def test_a_tls_failure_is_a_bad_gateway_and_not_retried() -> None:
     assert len(transport.requests) == 1
 
 
-async def test_an_upstream_slower_than_the_timeout_is_a_timeout() -> None:
-    class Silent(httpx.AsyncBaseTransport):
-        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-            await asyncio.Event().wait()  # never answers
-            raise AssertionError("unreachable")
+class Silent(httpx.AsyncBaseTransport):
+    """An upstream that takes the request and never answers."""
 
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.calls += 1
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+
+async def test_an_upstream_slower_than_the_timeout_is_a_timeout() -> None:
     with pytest.raises(RemoteApiTimeout):
         await remote_api(Silent(), timeout_s=0.05).forward(call())
+
+
+async def test_timeouts_count_against_the_breaker() -> None:
+    silent = Silent()
+    api = remote_api(silent, timeout_s=0.02)
+    for _ in range(api.policy.breaker_failure_threshold):
+        with pytest.raises(RemoteApiTimeout):
+            await api.forward(call())
+    with pytest.raises(RemoteApiBreakerOpen):
+        await api.forward(call())
+    assert silent.calls == api.policy.breaker_failure_threshold
 
 
 async def test_a_spent_deadline_sends_nothing() -> None:
