@@ -8,7 +8,7 @@ routes with their guards, policy and session dependency and call :func:`forward_
 from __future__ import annotations
 
 from typing import Any, Final
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from litestar import Request
 from litestar.background_tasks import BackgroundTask
@@ -25,6 +25,8 @@ from shared.remote.forwarding import OutgoingCall
 from shared.remote.wiring import REMOTE
 
 _DOT_SEGMENTS: Final = frozenset({".", ".."})
+_PATH_SAFE: Final = "/:@!$&'()*+,;=-._~"
+"""What RFC 3986 allows unencoded in a path (``pchar`` and ``/``)."""
 
 
 async def forward_request(
@@ -66,11 +68,15 @@ async def forward_request(
 
 
 def rest_of_path(scope: Any, prefix: str) -> str:
-    """The path after the API's prefix, as the caller encoded it ("" or "/..."); a 400 for a
-    dot segment, which could climb out of the upstream's base path."""
+    """The path after the API's prefix ("" or "/..."), as the caller encoded it when the raw
+    path shows the prefix as it is, else encoded again from the decoded path; a 400 for a dot
+    segment, which could climb out of the upstream's base path."""
     raw = scope.get("raw_path")
-    path = raw.decode("latin-1") if isinstance(raw, bytes) else str(scope["path"])
-    rest = path[len(prefix) :] if path.startswith(prefix) else ""
+    raw_path = raw.decode("latin-1") if isinstance(raw, bytes) else ""
+    if raw_path.startswith(prefix):
+        rest = raw_path[len(prefix) :]
+    else:  # the caller encoded a character of the prefix itself
+        rest = quote(str(scope["path"])[len(prefix) :], safe=_PATH_SAFE)
     if any(segment in _DOT_SEGMENTS for segment in unquote(rest).split("/")):
         raise BadRequest("The path must not contain . or .. segments")
     return rest
