@@ -14,6 +14,7 @@ from bff_mobile.errors import (
     handle_oauth_error,
     token_rate_limited,
 )
+from bff_mobile.remote import remote_routes
 from bff_mobile.tokens import api_bearer_session
 from bff_mobile.versioning import app_version_guard
 from bff_mobile.views.screens import ROUTES as SCREEN_ROUTES
@@ -26,6 +27,8 @@ from shared.platform.problem_map import problem_handler
 from shared.platform.rate_limits import ClientRateLimitMiddleware, LimitedPath
 from shared.platform.security_headers import security_headers_hook
 from shared.platform.settings import Settings, load_settings
+from shared.remote.errors import REMOTE_PROBLEMS, RemoteApiError
+from shared.remote.wiring import remote_apis_resource
 from shared.screens.provider import screen_for_mobile_session
 
 CALLBACK_PATH = "/auth/callback"
@@ -53,24 +56,32 @@ def mobile_security_headers(settings: Settings) -> BeforeMessageSendHookHandler:
 
 def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) -> Litestar:
     settings = settings or load_settings("mobile")
+    version_guard = app_version_guard(settings.mobile_min_app_version, settings.mobile_upgrade_url)
     screens = Router(
         path=API_PREFIX,
         route_handlers=[me, *SCREEN_ROUTES],
-        guards=[app_version_guard(settings.mobile_min_app_version, settings.mobile_upgrade_url)],
+        guards=[version_guard],
         dependencies={
             "mobile_session": Provide(api_bearer_session),
             "screen": Provide(screen_for_mobile_session),
         },
     )
+    remote = Router(  # full paths under /m/v1/remote/, checked as the screens are
+        path="/",
+        route_handlers=remote_routes(settings.remote_apis),
+        guards=[version_guard],
+        dependencies={"mobile_session": Provide(api_bearer_session)},
+    )
     return build_gateway_app(
         settings,
         clock=clock,
-        route_handlers=[*AUTH_ROUTES, screens],
-        resources=[identity_resource(CALLBACK_PATH), core_data_resource],
+        route_handlers=[*AUTH_ROUTES, screens, remote],
+        resources=[identity_resource(CALLBACK_PATH), core_data_resource, remote_apis_resource],
         dependencies={"identity": IDENTITY.provide(), "core": CORE.provide()},
         before_send=[mobile_security_headers(settings)],
         exception_handlers={
             IdentityError: problem_handler(IDENTITY_PROBLEMS),
+            RemoteApiError: problem_handler(REMOTE_PROBLEMS),
             OAuthError: handle_oauth_error,
         },
         middleware=[ClientRateLimitMiddleware(CLIENT_RATE_LIMITS)],

@@ -10,6 +10,7 @@ from bff_web.admin import admin_routes
 from bff_web.auth import ROUTES as AUTH_ROUTES
 from bff_web.auth import cookie_session
 from bff_web.errors import handle_identity_error
+from bff_web.remote import remote_routes
 from bff_web.security import web_security_headers
 from bff_web.spa_routes import ROUTES as SPA_ROUTES
 from bff_web.views.api_session import api_session
@@ -21,8 +22,11 @@ from shared.identity.errors import IdentityError
 from shared.identity.wiring import IDENTITY, identity_resource
 from shared.platform.clock import SYSTEM_CLOCK, Clock
 from shared.platform.plugin import build_gateway_app
+from shared.platform.problem_map import problem_handler
 from shared.platform.rate_limits import ClientRateLimitMiddleware, LimitedPath
 from shared.platform.settings import Settings, load_settings
+from shared.remote.errors import REMOTE_PROBLEMS, RemoteApiError
+from shared.remote.wiring import remote_apis_resource
 from shared.screens.provider import screen_for_session
 
 CALLBACK_PATH = "/bff/callback"
@@ -31,16 +35,22 @@ CLIENT_RATE_LIMITS = {"/bff/login": LimitedPath("login"), CALLBACK_PATH: Limited
 
 def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) -> Litestar:
     settings = settings or load_settings("web")
-    api = Router(  # the /api/* screens: each call counted against its session's rate
+    api = Router(  # the /api/* screens and remote APIs: each call counted against its session
         path="/",
-        route_handlers=[home, product_page, *ORDER_ROUTES, *admin_routes(settings.authz)],
+        route_handlers=[
+            home,
+            product_page,
+            *ORDER_ROUTES,
+            *admin_routes(settings.authz),
+            *remote_routes(settings.remote_apis),
+        ],
         dependencies={"session": Provide(api_session)},
     )
     return build_gateway_app(
         settings,
         clock=clock,
         route_handlers=[*AUTH_ROUTES, *SPA_ROUTES, api],
-        resources=[identity_resource(CALLBACK_PATH), core_data_resource],
+        resources=[identity_resource(CALLBACK_PATH), core_data_resource, remote_apis_resource],
         dependencies={
             "identity": IDENTITY.provide(),
             "core": CORE.provide(),
@@ -48,12 +58,15 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
             "screen": Provide(screen_for_session),
         },
         before_send=[web_security_headers(settings)],
-        exception_handlers={IdentityError: handle_identity_error},
+        exception_handlers={
+            IdentityError: handle_identity_error,
+            RemoteApiError: problem_handler(REMOTE_PROBLEMS),
+        },
         middleware=[ClientRateLimitMiddleware(CLIENT_RATE_LIMITS)],
         cors_config=CORSConfig(
             allow_origins=list(settings.allowed_origins),
             allow_credentials=True,
-            allow_methods=["GET", "POST", "DELETE"],
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["X-CSRF", "Content-Type", "Idempotency-Key"],
             expose_headers=["X-Request-Id", "X-BFF-Degraded", "traceresponse"],
         ),

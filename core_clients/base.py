@@ -65,7 +65,7 @@ from shared.platform.errors import (
     CoreUnavailable,
 )
 from shared.platform.logging import get_logger
-from shared.platform.telemetry import child_span, client_response_attributes, mark_error, safe_url
+from shared.platform.telemetry import child_span, mark_error, record_client_attempt, safe_url
 from shared.platform.tls import tls_failure_reason
 
 __all__ = [
@@ -303,13 +303,7 @@ class CoreClient:
     def _record_attempt(
         self, span: Span, method: str, started: float, status: int | None, error_type: str | None
     ) -> None:
-        attributes: dict[str, AttributeValue] = {**self._peer, "http.request.method": method}
-        if status is not None:
-            attributes.update(client_response_attributes(span, status))
-        if error_type is not None:
-            attributes["error.type"] = error_type
-            mark_error(span, error_type)
-        bff_metrics.CLIENT_DURATION.record(time.perf_counter() - started, attributes)
+        record_client_attempt(span, self._peer, method, started, status, error_type)
 
     def _build(self, call: _Call) -> httpx.Request:
         remaining = call.deadline.remaining()

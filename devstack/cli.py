@@ -15,13 +15,16 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shutil
 import signal
 import ssl
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -31,6 +34,7 @@ import uvicorn
 from devstack import idp
 from devstack.core_stubs import create_stubs_app
 from shared.platform.cli import DEV_COMMANDS, fail, port_is_free, tls_files_problem
+from shared.platform.remote_api_settings import REMOTE_PREFIXES
 from shared.platform.settings import Gateway
 
 DEV_TEST_USER = "alice"
@@ -114,6 +118,21 @@ class _DevStack:
         self.mobile = _Child("mobile BFF", f"http://{host}:{args.mobile_port}", "/health/ready")
         self.children = [self.idp, self.stubs, self.web, self.mobile]
         self.stopping = False
+        self.config_dir = Path(tempfile.mkdtemp(prefix="bff-dev-"))
+
+    def remote_apis_file(self, gateway: Gateway) -> str:
+        """One remote API per gateway, ``<prefix>echo``, forwarding to the stubs' echo upstream
+        with the user's token: ``make run`` shows the feature working end to end."""
+        path = self.config_dir / f"remote-apis-{gateway}.toml"
+        path.write_text(
+            "[[api]]\n"
+            f'path = "{REMOTE_PREFIXES[gateway]}echo"\n'
+            f'upstream = "{self.stubs.url}/echo"\n'
+            'token = "user"\n'
+            'forward_headers = ["accept-language"]\n',
+            encoding="utf-8",
+        )
+        return str(path)
 
     def gateway_env(self, gateway: Gateway, port: int) -> dict[str, str]:
         env = dict(os.environ)
@@ -127,6 +146,7 @@ class _DevStack:
             }
         )
         env.setdefault("BFF_MOBILE_REDIRECT_URIS", DEV_MOBILE_REDIRECT_URIS)
+        env.setdefault("BFF_REMOTE_APIS_FILE", self.remote_apis_file(gateway))
         for service in ("accounts", "catalog", "orders", "recommendations"):
             env[f"BFF_CORE_{service.upper()}_URL"] = f"{self.stubs.url}/{service}"
         return env
@@ -215,6 +235,7 @@ class _DevStack:
             except subprocess.TimeoutExpired:
                 _signal_group(process, signal.SIGKILL)
                 process.wait(5)
+        shutil.rmtree(self.config_dir, ignore_errors=True)
 
     def banner(self) -> str:
         return "\n".join(
@@ -225,6 +246,8 @@ class _DevStack:
                 f"  mobile BFF   {self.mobile.url}/m/v1/   (token handler under /auth)",
                 f"  core stubs   {self.stubs.url}/_stats  (fault injection: PUT /_chaos/<service>)",
                 f"  dev IdP      {self.idp.url}/.well-known/openid-configuration",
+                f"  remote API   {self.web.url}/api/remote/echo/... and "
+                f"{self.mobile.url}/m/v1/remote/echo/... -> {self.stubs.url}/echo/...",
                 "",
                 f"Try it: open {self.web.url}/ and sign in as '{DEV_TEST_USER}' "
                 f"(any subject works) at the IdP's form; '{DEV_SUPPORT_USER}' has the support "

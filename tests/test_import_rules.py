@@ -7,6 +7,7 @@ Each layer may import itself and the layers listed for it, nothing else of the p
     core_clients      platform, cache
     shared.identity   platform, cache
     shared.screens    platform, identity, core_clients
+    shared.remote     platform, cache, identity, core_clients
     bff_web           every layer above, never bff_mobile
     bff_mobile        every layer above, never bff_web
 
@@ -29,8 +30,9 @@ ALLOWED: dict[str, set[str]] = {
     "core_clients": {"shared.platform", "shared.cache"},
     "shared.identity": {"shared.platform", "shared.cache"},
     "shared.screens": {"shared.platform", "shared.identity", "core_clients"},
-    "bff_web": {*LIBRARY_LAYERS, "shared.screens"},
-    "bff_mobile": {*LIBRARY_LAYERS, "shared.screens"},
+    "shared.remote": {*LIBRARY_LAYERS},
+    "bff_web": {*LIBRARY_LAYERS, "shared.screens", "shared.remote"},
+    "bff_mobile": {*LIBRARY_LAYERS, "shared.screens", "shared.remote"},
 }
 PROJECT_LAYERS = (*ALLOWED, "devstack", "bench", "tests")
 

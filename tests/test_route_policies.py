@@ -9,7 +9,7 @@ adds to every path by itself (CORS preflight and ``Allow``), which run no code o
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from litestar import Litestar
@@ -20,6 +20,7 @@ from bff_mobile.app import create_app as create_mobile_app
 from bff_web.app import create_app as create_web_app
 from shared.identity.errors import PolicyRefused
 from shared.identity.policy import PUBLIC, Policy, route_policy
+from shared.platform.remote_api_settings import REMOTE_PREFIXES
 from shared.platform.settings import Gateway, load_settings
 
 APPS = {"web": create_web_app, "mobile": create_mobile_app}
@@ -28,9 +29,21 @@ APPS = {"web": create_web_app, "mobile": create_mobile_app}
 CLIENT_HEADERS = {"X-CSRF": "1", "X-App-Version": "9.9.9", "Content-Type": "application/json"}
 
 
-def build(gateway: Gateway) -> Litestar:
-    settings = load_settings(gateway, {"BFF_OIDC_ISSUER": "http://127.0.0.1:9"})
-    return APPS[gateway](settings)
+@pytest.fixture(scope="module")
+def build(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Gateway], Litestar]:
+    """The gateway with one remote API declared, so its routes are walked too."""
+    directory = tmp_path_factory.mktemp("route-policies")
+
+    def make(gateway: Gateway) -> Litestar:
+        apis = directory / f"{gateway}.toml"
+        apis.write_text(
+            f'[[api]]\npath = "{REMOTE_PREFIXES[gateway]}echo"\nupstream = "http://127.0.0.1:9"\n',
+            encoding="utf-8",
+        )
+        environ = {"BFF_OIDC_ISSUER": "http://127.0.0.1:9", "BFF_REMOTE_APIS_FILE": str(apis)}
+        return APPS[gateway](load_settings(gateway, environ))
+
+    return make
 
 
 def is_litestar_options_handler(handler: HTTPRouteHandler) -> bool:
@@ -49,7 +62,9 @@ def every_route(app: Litestar) -> Iterator[tuple[str, str, HTTPRouteHandler]]:
 
 
 @pytest.mark.parametrize("gateway", ["web", "mobile"])
-def test_every_route_declares_its_policy(gateway: Gateway) -> None:
+def test_every_route_declares_its_policy(
+    gateway: Gateway, build: Callable[[Gateway], Litestar]
+) -> None:
     app = build(gateway)
     undeclared = [
         f"{method} {path}"
@@ -68,7 +83,7 @@ def concrete(path: str) -> str:
 
 @pytest.mark.parametrize("gateway", ["web", "mobile"])
 def test_every_route_that_is_not_public_refuses_a_caller_without_a_session(
-    gateway: Gateway,
+    gateway: Gateway, build: Callable[[Gateway], Litestar]
 ) -> None:
     """A route that declared a policy but never checks the session would answer here."""
     app = build(gateway)
@@ -78,6 +93,7 @@ def test_every_route_that_is_not_public_refuses_a_caller_without_a_session(
         if route_policy(handler.opt) != PUBLIC
     ]
     assert len(private) >= 6
+    assert any("/remote/echo" in path for _, path in private)
     answers = {}
     with TestClient(app, base_url="http://127.0.0.1:8000") as client:
         for method, path in private:

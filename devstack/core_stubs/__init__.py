@@ -3,8 +3,8 @@
 The gateways are only as well tested as the services they are tested against, so these stubs
 follow ``CORE_SERVICES.md`` to the letter (seeded data, cursor pagination, idempotent order
 placement, bearer check) and add what the real services cannot give a test: faults on demand
-(``/_chaos``) and call counters (``/_stats``) that show how many calls a cache or single-flight
-really let through.
+(``/_chaos``) and call counters (``/_stats``, ``/_echo``) that show how many calls a cache or
+single-flight really let through.
 
 Each service lives under its own prefix (``/catalog/v1/products/7``), so one port serves all four
 and a gateway is pointed at them with four base URLs, exactly as in production. Counting, chaos and
@@ -20,6 +20,7 @@ One module per job::
     middleware   count, inject chaos, check the bearer: in front of every service route
     control      /health, /_chaos and /_stats
     images       product images and avatars, drawn as SVG, served to browsers without a token
+    echo         /echo/...: an upstream for the gateways' remote APIs, answering what it got
     app          the app factory, create_stubs_app
 """
 

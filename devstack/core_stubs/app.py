@@ -14,6 +14,7 @@ from litestar.di import Provide
 from litestar.exceptions import HTTPException
 
 from devstack.core_stubs.control import CONTROL_ROUTES
+from devstack.core_stubs.echo import ECHO_ROUTES
 from devstack.core_stubs.faults import QuietDeliberateResets
 from devstack.core_stubs.images import IMAGE_ROUTES
 from devstack.core_stubs.middleware import CoreServiceMiddleware
@@ -66,7 +67,7 @@ def create_stubs_app(
     server_log = logging.getLogger("uvicorn.error")
     quiet_resets = QuietDeliberateResets()
     return Litestar(
-        route_handlers=[*services, *CONTROL_ROUTES, *IMAGE_ROUTES],
+        route_handlers=[*services, *CONTROL_ROUTES, *IMAGE_ROUTES, *ECHO_ROUTES],
         state=State({"stubs": state}),
         dependencies={"stubs": Provide(provide_stubs, sync_to_thread=False)},
         exception_handlers={HTTPException: _error_response},

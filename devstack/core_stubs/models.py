@@ -113,3 +113,11 @@ class CallStats(msgspec.Struct, rename="camel"):
     last_traceparent: dict[str, str] = msgspec.field(default_factory=dict)
     last_deadline_ms: dict[str, str] = msgspec.field(default_factory=dict)
     last_request_id: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+class EchoStats(msgspec.Struct, rename="camel"):
+    """What the echo upstream saw (``GET /_echo``): its calls, and the SHA-256 of each bearer
+    token, so a test can tell whose token arrived without the echo ever showing one."""
+
+    calls: int = 0
+    token_digests: list[str] = []

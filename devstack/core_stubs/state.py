@@ -13,7 +13,14 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 
-from devstack.core_stubs.models import CallStats, ChaosSpec, NewOrder, Order, Product
+from devstack.core_stubs.models import (
+    CallStats,
+    ChaosSpec,
+    EchoStats,
+    NewOrder,
+    Order,
+    Product,
+)
 from devstack.core_stubs.seed import (
     SEEDED_HISTORY_END,
     make_order_history,
@@ -42,6 +49,7 @@ class StubState:
     last_placed_at: datetime = SEEDED_HISTORY_END
     chaos_rng: random.Random = field(default_factory=random.Random)
     catalogs_by_origin: dict[str, dict[str, Product]] = field(default_factory=dict)
+    echo: EchoStats = field(default_factory=EchoStats)
 
     def catalog_at(self, origin: str) -> dict[str, Product]:
         """The catalog as answered to a caller that reached the stubs at ``origin``: the same

@@ -20,6 +20,7 @@ from devstack.idp.client_auth import (
 )
 from devstack.idp.grants import (
     AuthorizationCodeGrant,
+    ClientCredentialsGrant,
     OpenIDCode,
     RequiredS256CodeChallenge,
     RotatingRefreshTokenGrant,
@@ -132,6 +133,7 @@ def _replace_grants(app: flask.Flask, server: Any, access_token_ttl: int) -> Non
     app.config["OAUTH2_TOKEN_EXPIRES_IN"] = {
         "authorization_code": access_token_ttl,
         "refresh_token": access_token_ttl,
+        "client_credentials": access_token_ttl,
     }
     server.load_config(app.config)
     # authlib has no call to unregister a grant; replace the mock's with the subclasses.
@@ -143,6 +145,7 @@ def _replace_grants(app: flask.Flask, server: Any, access_token_ttl: int) -> Non
         [OpenIDCode(require_nonce=False, token_max_age=ttl), RequiredS256CodeChallenge()],
     )
     server.register_grant(RotatingRefreshTokenGrant)
+    server.register_grant(ClientCredentialsGrant)
     server.register_endpoint(TokenRevocationEndpoint)
 
 

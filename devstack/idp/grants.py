@@ -1,16 +1,18 @@
 """The mock's authlib grants, subclassed: codes bound to the browser's login session and its PKCE
 data (``prompt=login`` and an exceeded ``max_age`` renew the session's ``auth_time``), ID tokens
-with ``sid``, ``kid`` and ``auth_time``, PKCE ``S256`` required, and refresh-token rotation."""
+with ``sid``, ``kid`` and ``auth_time``, PKCE ``S256`` required, refresh-token rotation, and the
+client-credentials grant the mock lacks (a gateway's own token for a remote API)."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import flask
 from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError
+from authlib.oauth2.rfc6749.grants import ClientCredentialsGrant as _ClientCredentialsGrant
 from authlib.oauth2.rfc7636 import CodeChallenge
 from joserfc.jwk import RSAKey
 
@@ -131,3 +133,28 @@ class RotatingRefreshTokenGrant(mock_app.RefreshTokenGrant):  # type: ignore[mis
         if current_idp().storage.remove_refresh_token(self.request.refresh_token.token) is None:
             raise InvalidGrantError("The refresh token has already been used.")
         return super().create_token_response()
+
+
+class ClientCredentialsGrant(_ClientCredentialsGrant):  # type: ignore[misc]
+    """RFC 6749 4.4 for every client (the mock's clients list only the code and refresh grants),
+    by any of the client authentication methods. The token is stored for the client itself, as
+    the mock stores a user's, so revocation and expiry work the same; the scopes are whatever
+    was asked (the dev IdP has no resource registry to check them against)."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
+
+    def validate_token_request(self) -> None:
+        self.request.client = self.authenticate_token_endpoint_client()
+
+    def create_token_response(self) -> Any:
+        scope = self.request.payload.scope or ""
+        token = self.generate_token(scope=scope, include_refresh_token=False)
+        current_idp().storage.store_access_token(
+            mock_storage.AccessToken(
+                token=token["access_token"],
+                user_id=self.request.client.get_client_id(),
+                scope=scope,
+                expires_at=datetime.now(UTC) + timedelta(seconds=token["expires_in"]),
+            )
+        )
+        return 200, token, self.TOKEN_RESPONSE_HEADER

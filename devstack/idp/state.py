@@ -62,7 +62,7 @@ class Stats:
 
     def as_json(self) -> dict[str, object]:
         with self._lock:
-            token_requests = {"authorization_code": 0, "refresh_token": 0}
+            token_requests = {"authorization_code": 0, "refresh_token": 0, "client_credentials": 0}
             token_requests.update(self._token_requests)
             return {
                 "token_requests": token_requests,

@@ -29,7 +29,6 @@ import asyncio
 from functools import partial
 
 from opentelemetry import trace
-from redis.exceptions import LockError, RedisError
 
 from shared.identity.access import RolesSource, access_after_refresh
 from shared.identity.errors import (
@@ -48,6 +47,7 @@ from shared.platform.deadline import current_deadline
 from shared.platform.keys import KeyedHasher
 from shared.platform.logging import get_logger
 from shared.platform.redis import RedisClient
+from shared.platform.redis_lock import LockBusy, held_across_instances
 from shared.platform.telemetry import child_span
 
 REFRESH_LOCK_TIMEOUT_S = 15.0
@@ -137,31 +137,21 @@ class IdpTokenManager:
         record, tokens = await self._reread(session_id)
         if not needs_refresh(tokens, self.skew_s, self.clock.time()):
             return tokens
-        if self.redis is None:
-            return await self._refresh(record, tokens)
-        lock = self.redis.lock(
-            "bff:lock:refresh:" + self.keys.hex("lock", session_id),
-            timeout=REFRESH_LOCK_TIMEOUT_S,
-            blocking_timeout=REFRESH_WAIT_S,
-            sleep=0.05,
-        )
         try:
-            acquired = await lock.acquire()
-        except RedisError:
-            _logger.warning("refresh_lock_unavailable")
-            return await self._refresh(record, tokens)
-        if not acquired:
-            raise RefreshInProgress()
-        try:
-            record, tokens = await self._reread(session_id)
-            if not needs_refresh(tokens, self.skew_s, self.clock.time()):
-                return tokens
-            return await self._refresh(record, tokens)
-        finally:
-            try:
-                await lock.release()
-            except (LockError, RedisError):
-                _logger.warning("refresh_lock_release_failed")
+            async with held_across_instances(
+                self.redis,
+                "bff:lock:refresh:" + self.keys.hex("lock", session_id),
+                timeout_s=REFRESH_LOCK_TIMEOUT_S,
+                wait_s=REFRESH_WAIT_S,
+                purpose="refresh",
+            ):
+                if self.redis is not None:  # another instance may have refreshed meanwhile
+                    record, tokens = await self._reread(session_id)
+                    if not needs_refresh(tokens, self.skew_s, self.clock.time()):
+                        return tokens
+                return await self._refresh(record, tokens)
+        except LockBusy:
+            raise RefreshInProgress() from None
 
     async def _refresh(self, record: SessionRecord, tokens: TokenSet) -> TokenSet:
         if not tokens.refresh_token:

@@ -380,6 +380,17 @@ class OidcRelyingParty:
             metadata.token_endpoint, "refresh_token", refresh_token=refresh_token
         )
 
+    async def client_credentials(self, scopes: tuple[str, ...]) -> TokenResponse:
+        """The gateway's own access token (RFC 6749 4.4) for ``scopes``, with the configured
+        client authentication, as every other token request; no user is involved."""
+        metadata = await self.metadata()
+        return await self._token_call(
+            metadata.token_endpoint,
+            "fetch_token",
+            grant_type="client_credentials",
+            scope=" ".join(scopes),
+        )
+
     async def _token_call(self, url: str, method: str, **params: str) -> TokenResponse:
         client = self._oauth_client(with_scope=method != "refresh_token")
         try:

@@ -17,6 +17,9 @@ own code.
      ├── UpgradeRequired         426
      ├── TooManyRequests         429   (with Retry-After)
      ├── NotReady                503
+     ├── RemoteApiFailed         502   (a remote API: TLS refused, not HTTP)
+     ├── RemoteApiUnavailable    503   (a remote API: unreachable, breaker open, no token)
+     ├── RemoteApiTimeout        504   (a remote API: no answer in time)
      └── CoreError               502   (core_clients; CoreTimeout also by the screen gather)
           ├── CoreBadResponse    502
           ├── CoreRejected       502
@@ -136,6 +139,26 @@ class NotReady(GatewayError):
     status = 503
     slug = "not-ready"
     title = "Service not ready"
+
+
+class RemoteApiFailed(GatewayError):
+    """A remote API (``shared.remote``) gave no usable answer; its own answers pass through."""
+
+    status = 502
+    slug = "remote-api-failed"
+    title = "A remote API failed"
+
+
+class RemoteApiUnavailable(GatewayError):
+    status = 503
+    slug = "remote-api-unavailable"
+    title = "A remote API is unavailable"
+
+
+class RemoteApiTimeout(GatewayError):
+    status = 504
+    slug = "remote-api-timeout"
+    title = "A remote API did not answer in time"
 
 
 class CoreError(GatewayError):

@@ -34,6 +34,7 @@ Purpose = Literal[
     "etag",
     "rate-limit",
     "idempotency-key",
+    "client-token",
 ]
 """What a hash is for; each purpose has its own derived key.
 
@@ -47,6 +48,7 @@ Purpose = Literal[
 * ``etag``: a validator bound to the user and the bytes sent.
 * ``rate-limit``: name the caller (session or address) a request rate is counted for.
 * ``idempotency-key``: the ``Idempotency-Key`` sent to a core service, bound to the user.
+* ``client-token``: name the gateway's client-credentials token (client id and scopes).
 """
 
 PURPOSES: tuple[Purpose, ...] = get_args(Purpose)

@@ -38,6 +38,7 @@ def refuse_unsafe_production(settings: Settings, reader: EnvReader) -> None:
     if urlsplit(settings.post_logout_redirect_url).scheme != "https":
         raise ConfigError("BFF_POST_LOGOUT_REDIRECT_URL", "must be https when BFF_ENV=prod")
     _refuse_plaintext_core_services(settings)
+    _refuse_plaintext_remote_apis(settings)
     plaintext_redis_allowed = settings.redis_allow_plaintext or settings.allow_plaintext_upstreams
     if settings.redis_url is not None and not plaintext_redis_allowed:
         _refuse_plaintext_redis(settings.redis_url)
@@ -83,6 +84,21 @@ def _refuse_plaintext_core_services(settings: Settings) -> None:
             raise ConfigError(
                 f"BFF_CORE_{service.name.upper()}_URL",
                 "must be https when BFF_ENV=prod "
+                "(or BFF_ALLOW_PLAINTEXT_UPSTREAMS=true behind an encrypting mesh)",
+            )
+
+
+def _refuse_plaintext_remote_apis(settings: Settings) -> None:
+    """A remote API receives the user's access token: in production over TLS, by the same
+    rule as the core services (loopback, or an encrypting mesh the operator names, excepted)."""
+    if settings.allow_plaintext_upstreams:
+        return
+    for index, api in enumerate(settings.remote_apis, start=1):
+        parts = urlsplit(api.upstream)
+        if parts.scheme != "https" and not _is_loopback_host(parts.hostname or ""):
+            raise ConfigError(
+                "BFF_REMOTE_APIS_FILE",
+                f"api[{index}].upstream: must be https when BFF_ENV=prod "
                 "(or BFF_ALLOW_PLAINTEXT_UPSTREAMS=true behind an encrypting mesh)",
             )
 

@@ -18,6 +18,7 @@ import msgspec
 from shared.platform.env_reader import ConfigError as ConfigError
 from shared.platform.env_reader import EnvReader
 from shared.platform.production_checks import DEV_SECRET_KEY, refuse_unsafe_production
+from shared.platform.remote_api_settings import RemoteApiSettings, remote_apis
 from shared.platform.settings_sections import MIN_RSA_CLIENT_KEY_BITS as MIN_RSA_CLIENT_KEY_BITS
 from shared.platform.settings_sections import AuthzSettings as AuthzSettings
 from shared.platform.settings_sections import ClientAuthMethod as ClientAuthMethod
@@ -145,6 +146,8 @@ class Settings:
     redis_tls: TlsClientFiles = field(default_factory=TlsClientFiles)
     allow_plaintext_upstreams: bool = False
     """A service mesh encrypts the hops: prod then accepts http core and redis:// URLs."""
+    remote_apis: tuple[RemoteApiSettings, ...] = ()
+    """The downstream APIs declared in ``BFF_REMOTE_APIS_FILE`` (``shared.remote``)."""
 
     @property
     def is_prod(self) -> bool:
@@ -381,6 +384,7 @@ def load_settings(gateway: Gateway, environ: Mapping[str, str] | None = None) ->
         oidc_tls=tls_files(reader, "BFF_OIDC", client_certificate=False),
         redis_tls=tls_files(reader, "BFF_REDIS", client_certificate=True),
         allow_plaintext_upstreams=reader.flag("BFF_ALLOW_PLAINTEXT_UPSTREAMS", False),
+        remote_apis=remote_apis(reader, gateway),
     )
     if env == "prod":
         refuse_unsafe_production(settings, reader)

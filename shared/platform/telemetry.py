@@ -416,6 +416,26 @@ class TracedTransport(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
+def record_client_attempt(
+    span: Span,
+    peer: Mapping[str, AttributeValue],
+    method: str,
+    started: float,
+    status: int | None,
+    error_type: str | None,
+) -> None:
+    """One attempt of an upstream call, in its span and in ``http.client.request.duration``
+    (labelled with ``peer``: which service or API, its address): the answer's status, or what
+    failed instead. ``started`` is a ``time.perf_counter()`` reading."""
+    attributes: dict[str, AttributeValue] = {**peer, "http.request.method": method}
+    if status is not None:
+        attributes.update(client_response_attributes(span, status))
+    if error_type is not None:
+        attributes["error.type"] = error_type
+        mark_error(span, error_type)
+    bff_metrics.CLIENT_DURATION.record(time.perf_counter() - started, attributes)
+
+
 def client_response_attributes(span: Span, status_code: int) -> dict[str, AttributeValue]:
     """Status attributes of a client span and its duration; 4xx and 5xx are errors for a client."""
     attributes: dict[str, AttributeValue] = {"http.response.status_code": status_code}

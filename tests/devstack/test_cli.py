@@ -73,6 +73,7 @@ def test_bff_dev_starts_everything_and_leaves_nothing_behind_on_sigterm() -> Non
         assert "The BFF dev stack is up" in banner, banner[-3000:]
         assert "alice" in banner
         assert "'support' has the support role" in banner
+        assert "/api/remote/echo/" in banner
         children = _processes_mentioning(f"--port {ports['web']}") | _processes_mentioning(
             f"--port {ports['idp']}"
         )
@@ -90,6 +91,15 @@ def test_bff_dev_starts_everything_and_leaves_nothing_behind_on_sigterm() -> Non
             assert discovery["issuer"] == f"http://127.0.0.1:{ports['idp']}"
             stubs = client.get(f"http://127.0.0.1:{ports['stubs']}/health")
             assert stubs.status_code == 200
+            # Each gateway declares the echo remote API: signed out it is a 401, not a 404.
+            web_remote = client.get(
+                f"http://127.0.0.1:{ports['web']}/api/remote/echo/x", headers={"X-CSRF": "1"}
+            )
+            mobile_remote = client.get(
+                f"http://127.0.0.1:{ports['mobile']}/m/v1/remote/echo/x",
+                headers={"X-App-Version": "1.0.0"},
+            )
+            assert (web_remote.status_code, mobile_remote.status_code) == (401, 401)
     finally:
         process.send_signal(signal.SIGTERM)
         process.communicate(timeout=30)

@@ -161,7 +161,7 @@ def test_stats_count_token_requests_by_grant_and_revocations(rp: RelyingParty) -
     DELETE /_stats resets them."""
     idp = rp.idp
     assert idp.stats() == {
-        "token_requests": {"authorization_code": 0, "refresh_token": 0},
+        "token_requests": {"authorization_code": 0, "refresh_token": 0, "client_credentials": 0},
         "revocations": 0,
         "userinfo_requests": 0,
         "client_assertions": 0,
@@ -172,13 +172,34 @@ def test_stats_count_token_requests_by_grant_and_revocations(rp: RelyingParty) -
     rp.revoke(rotated["refresh_token"])
 
     assert idp.stats() == {
-        "token_requests": {"authorization_code": 1, "refresh_token": 2},
+        "token_requests": {"authorization_code": 1, "refresh_token": 2, "client_credentials": 0},
         "revocations": 1,
         "userinfo_requests": 0,
         "client_assertions": 0,
     }
     idp.reset_stats()
-    assert idp.stats()["token_requests"] == {"authorization_code": 0, "refresh_token": 0}
+    assert idp.stats()["token_requests"] == {
+        "authorization_code": 0,
+        "refresh_token": 0,
+        "client_credentials": 0,
+    }
+
+
+def test_the_client_credentials_grant_gives_a_client_its_own_token(rp: RelyingParty) -> None:
+    """A client's own token (no user, no refresh token), counted by its grant type; the mock
+    alone does not have this grant."""
+    response = rp.http.post(
+        rp.metadata["token_endpoint"],
+        data={"grant_type": "client_credentials", "scope": "partner:read"},
+        auth=(rp.client_id, "any-secret"),
+    )
+    assert response.status_code == 200, response.text
+    token = response.json()
+    assert token["access_token"]
+    assert token["token_type"] == "Bearer"
+    assert "refresh_token" not in token
+    assert "id_token" not in token
+    assert rp.idp.stats()["token_requests"]["client_credentials"] == 1
 
 
 def test_werkzeug_debugger_is_not_exposed(rp: RelyingParty) -> None:
