@@ -14,6 +14,14 @@ span per request with the caller's trace context injected, and ``http.client.req
 with ``bff.core.service="idp"``. Bodies (codes, tokens, the client secret) are never recorded.
 An ``https://`` provider is verified against ``tls`` (``BFF_OIDC_CA_FILE``) or the system store;
 a TLS failure is ``IdpUnavailable`` (503) with its reason in the log (``idp_tls_failed``).
+
+With DPoP (RFC 9449, ``BFF_OIDC_DPOP``) each protocol step of a session takes that session's
+key: every request its authlib client sends (PAR, code, refresh, revocation) gets a ``DPoP``
+proof for its own method and URL, added by an httpx request hook, since authlib has no DPoP of
+its own. The provider's latest ``DPoP-Nonce`` is kept in this process (one value per provider;
+another instance learns it from its own first ``use_dpop_nonce``), and a step the provider
+answers with ``use_dpop_nonce`` is made once more, as a whole: a new client assertion and a new
+proof carrying the nonce (section 8).
 """
 
 from __future__ import annotations
@@ -23,8 +31,8 @@ import copy
 import ssl
 import time
 import warnings
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import authlib.deprecate  # installs authlib's own "always" filter first, so ours can win
@@ -43,6 +51,13 @@ from joserfc.jws import JWSRegistry
 from joserfc.jwt import ClaimsOption
 
 from shared.identity.client_auth import ClientAuthentication
+from shared.identity.dpop import (
+    NONCE_ERROR,
+    NONCE_HEADER,
+    DpopKey,
+    NonceAsked,
+    authorization_headers,
+)
 from shared.identity.errors import IdpUnavailable, InvalidGrant, OidcError
 from shared.identity.par import browser_url, push_authorization_request, use_par
 from shared.platform.clock import SYSTEM_CLOCK, Clock
@@ -88,6 +103,7 @@ class _ProviderAlgorithms(JWSRegistry):
 
 
 _logger = get_logger("bff.oidc")
+T = TypeVar("T")
 
 
 class TokenResponse(msgspec.Struct, frozen=True):
@@ -96,6 +112,7 @@ class TokenResponse(msgspec.Struct, frozen=True):
     refresh_token: str | None = None
     id_token: str | None = None
     scope: str | None = None
+    token_type: str = "Bearer"  # noqa: S105 - a token type, not a secret
 
 
 class ProviderMetadata(msgspec.Struct, frozen=True):
@@ -110,6 +127,7 @@ class ProviderMetadata(msgspec.Struct, frozen=True):
     id_token_signing_alg_values_supported: list[str] = []
     pushed_authorization_request_endpoint: str | None = None
     require_pushed_authorization_requests: bool = False
+    dpop_signing_alg_values_supported: list[str] = []
 
 
 class OidcRelyingParty:
@@ -129,6 +147,7 @@ class OidcRelyingParty:
         clock: Clock = SYSTEM_CLOCK,
         client_auth: ClientAuthentication | None = None,
         par: ParMode = "auto",
+        dpop: bool = False,
     ) -> None:
         self._clock = clock
         self.issuer = issuer.rstrip("/")
@@ -137,6 +156,9 @@ class OidcRelyingParty:
             method="client_secret_basic", client_secret=client_secret
         )
         self._par: ParMode = par
+        self.dpop = dpop
+        """Whether sessions get a DPoP key at login (``new_dpop_key``)."""
+        self._dpop_nonce: str | None = None
         self.redirect_uri = redirect_uri
         self.scopes = scopes
         self._transport = TracedTransport(
@@ -155,7 +177,9 @@ class OidcRelyingParty:
 
     # --- plumbing ------------------------------------------------------------------------------
 
-    def _oauth_client(self, *, with_scope: bool = True) -> AsyncOAuth2Client:
+    def _oauth_client(
+        self, *, with_scope: bool = True, dpop_key: DpopKey | None = None
+    ) -> AsyncOAuth2Client:
         """A short-lived authlib client per protocol step (authlib clients keep token state),
         sharing one connection pool (the transport).
 
@@ -164,7 +188,12 @@ class OidcRelyingParty:
         that names the scope asked for.
 
         Every request that authenticates the client (code, refresh, revocation, PAR) is made by
-        a client from here, so per-request proofs (DPoP) have one place to be added."""
+        a client from here, so per-request proofs (DPoP) have one place to be added: with
+        ``dpop_key``, a request hook signs a proof for each request as it is sent (after
+        authlib's client authentication), and a response hook keeps the ``DPoP-Nonce``."""
+        hooks: dict[str, list[Callable[..., Any]]] = {}
+        if dpop_key is not None:
+            hooks = {"request": [self._proof_hook(dpop_key)], "response": [self._keep_nonce]}
         client = AsyncOAuth2Client(
             client_id=self.client_id,
             client_secret=self.client_auth.client_secret,
@@ -175,11 +204,40 @@ class OidcRelyingParty:
             revocation_endpoint_auth_method=self.client_auth.method,
             transport=self._transport,
             timeout=self._timeout,
+            event_hooks=hooks,
         )
         signer = self.client_auth.assertion_signer(self.issuer)
         if signer is not None:
             client.register_client_auth_method(signer)
         return client
+
+    def new_dpop_key(self) -> DpopKey | None:
+        """A fresh key pair for a new session when DPoP is on (``BFF_OIDC_DPOP``), else None."""
+        return DpopKey.generate() if self.dpop else None
+
+    def _proof_hook(self, key: DpopKey) -> Callable[[httpx.Request], Awaitable[None]]:
+        async def add_proof(request: httpx.Request) -> None:
+            request.headers["DPoP"] = key.proof(
+                request.method, str(request.url), now=self._clock.time(), nonce=self._dpop_nonce
+            )
+
+        return add_proof
+
+    async def _keep_nonce(self, response: httpx.Response) -> None:
+        nonce = response.headers.get(NONCE_HEADER)
+        if nonce:
+            self._dpop_nonce = nonce
+
+    async def _with_nonce_retry(self, step: Callable[[], Awaitable[T]]) -> T:
+        """One protocol step, made once more if the provider asks for a (new) nonce."""
+        try:
+            return await step()
+        except NonceAsked:
+            pass
+        try:
+            return await step()
+        except NonceAsked:
+            raise OidcError("the identity provider refused the DPoP nonce") from None
 
     async def aclose(self) -> None:
         await self._transport.aclose()
@@ -273,15 +331,21 @@ class OidcRelyingParty:
         code_verifier: str,
         prompt: str | None = None,
         max_age: int | None = None,
+        dpop_key: DpopKey | None = None,
     ) -> str:
-        """Where to send the browser; with PAR, the request itself is pushed first."""
+        """Where to send the browser; with PAR, the request itself is pushed first.
+
+        With ``dpop_key`` the code is bound to it: ``dpop_jkt`` (RFC 9449 section 10) in the
+        request, and a proof on the pushed request (section 10.1)."""
         metadata = await self.metadata()
         extra: dict[str, str] = {}
+        if dpop_key is not None:
+            extra["dpop_jkt"] = dpop_key.thumbprint
         if prompt is not None:
             extra["prompt"] = prompt
         if max_age is not None:
             extra["max_age"] = str(max_age)
-        client = self._oauth_client()
+        client = self._oauth_client(dpop_key=dpop_key)
         url, _ = client.create_authorization_url(
             metadata.authorization_endpoint,
             state=state,
@@ -295,12 +359,16 @@ class OidcRelyingParty:
         ):
             return str(url)
         assert endpoint is not None  # use_par is True only with an endpoint
-        request_uri = await push_authorization_request(
-            client,
-            endpoint=endpoint,
-            authorization_url=str(url),
-            auth=client.client_auth(client.token_endpoint_auth_method),
-        )
+
+        async def push() -> str:
+            return await push_authorization_request(
+                client,
+                endpoint=endpoint,
+                authorization_url=str(url),
+                auth=client.client_auth(client.token_endpoint_auth_method),
+            )
+
+        request_uri = await self._with_nonce_retry(push)
         return browser_url(
             metadata.authorization_endpoint, client_id=self.client_id, request_uri=request_uri
         )
@@ -315,11 +383,14 @@ class OidcRelyingParty:
         if iss.rstrip("/") != self.issuer:
             raise OidcError("the authorization response comes from another issuer")
 
-    async def exchange_code(self, *, code: str, code_verifier: str) -> TokenResponse:
+    async def exchange_code(
+        self, *, code: str, code_verifier: str, dpop_key: DpopKey | None = None
+    ) -> TokenResponse:
         metadata = await self.metadata()
         return await self._token_call(
             metadata.token_endpoint,
             "fetch_token",
+            dpop_key,
             grant_type="authorization_code",
             code=code,
             code_verifier=code_verifier,
@@ -349,19 +420,30 @@ class OidcRelyingParty:
             raise OidcError("the ID token is not valid (azp)")
         return claims
 
-    async def userinfo(self, access_token: str) -> dict[str, Any]:
-        """The UserInfo response (OIDC Core 5.3) for an access token: a JSON object."""
+    async def userinfo(
+        self, access_token: str, *, dpop_key: DpopKey | None = None
+    ) -> dict[str, Any]:
+        """The UserInfo response (OIDC Core 5.3) for an access token: a JSON object.
+
+        A DPoP-bound token (``dpop_key``) is sent with the ``DPoP`` scheme and a proof; a
+        ``use_dpop_nonce`` challenge (401) is answered once, with the nonce it carries."""
         metadata = await self.metadata()
-        if not metadata.userinfo_endpoint:
+        endpoint = metadata.userinfo_endpoint
+        if not endpoint:
             raise OidcError("the identity provider has no UserInfo endpoint")
         async with httpx.AsyncClient(transport=self._transport, timeout=self._timeout) as client:
-            try:
-                response = await client.get(
-                    metadata.userinfo_endpoint,
-                    headers={"Authorization": f"Bearer {access_token}"},
+            nonce = None
+            for _attempt in range(2):
+                headers = authorization_headers(
+                    access_token, dpop_key, "GET", endpoint, now=self._clock.time(), nonce=nonce
                 )
-            except httpx.HTTPError as exc:
-                raise IdpUnavailable("the identity provider is unreachable") from exc
+                try:
+                    response = await client.get(endpoint, headers=headers)
+                except httpx.HTTPError as exc:
+                    raise IdpUnavailable("the identity provider is unreachable") from exc
+                nonce = response.headers.get(NONCE_HEADER)
+                if dpop_key is None or not _asks_for_nonce(response) or not nonce:
+                    break
         if response.status_code != 200:
             raise OidcError(f"the UserInfo request failed ({response.status_code})")
         try:
@@ -374,16 +456,29 @@ class OidcRelyingParty:
 
     # --- tokens ---------------------------------------------------------------------------------
 
-    async def refresh(self, refresh_token: str) -> TokenResponse:
+    async def refresh(
+        self, refresh_token: str, *, dpop_key: DpopKey | None = None
+    ) -> TokenResponse:
         metadata = await self.metadata()
         return await self._token_call(
-            metadata.token_endpoint, "refresh_token", refresh_token=refresh_token
+            metadata.token_endpoint, "refresh_token", dpop_key, refresh_token=refresh_token
         )
 
-    async def _token_call(self, url: str, method: str, **params: str) -> TokenResponse:
-        client = self._oauth_client(with_scope=method != "refresh_token")
+    async def _token_call(
+        self, url: str, method: str, dpop_key: DpopKey | None, **params: str
+    ) -> TokenResponse:
+        async def call() -> Mapping[str, Any]:
+            client = self._oauth_client(with_scope=method != "refresh_token", dpop_key=dpop_key)
+            try:
+                token: Mapping[str, Any] = await getattr(client, method)(url, **params)
+            except OAuthError as exc:
+                if dpop_key is not None and exc.error == NONCE_ERROR:
+                    raise NonceAsked() from exc
+                raise
+            return token
+
         try:
-            token: Mapping[str, Any] = await getattr(client, method)(url, **params)
+            token = await self._with_nonce_retry(call)
         except OAuthError as exc:
             if exc.error in ("invalid_grant", "invalid_token", "unauthorized_client"):
                 raise InvalidGrant(
@@ -403,20 +498,35 @@ class OidcRelyingParty:
             refresh_token=token.get("refresh_token"),
             id_token=token.get("id_token"),
             scope=token.get("scope"),
+            token_type=str(token.get("token_type") or "Bearer"),
         )
 
-    async def revoke_refresh_token(self, refresh_token: str) -> bool:
-        """RFC 7009, best effort: logout must not fail because revocation did."""
+    async def revoke_refresh_token(
+        self, refresh_token: str, *, dpop_key: DpopKey | None = None
+    ) -> bool:
+        """RFC 7009, best effort: logout must not fail because revocation did.
+
+        A session with a DPoP key sends a proof here too: RFC 9449 asks none at revocation for
+        a confidential client, but a provider that binds refresh tokens may, and a proof costs
+        nothing where it is not asked for."""
         metadata = await self.metadata()
-        if not metadata.revocation_endpoint:
+        endpoint = metadata.revocation_endpoint
+        if not endpoint:
             return False
-        try:
-            response = await self._oauth_client().revoke_token(
-                metadata.revocation_endpoint,
+
+        async def revoke() -> httpx.Response:
+            response: httpx.Response = await self._oauth_client(dpop_key=dpop_key).revoke_token(
+                endpoint,
                 token=refresh_token,
                 token_type_hint="refresh_token",  # noqa: S106 - a hint name, not a secret
             )
-        except (httpx.HTTPError, OAuthError) as exc:
+            if dpop_key is not None and response.status_code == 400 and _asks_for_nonce(response):
+                raise NonceAsked()
+            return response
+
+        try:
+            response = await self._with_nonce_retry(revoke)
+        except (httpx.HTTPError, OAuthError, OidcError) as exc:
             _log_tls_failure(exc)
             _logger.warning("token_revocation_failed")
             return False
@@ -467,6 +577,20 @@ class OidcRelyingParty:
         if not claims.get("sub") and not claims.get("sid"):
             raise OidcError("the logout token names neither sub nor sid")
         return claims
+
+
+def _asks_for_nonce(response: httpx.Response) -> bool:
+    """A ``use_dpop_nonce`` answer (section 8 and 9): a token endpoint says it in its JSON
+    error, a resource server in its ``WWW-Authenticate`` challenge; either way with a nonce."""
+    if not response.headers.get(NONCE_HEADER) or response.status_code not in (400, 401):
+        return False
+    if NONCE_ERROR in response.headers.get("www-authenticate", ""):
+        return True
+    try:
+        body = msgspec.json.decode(response.content)
+    except msgspec.DecodeError:
+        return False
+    return isinstance(body, dict) and body.get("error") == NONCE_ERROR
 
 
 def _unreachable(exc: httpx.HTTPError) -> IdpUnavailable:
