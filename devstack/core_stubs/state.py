@@ -13,6 +13,7 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 
+from devstack.core_stubs.dpop import SeenProofs
 from devstack.core_stubs.models import CallStats, ChaosSpec, NewOrder, Order, Product
 from devstack.core_stubs.seed import (
     SEEDED_HISTORY_END,
@@ -42,6 +43,8 @@ class StubState:
     last_placed_at: datetime = SEEDED_HISTORY_END
     chaos_rng: random.Random = field(default_factory=random.Random)
     catalogs_by_origin: dict[str, dict[str, Product]] = field(default_factory=dict)
+    seen_proofs: SeenProofs = field(default_factory=SeenProofs)
+    dpop_nonce: str | None = None
 
     def catalog_at(self, origin: str) -> dict[str, Product]:
         """The catalog as answered to a caller that reached the stubs at ``origin``: the same
