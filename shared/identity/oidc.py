@@ -16,12 +16,8 @@ An ``https://`` provider is verified against ``tls`` (``BFF_OIDC_CA_FILE``) or t
 a TLS failure is ``IdpUnavailable`` (503) with its reason in the log (``idp_tls_failed``).
 
 With DPoP (RFC 9449, ``BFF_OIDC_DPOP``) each protocol step of a session takes that session's
-key: every request its authlib client sends (PAR, code, refresh, revocation) gets a ``DPoP``
-proof for its own method and URL, added by an httpx request hook, since authlib has no DPoP of
-its own. The provider's latest ``DPoP-Nonce`` is kept in this process (one value per provider;
-another instance learns it from its own first ``use_dpop_nonce``), and a step the provider
-answers with ``use_dpop_nonce`` is made once more, as a whole: a new client assertion and a new
-proof carrying the nonce (section 8).
+key: every request its authlib client sends (PAR, code, refresh, revocation) and UserInfo carry
+a proof, and the IdP's nonce is answered (``idp_dpop``).
 """
 
 from __future__ import annotations
@@ -31,8 +27,8 @@ import copy
 import ssl
 import time
 import warnings
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlencode
 
 import authlib.deprecate  # installs authlib's own "always" filter first, so ours can win
@@ -59,6 +55,7 @@ from shared.identity.dpop import (
     authorization_headers,
 )
 from shared.identity.errors import IdpUnavailable, InvalidGrant, OidcError
+from shared.identity.idp_dpop import IdpNonce, asks_for_nonce
 from shared.identity.par import browser_url, push_authorization_request, use_par
 from shared.platform.clock import SYSTEM_CLOCK, Clock
 from shared.platform.logging import get_logger
@@ -103,7 +100,6 @@ class _ProviderAlgorithms(JWSRegistry):
 
 
 _logger = get_logger("bff.oidc")
-T = TypeVar("T")
 
 
 class TokenResponse(msgspec.Struct, frozen=True):
@@ -158,7 +154,7 @@ class OidcRelyingParty:
         self._par: ParMode = par
         self.dpop = dpop
         """Whether sessions get a DPoP key at login (``new_dpop_key``)."""
-        self._dpop_nonce: str | None = None
+        self._dpop_nonce = IdpNonce(clock)
         self.redirect_uri = redirect_uri
         self.scopes = scopes
         self._transport = TracedTransport(
@@ -189,11 +185,7 @@ class OidcRelyingParty:
 
         Every request that authenticates the client (code, refresh, revocation, PAR) is made by
         a client from here, so per-request proofs (DPoP) have one place to be added: with
-        ``dpop_key``, a request hook signs a proof for each request as it is sent (after
-        authlib's client authentication), and a response hook keeps the ``DPoP-Nonce``."""
-        hooks: dict[str, list[Callable[..., Any]]] = {}
-        if dpop_key is not None:
-            hooks = {"request": [self._proof_hook(dpop_key)], "response": [self._keep_nonce]}
+        ``dpop_key``, each request proves it (``IdpNonce.event_hooks``)."""
         client = AsyncOAuth2Client(
             client_id=self.client_id,
             client_secret=self.client_auth.client_secret,
@@ -204,7 +196,7 @@ class OidcRelyingParty:
             revocation_endpoint_auth_method=self.client_auth.method,
             transport=self._transport,
             timeout=self._timeout,
-            event_hooks=hooks,
+            event_hooks=self._dpop_nonce.event_hooks(dpop_key),
         )
         signer = self.client_auth.assertion_signer(self.issuer)
         if signer is not None:
@@ -214,30 +206,6 @@ class OidcRelyingParty:
     def new_dpop_key(self) -> DpopKey | None:
         """A fresh key pair for a new session when DPoP is on (``BFF_OIDC_DPOP``), else None."""
         return DpopKey.generate() if self.dpop else None
-
-    def _proof_hook(self, key: DpopKey) -> Callable[[httpx.Request], Awaitable[None]]:
-        async def add_proof(request: httpx.Request) -> None:
-            request.headers["DPoP"] = key.proof(
-                request.method, str(request.url), now=self._clock.time(), nonce=self._dpop_nonce
-            )
-
-        return add_proof
-
-    async def _keep_nonce(self, response: httpx.Response) -> None:
-        nonce = response.headers.get(NONCE_HEADER)
-        if nonce:
-            self._dpop_nonce = nonce
-
-    async def _with_nonce_retry(self, step: Callable[[], Awaitable[T]]) -> T:
-        """One protocol step, made once more if the provider asks for a (new) nonce."""
-        try:
-            return await step()
-        except NonceAsked:
-            pass
-        try:
-            return await step()
-        except NonceAsked:
-            raise OidcError("the identity provider refused the DPoP nonce") from None
 
     async def aclose(self) -> None:
         await self._transport.aclose()
@@ -368,7 +336,7 @@ class OidcRelyingParty:
                 auth=client.client_auth(client.token_endpoint_auth_method),
             )
 
-        request_uri = await self._with_nonce_retry(push)
+        request_uri = await self._dpop_nonce.retried(push)
         return browser_url(
             metadata.authorization_endpoint, client_id=self.client_id, request_uri=request_uri
         )
@@ -442,7 +410,7 @@ class OidcRelyingParty:
                 except httpx.HTTPError as exc:
                     raise IdpUnavailable("the identity provider is unreachable") from exc
                 nonce = response.headers.get(NONCE_HEADER)
-                if dpop_key is None or not _asks_for_nonce(response) or not nonce:
+                if dpop_key is None or not asks_for_nonce(response) or not nonce:
                     break
         if response.status_code != 200:
             raise OidcError(f"the UserInfo request failed ({response.status_code})")
@@ -478,7 +446,7 @@ class OidcRelyingParty:
             return token
 
         try:
-            token = await self._with_nonce_retry(call)
+            token = await self._dpop_nonce.retried(call)
         except OAuthError as exc:
             if exc.error in ("invalid_grant", "invalid_token", "unauthorized_client"):
                 raise InvalidGrant(
@@ -520,12 +488,12 @@ class OidcRelyingParty:
                 token=refresh_token,
                 token_type_hint="refresh_token",  # noqa: S106 - a hint name, not a secret
             )
-            if dpop_key is not None and response.status_code == 400 and _asks_for_nonce(response):
+            if dpop_key is not None and response.status_code == 400 and asks_for_nonce(response):
                 raise NonceAsked()
             return response
 
         try:
-            response = await self._with_nonce_retry(revoke)
+            response = await self._dpop_nonce.retried(revoke)
         except (httpx.HTTPError, OAuthError, OidcError) as exc:
             _log_tls_failure(exc)
             _logger.warning("token_revocation_failed")
@@ -577,20 +545,6 @@ class OidcRelyingParty:
         if not claims.get("sub") and not claims.get("sid"):
             raise OidcError("the logout token names neither sub nor sid")
         return claims
-
-
-def _asks_for_nonce(response: httpx.Response) -> bool:
-    """A ``use_dpop_nonce`` answer (section 8 and 9): a token endpoint says it in its JSON
-    error, a resource server in its ``WWW-Authenticate`` challenge; either way with a nonce."""
-    if not response.headers.get(NONCE_HEADER) or response.status_code not in (400, 401):
-        return False
-    if NONCE_ERROR in response.headers.get("www-authenticate", ""):
-        return True
-    try:
-        body = msgspec.json.decode(response.content)
-    except msgspec.DecodeError:
-        return False
-    return isinstance(body, dict) and body.get("error") == NONCE_ERROR
 
 
 def _unreachable(exc: httpx.HTTPError) -> IdpUnavailable:
