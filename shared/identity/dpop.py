@@ -40,7 +40,8 @@ from shared.platform.clock import Clock
 PROOF_TYPE = "dpop+jwt"
 PROOF_ALGORITHMS = ("ES256", "PS256", "EdDSA", "RS256")
 """Asymmetric algorithms a receiver accepts (RFC 9449 section 4.3 item 5: never ``none`` nor a
-MAC). The gateway itself signs with ES256."""
+MAC). The gateway itself signs with ``PROOF_SIGNING_ALG``."""
+PROOF_SIGNING_ALG = "ES256"
 DPOP_TOKEN_TYPE = "DPoP"  # noqa: S105 - a token type, not a secret
 """The ``token_type`` of a DPoP-bound token and the ``Authorization`` scheme it is sent with."""
 NONCE_ERROR = "use_dpop_nonce"
@@ -132,8 +133,12 @@ class DpopKey:
             claims["ath"] = access_token_hash(access_token)
         if nonce is not None:
             claims["nonce"] = nonce
-        header = {"typ": PROOF_TYPE, "alg": "ES256", "jwk": self.key.as_dict(private=False)}
-        return jwt.encode(header, claims, self.key, algorithms=["ES256"])
+        header = {
+            "typ": PROOF_TYPE,
+            "alg": PROOF_SIGNING_ALG,
+            "jwk": self.key.as_dict(private=False),
+        }
+        return jwt.encode(header, claims, self.key, algorithms=[PROOF_SIGNING_ALG])
 
 
 @dataclass(frozen=True)

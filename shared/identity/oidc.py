@@ -50,6 +50,7 @@ from shared.identity.client_auth import ClientAuthentication
 from shared.identity.dpop import (
     NONCE_ERROR,
     NONCE_HEADER,
+    PROOF_SIGNING_ALG,
     DpopKey,
     NonceAsked,
     authorization_headers,
@@ -304,10 +305,15 @@ class OidcRelyingParty:
         """Where to send the browser; with PAR, the request itself is pushed first.
 
         With ``dpop_key`` the code is bound to it: ``dpop_jkt`` (RFC 9449 section 10) in the
-        request, and a proof on the pushed request (section 10.1)."""
+        request, and a proof on the pushed request (section 10.1). A provider that lists the
+        proof algorithms it takes without the gateway's (ES256) is refused before the login
+        starts, rather than at the code exchange."""
         metadata = await self.metadata()
         extra: dict[str, str] = {}
         if dpop_key is not None:
+            accepted = metadata.dpop_signing_alg_values_supported
+            if accepted and PROOF_SIGNING_ALG not in accepted:
+                raise OidcError("the identity provider does not accept ES256 DPoP proofs")
             extra["dpop_jkt"] = dpop_key.thumbprint
         if prompt is not None:
             extra["prompt"] = prompt

@@ -23,6 +23,14 @@ TOKEN_URL = f"{ISSUER}/token"
 NONCE_ERROR = httpx.Response(
     400, json={"error": "use_dpop_nonce"}, headers={"DPoP-Nonce": "idp-nonce-1"}
 )
+DISCOVERY = {
+    "issuer": ISSUER,
+    "authorization_endpoint": f"{ISSUER}/authorize",
+    "token_endpoint": TOKEN_URL,
+    "jwks_uri": f"{ISSUER}/jwks",
+    "revocation_endpoint": f"{ISSUER}/revoke",
+    "dpop_signing_alg_values_supported": ["ES256", "PS256"],
+}
 TOKENS = {"access_token": "at-1", "token_type": "DPoP", "expires_in": 60, "refresh_token": "rt"}
 
 pytestmark = pytest.mark.anyio
@@ -31,16 +39,7 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture
 def provider() -> Iterator[respx.MockRouter]:
     with respx.mock(base_url=ISSUER, assert_all_called=False) as router:
-        router.get("/.well-known/openid-configuration").respond(
-            json={
-                "issuer": ISSUER,
-                "authorization_endpoint": f"{ISSUER}/authorize",
-                "token_endpoint": TOKEN_URL,
-                "jwks_uri": f"{ISSUER}/jwks",
-                "revocation_endpoint": f"{ISSUER}/revoke",
-                "dpop_signing_alg_values_supported": ["ES256"],
-            }
-        )
+        router.get("/.well-known/openid-configuration").respond(json=DISCOVERY)
         yield router
 
 
@@ -79,6 +78,17 @@ async def test_the_code_is_bound_to_the_session_key(rp: OidcRelyingParty) -> Non
     assert key is not None
     url = await rp.authorization_url(state="s", nonce="n", code_verifier="v" * 43, dpop_key=key)
     assert parse_qs(urlsplit(url).query)["dpop_jkt"] == [key.thumbprint]
+
+
+async def test_a_provider_that_takes_no_es256_proof_is_refused_before_the_login(
+    rp: OidcRelyingParty, provider: respx.MockRouter
+) -> None:
+    document = {**DISCOVERY, "dpop_signing_alg_values_supported": ["PS256"]}
+    provider.get("/.well-known/openid-configuration").respond(json=document)
+    with pytest.raises(OidcError):
+        await rp.authorization_url(
+            state="s", nonce="n", code_verifier="v" * 43, dpop_key=DpopKey.generate()
+        )
 
 
 async def test_no_key_without_dpop(provider: respx.MockRouter) -> None:
