@@ -10,8 +10,10 @@ One call through ``CoreClient._request``::
     deadline: min(request deadline, policy.total_timeout)   -- nothing outlives it
      └── attempt 1..max_attempts    one CLIENT span each (bff.retry.attempt, bff.breaker.state)
           ├── breaker.acquire()         open -> BreakerOpen, no network I/O
-          ├── send                      bearer, X-Request-Id, X-Deadline-Ms, traceparent (the
-          │                             attempt's span, so the service's spans hang under it)
+          ├── send                      bearer (or DPoP and a fresh proof), X-Request-Id,
+          │                             X-Deadline-Ms, traceparent (the attempt's span, so the
+          │                             service's spans hang under it); a DPoP use_dpop_nonce
+          │                             challenge is answered once, with a new proof
           ├── map status / decode       into a msgspec Struct
           └── transient failure?        connect error, reset, timeout, 502/503/504: if the call is
                                         idempotent, the budget allows and time is left, sleep
@@ -88,6 +90,8 @@ _CLOSED_BEFORE_ANSWER: Final = (
 
 _RETRYABLE_STATUSES: Final = frozenset({502, 503, 504})
 _SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+_NONCE_HEADER: Final = "DPoP-Nonce"
+_NONCE_ERROR: Final = "use_dpop_nonce"
 _PERSONAL_PATH_SEGMENTS: Final = ("accounts",)
 """Path segments followed by the user's ``sub`` (``/v1/accounts/{sub}/orders``): in ``url.full``
 the ``sub`` becomes ``{sub}``, so no personal data lands in a trace."""
@@ -149,6 +153,8 @@ class CoreClient:
             self.service, self.policy, on_transition=on_breaker_transition, clock=clock.monotonic
         )
         self.retry_budget = RetryBudget.for_policy(self.policy, clock=clock.monotonic)
+        self._dpop_nonce: str | None = None
+        """The service's latest ``DPoP-Nonce`` (RFC 9449 section 9), kept in this process."""
         self._peer: dict[str, AttributeValue] = {
             "bff.core.service": self.service,
             "server.address": http.base_url.host,
@@ -246,11 +252,12 @@ class CoreClient:
                     str(request.url), _PERSONAL_PATH_SEGMENTS, base_path=self.http.base_url.path
                 )
                 span.set_attribute("url.full", url)
-            return await self._exchange(span, request, permit, scope, decode_as)
+            return await self._exchange(span, call, request, permit, scope, decode_as)
 
     async def _exchange(
         self,
         span: Span,
+        call: _Call,
         request: httpx.Request,
         permit: BreakerPermit,
         scope: asyncio.Timeout,
@@ -263,7 +270,7 @@ class CoreClient:
         error_type: str | None = None
         try:
             try:
-                response = await self.http.send(request)
+                response = await self._send(call, request)
             except asyncio.CancelledError:
                 error_type = "cancelled"
                 if scope.expired():
@@ -300,6 +307,21 @@ class CoreClient:
                 self.breaker.release(permit)
             self._record_attempt(span, request.method, started, status, error_type)
 
+    async def _send(self, call: _Call, request: httpx.Request) -> httpx.Response:
+        """Send; with a DPoP-bound token, keep the service's nonce, and answer its
+        ``use_dpop_nonce`` challenge (a 401) once, with a new proof that carries it."""
+        response = await self.http.send(request)
+        nonce = response.headers.get(_NONCE_HEADER)
+        if call.ctx.authorization is None or not nonce:
+            return response
+        self._dpop_nonce = nonce
+        if response.status_code != 401 or _NONCE_ERROR not in response.headers.get(
+            "www-authenticate", ""
+        ):
+            return response
+        await response.aclose()
+        return await self.http.send(self._build(call))
+
     def _record_attempt(
         self, span: Span, method: str, started: float, status: int | None, error_type: str | None
     ) -> None:
@@ -308,7 +330,7 @@ class CoreClient:
     def _build(self, call: _Call) -> httpx.Request:
         remaining = call.deadline.remaining()
         headers: dict[str, str] = dict(call.headers or {})
-        if call.ctx.access_token:
+        if call.ctx.access_token and call.ctx.authorization is None:
             headers["Authorization"] = f"Bearer {call.ctx.access_token}"
         if call.ctx.request_id:
             headers["X-Request-Id"] = call.ctx.request_id
@@ -321,7 +343,7 @@ class CoreClient:
             connect=min(self.policy.connect_timeout, remaining),
             pool=remaining,
         )
-        return self.http.build_request(
+        request = self.http.build_request(
             call.method,
             call.path,
             params=call.params,
@@ -329,6 +351,13 @@ class CoreClient:
             headers=headers,
             timeout=timeout,
         )
+        if call.ctx.authorization is not None:  # a proof names the request's full URL
+            request.headers.update(
+                call.ctx.authorization.headers(
+                    call.method, str(request.url), nonce=self._dpop_nonce
+                )
+            )
+        return request
 
     def _transport_error(self, exc: Exception) -> tuple[CoreError, bool]:
         """Map a transport-level failure to (error, worth another attempt)."""

@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Protocol
 from urllib.parse import quote
 
 import msgspec
 
 
+class RequestAuthorization(Protocol):
+    """How the user's token is presented on one HTTP request: the headers for its method and
+    full URL (``Authorization``, and a ``DPoP`` proof when the token is sender-constrained),
+    made again for every attempt, as a proof is good for one request. ``nonce`` is the
+    resource server's latest ``DPoP-Nonce``. The identity layer fills it in
+    (``shared.identity.dpop.BoundToken``); the clients only call it."""
+
+    def headers(self, method: str, url: str, *, nonce: str | None = None) -> Mapping[str, str]: ...
+
+
 class CallContext(msgspec.Struct, frozen=True, kw_only=True):
-    """Who a call is made for: the user's access token and the request it serves."""
+    """Who a call is made for: the user's access token and the request it serves.
+
+    ``authorization`` presents the token when set (DPoP-bound tokens need a proof per request);
+    otherwise ``access_token`` goes as ``Bearer``."""
 
     access_token: str | None = None
     request_id: str | None = None
+    authorization: RequestAuthorization | None = None
 
 
 class WireStruct(msgspec.Struct, rename="camel", frozen=True):

@@ -17,7 +17,8 @@ One module per job::
     state        what one app remembers (StubState) and how handlers reach it
     services     the four services' routes
     faults       the chaos modes, answered at the ASGI level
-    middleware   count, inject chaos, check the bearer: in front of every service route
+    middleware   count, inject chaos, check the token: in front of every service route
+    dpop         the DPoP check of bound tokens (proof, replay, nonce)
     control      /health, /_chaos and /_stats
     images       product images and avatars, drawn as SVG, served to browsers without a token
     echo         /echo/...: an upstream for the gateways' remote APIs, answering what it got

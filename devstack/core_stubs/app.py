@@ -35,13 +35,18 @@ def _error_response(request: Request[Any, Any, Any], exc: HTTPException) -> Resp
 
 
 def create_stubs_app(
-    *, seed: int = 42, latency_ms: int = 0, chaos: Mapping[str, ChaosSpec] | None = None
+    *,
+    seed: int = 42,
+    latency_ms: int = 0,
+    chaos: Mapping[str, ChaosSpec] | None = None,
+    dpop_nonce: str | None = None,
 ) -> Litestar:
     """Build the four stand-in services.
 
     ``latency_ms`` is the network and work time every call costs (benchmarks set it so a cache has
     something to save); it is not a fault, so ``DELETE /_chaos`` keeps it. ``chaos`` is the fault
     set-up to start with, as if ``PUT /_chaos/{service}`` had been called for each entry.
+    ``dpop_nonce``: every DPoP proof must carry it (RFC 9449 section 9).
     """
     unknown = sorted(set(chaos or {}) - set(SERVICES))
     if unknown:
@@ -53,6 +58,7 @@ def create_stubs_app(
         latency_ms=latency_ms,
         chaos=dict(chaos or {}),
         catalog={str(n): make_product(seed, str(n)) for n in range(1, PRODUCT_COUNT + 1)},
+        dpop_nonce=dpop_nonce,
     )
     counted_and_guarded = CoreServiceMiddleware()
     services = [

@@ -1,5 +1,6 @@
 """The one middleware in front of every service route: count the call, inject chaos, check the
-bearer, in that order, so a faulted or refused call still counts."""
+token (a bearer, or a DPoP-bound token with its proof: ``devstack.core_stubs.dpop``), in that
+order, so a faulted or refused call still counts."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, HTTPScope, Receive, Scope, Send
 
+from devstack.core_stubs.dpop import Refusal, bound_jkt, challenge, check_dpop_request
 from devstack.core_stubs.faults import error_json, inject_fault, send_json
 from devstack.core_stubs.models import CallStats, ChaosSpec
-from devstack.core_stubs.state import stubs_of
+from devstack.core_stubs.state import StubState, stubs_of
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -43,13 +45,44 @@ class CoreServiceMiddleware(ASGIMiddleware):
             await inject_fault(spec, receive, send, stubs.chaos_rng)
             return
 
-        authorization = _header(scope, b"authorization") or ""
-        scheme, _, token = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            body = error_json(401, "a bearer token is required")
-            await send_json(send, 401, body, (b"www-authenticate", b"Bearer"))
+        refusal = _check_token(stubs, service, cast("HTTPScope", scope))
+        if refusal is not None:
+            await send_json(send, 401, error_json(401, refusal.detail), *refusal.headers)
             return
         await next_app(scope, receive, send)
+
+
+def _check_token(stubs: StubState, service: str, scope: HTTPScope) -> Refusal | None:
+    authorization = _header(scope, b"authorization") or ""
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    if scheme.lower() == "dpop" and token:
+        jkt, refusal = check_dpop_request(
+            token,
+            _header(scope, b"dpop"),
+            method=scope["method"],
+            url=_request_url(scope),
+            seen=stubs.seen_proofs,
+            nonce=stubs.dpop_nonce,
+        )
+        if refusal is None:
+            stubs.stats.last_dpop_jkt[service] = jkt
+            return None
+        stubs.stats.dpop_refusals += 1
+        return refusal
+    if scheme.lower() != "bearer" or not token:
+        return Refusal("a bearer token is required", ((b"www-authenticate", b"Bearer"),))
+    if bound_jkt(token) is not None:
+        stubs.stats.dpop_refusals += 1
+        return challenge("invalid_token", "a DPoP-bound token needs the DPoP scheme")
+    return None
+
+
+def _request_url(scope: HTTPScope) -> str:
+    """The URL as the caller addressed it (``Host`` and the raw path), for ``htu``."""
+    host = _header(scope, b"host") or "localhost"
+    path = scope.get("raw_path") or scope["path"].encode()
+    return f"{scope['scheme']}://{host}{path.decode('latin-1')}"
 
 
 def _record_call(stats: CallStats, service: str, call: str, scope: Scope) -> None:

@@ -113,6 +113,10 @@ class CallStats(msgspec.Struct, rename="camel"):
     last_traceparent: dict[str, str] = msgspec.field(default_factory=dict)
     last_deadline_ms: dict[str, str] = msgspec.field(default_factory=dict)
     last_request_id: dict[str, str] = msgspec.field(default_factory=dict)
+    last_dpop_jkt: dict[str, str] = msgspec.field(default_factory=dict)
+    """Per service, the key thumbprint of the last good DPoP proof."""
+    dpop_refusals: int = 0
+    """Requests refused for their DPoP proof or for a bound token sent as a bearer."""
 
 
 class EchoStats(msgspec.Struct, rename="camel"):

@@ -13,6 +13,7 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 
+from devstack.core_stubs.dpop import SeenProofs
 from devstack.core_stubs.models import (
     CallStats,
     ChaosSpec,
@@ -50,6 +51,8 @@ class StubState:
     chaos_rng: random.Random = field(default_factory=random.Random)
     catalogs_by_origin: dict[str, dict[str, Product]] = field(default_factory=dict)
     echo: EchoStats = field(default_factory=EchoStats)
+    seen_proofs: SeenProofs = field(default_factory=SeenProofs)
+    dpop_nonce: str | None = None
 
     def catalog_at(self, origin: str) -> dict[str, Product]:
         """The catalog as answered to a caller that reached the stubs at ``origin``: the same

@@ -22,6 +22,10 @@ Flask views. What it adds, and why:
 * ``private_key_jwt`` (RFC 7523) for clients registered with ``--client-jwks-uri`` (or a
   ``jwks`` document given to ``create_idp_app``): ``aud`` must be the issuer, each ``jti`` is
   accepted once, and such a client cannot fall back to a secret;
+* DPoP (RFC 9449) with ``--dpop`` (``--require-dpop``, ``--dpop-nonce``): a token request
+  with a proof gets ``token_type: DPoP`` tokens bound to its key (JWT access tokens with
+  ``cnf.jkt``), ``dpop_jkt`` binds a code, UserInfo takes a bound token only with its proof,
+  and ``/_stats`` lists the proofs judged (``dpop_proofs``);
 * test helpers: ``POST /_dev/logout-token`` and call counters (token requests by grant,
   revocations, UserInfo requests, accepted client assertions) at ``GET``/``DELETE /_stats``;
 * no werkzeug debugger (the mock enables it; it would run code for anyone who can reach it).
@@ -50,6 +54,8 @@ One module per job::
     client_auth  private_key_jwt for registered clients
     pushed       pushed requests and used assertion ids, kept for a short while
     par          the PAR endpoint and its use at the authorization endpoint
+    dpop         DPoP mode: token bindings, proof checks with replay memory, the nonce
+    dpop_endpoints  where the endpoints take proofs; JWT access tokens with cnf.jkt
     logout       logout tokens and the back-channel logout sender
     views        the mock's views, wrapped: discovery, token, end-session; RFC 9207 ``iss``
     routes       what the mock lacks: ``/oauth2/revoke``, ``/oauth2/par``, ``/_dev/logout-token``,

@@ -18,6 +18,8 @@ from devstack.idp.client_auth import (
     PrivateKeyJwtAuthentication,
     registered_client,
 )
+from devstack.idp.dpop import DpopBindings, DpopOptions
+from devstack.idp.dpop_endpoints import jwt_access_token
 from devstack.idp.grants import (
     AuthorizationCodeGrant,
     ClientCredentialsGrant,
@@ -57,6 +59,7 @@ def create_idp_app(
     client_keys: Mapping[str, ClientKeys] | None = None,
     par: bool = False,
     require_par: bool = False,
+    dpop: DpopOptions | None = None,
 ) -> flask.Flask:
     """The mock's Flask app with the extensions described in the package docstring.
 
@@ -68,6 +71,7 @@ def create_idp_app(
     id -> ``jwks_uri`` or ``jwks`` document. ``par``: discovery advertises the PAR endpoint (it
     is always served; not advertising it keeps the request in the URL for clients in ``auto``
     mode); ``require_par``: advertised, and the authorization endpoint takes pushed requests only.
+    ``dpop``: the FAPI 2.0 DPoP mode (``devstack.idp.dpop``); None leaves every token a bearer.
 
         Served over plain http on a non-loopback host, authlib needs AUTHLIB_INSECURE_TRANSPORT=1
         (``main`` sets it); on 127.0.0.1 and localhost it is not needed.
@@ -85,6 +89,8 @@ def create_idp_app(
     app.config["SESSION_COOKIE_NAME"] = "dev_idp_session"
 
     storage, server = _mock_storage_and_server(app)
+    if dpop is not None:
+        app.config["OAUTH2_ACCESS_TOKEN_GENERATOR"] = jwt_access_token
     _replace_grants(app, server, access_token_ttl)
     server.register_client_auth_method(PRIVATE_KEY_JWT, PrivateKeyJwtAuthentication())
     for client_id in client_keys or {}:
@@ -105,6 +111,8 @@ def create_idp_app(
             client_keys=dict(client_keys or {}),
             advertise_par=par or require_par,
             require_par=require_par,
+            dpop=DpopBindings(dpop) if dpop is not None else None,
+            access_token_ttl=access_token_ttl,
         ),
     )
     return app

@@ -34,6 +34,8 @@ class SessionAuthorizationCode(mock_storage.AuthorizationCode):  # type: ignore[
     auth_time: int
     code_challenge: str | None
     code_challenge_method: str | None
+    dpop_jkt: str | None = None
+    """RFC 9449 section 10: the key the code may only be redeemed with."""
 
     def get_auth_time(self) -> int:
         return self.auth_time
@@ -68,6 +70,7 @@ class AuthorizationCodeGrant(mock_app.AuthorizationCodeGrant):  # type: ignore[m
                 auth_time=session.auth_time,
                 code_challenge=data.get("code_challenge"),
                 code_challenge_method=data.get("code_challenge_method"),
+                dpop_jkt=data.get("dpop_jkt"),
             )
         )
 

@@ -1,6 +1,7 @@
 """RFC 9126 pushed authorization requests: ``POST /oauth2/par`` (client authenticated as at the
 token endpoint) returns a ``request_uri``; the authorization endpoint then takes the pushed
-parameters in place of its query. With ``require_par`` a request without one is refused."""
+parameters in place of its query. With ``require_par`` a request without one is refused. In DPoP
+mode a proof on the push binds the code to its key (RFC 9449 section 10.1)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from authlib.oauth2 import OAuth2Error
 from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import ImmutableMultiDict
 
+from devstack.idp.dpop_endpoints import pushed_request_key
 from devstack.idp.pushed import PUSHED_REQUEST_LIFETIME_S
 from devstack.idp.state import CLIENT_AUTH_METHODS, current_idp
 
@@ -20,6 +22,9 @@ _CLIENT_AUTH_FIELDS = frozenset({"client_secret", "client_assertion", "client_as
 
 def push() -> ResponseReturnValue:
     idp = current_idp()
+    jkt = pushed_request_key(idp.dpop) if idp.dpop is not None else None
+    if jkt is not None and not isinstance(jkt, str):
+        return jkt  # the refusal of a bad proof
     request = idp.server.create_oauth2_request(flask.request)
     try:
         client = idp.server.authenticate_client(request, CLIENT_AUTH_METHODS, endpoint="par")
@@ -32,6 +37,8 @@ def push() -> ResponseReturnValue:
         return _error("invalid_request", "client_id does not match the authenticated client")
     params = {k: v for k, v in form.items() if k not in _CLIENT_AUTH_FIELDS}
     params["client_id"] = client.get_client_id()
+    if jkt is not None and params.setdefault("dpop_jkt", jkt) != jkt:
+        return _error("invalid_dpop_proof", "dpop_jkt is not the key of the DPoP proof")
     request_uri = idp.pushed_requests.push(client.get_client_id(), params)
     return {"request_uri": request_uri, "expires_in": PUSHED_REQUEST_LIFETIME_S}, HTTPStatus.CREATED
 

@@ -14,6 +14,7 @@ from types import FrameType
 import werkzeug.serving
 
 from devstack.idp.app import TEST_USER, create_idp_app
+from devstack.idp.dpop import DpopOptions
 
 
 def _client_uri_pair(value: str) -> tuple[str, str]:
@@ -68,12 +69,33 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_true",
         help="accept authorization requests only as pushed requests (RFC 9126)",
     )
+    parser.add_argument(
+        "--dpop",
+        action="store_true",
+        help="DPoP (RFC 9449): a token request with a proof gets tokens bound to its key",
+    )
+    parser.add_argument(
+        "--require-dpop",
+        action="store_true",
+        help="DPoP, and every token request must carry a proof",
+    )
+    parser.add_argument(
+        "--dpop-nonce",
+        action="store_true",
+        help="DPoP, and every proof must carry the server's nonce (use_dpop_nonce)",
+    )
     parser.add_argument("--tls-cert", default=None, help="PEM certificate chain: serve https")
     parser.add_argument("--tls-key", default=None, help="PEM private key of --tls-cert")
     args = parser.parse_args(argv)
     if (args.tls_cert is None) != (args.tls_key is None):
         parser.error("--tls-cert and --tls-key go together")
     return args
+
+
+def _dpop_options(args: argparse.Namespace) -> DpopOptions | None:
+    if not (args.dpop or args.require_dpop or args.dpop_nonce):
+        return None
+    return DpopOptions(required=args.require_dpop, nonce=args.dpop_nonce)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -97,6 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         client_keys=dict(args.client_jwks_uri),
         par=args.par,
         require_par=args.require_par,
+        dpop=_dpop_options(args),
     )
     # werkzeug reports a port in use or an unknown host itself, and exits with status 1.
     tls = (args.tls_cert, args.tls_key) if args.tls_cert is not None else None

@@ -9,6 +9,7 @@ from typing import cast
 import flask
 from flask.typing import ResponseReturnValue
 
+from devstack.idp.dpop_endpoints import revocation_proof
 from devstack.idp.logout import make_logout_token
 from devstack.idp.par import push
 from devstack.idp.state import current_idp, request_issuer
@@ -21,6 +22,9 @@ def revoke() -> ResponseReturnValue:
     """RFC 7009 token revocation."""
     idp = current_idp()
     idp.stats.count_revocation()
+    refused = revocation_proof(idp.dpop) if idp.dpop is not None else None
+    if refused is not None:
+        return refused
     return cast(ResponseReturnValue, idp.server.create_endpoint_response("revocation"))
 
 
@@ -50,10 +54,10 @@ def dev_logout_token() -> ResponseReturnValue:
 
 @blueprint.get("/_stats")
 def get_stats() -> ResponseReturnValue:
-    return current_idp().stats.as_json()
+    return current_idp().stats_json()
 
 
 @blueprint.delete("/_stats")
 def reset_stats() -> ResponseReturnValue:
-    current_idp().stats.reset()
+    current_idp().reset_stats()
     return "", HTTPStatus.NO_CONTENT

@@ -14,6 +14,7 @@ import flask
 from flask.typing import ResponseReturnValue
 from joserfc.jwk import RSAKey
 
+from devstack.idp.dpop import DpopBindings
 from devstack.idp.pushed import PushedRequests, SeenAssertionIds
 from devstack.idp.sessions import LoginSessions
 
@@ -92,6 +93,21 @@ class DevIdp:
     advertise_par: bool = False
     require_par: bool = False
     stats: Stats = field(default_factory=Stats)
+    dpop: DpopBindings | None = None
+    """DPoP mode (``--dpop``): the tokens' bindings and the proofs judged; None: off."""
+    access_token_ttl: int = 300
+
+    def stats_json(self) -> dict[str, object]:
+        """``/_stats``: the counters, and in DPoP mode the proofs judged, in order."""
+        result = self.stats.as_json()
+        if self.dpop is not None:
+            result["dpop_proofs"] = self.dpop.proofs()
+        return result
+
+    def reset_stats(self) -> None:
+        self.stats.reset()
+        if self.dpop is not None:
+            self.dpop.reset_proofs()
 
 
 def attach_idp(app: flask.Flask, idp: DevIdp) -> None:

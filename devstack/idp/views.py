@@ -12,6 +12,7 @@ from flask.typing import ResponseReturnValue
 
 from devstack.dev_users import dev_user
 from devstack.idp.client_auth import ASSERTION_ALGORITHMS
+from devstack.idp.dpop_endpoints import checked_resource_request, token_with_dpop
 from devstack.idp.logout import end_login_session, verify_id_token_hint
 from devstack.idp.mock import MOCK_BLUEPRINT, oidc_provider_mock
 from devstack.idp.par import apply_pushed_request
@@ -22,6 +23,7 @@ from devstack.idp.state import (
     current_idp,
     request_issuer,
 )
+from shared.identity.dpop import PROOF_ALGORITHMS
 
 
 def discovery() -> ResponseReturnValue:
@@ -45,6 +47,8 @@ def discovery() -> ResponseReturnValue:
             "dev-idp.par", _external=True
         )
         metadata["require_pushed_authorization_requests"] = current_idp().require_par
+    if current_idp().dpop is not None:
+        metadata["dpop_signing_alg_values_supported"] = list(PROOF_ALGORITHMS)
     return flask.jsonify(metadata)
 
 
@@ -58,13 +62,18 @@ def token() -> ResponseReturnValue:
         idp.stats.count_token_request(grant_type)
     if grant_type == "client_credentials":
         return cast(ResponseReturnValue, idp.server.create_token_response())
+    if idp.dpop is not None:
+        return token_with_dpop(idp.dpop, idp.mock_views["issue_token"])
     return idp.mock_views["issue_token"]()
 
 
 def userinfo() -> ResponseReturnValue:
-    """The mock's UserInfo endpoint, counted."""
+    """The mock's UserInfo endpoint, counted; in DPoP mode a bound token needs its proof."""
     idp = current_idp()
     idp.stats.count_userinfo_request()
+    refused = checked_resource_request(idp.dpop, "userinfo") if idp.dpop is not None else None
+    if refused is not None:
+        return refused
     return idp.mock_views["userinfo"]()
 
 

@@ -26,6 +26,7 @@ from typing import Any, TypeGuard
 
 import msgspec
 
+from shared.identity.dpop import DpopKey
 from shared.identity.errors import OidcError
 from shared.identity.oidc import OidcRelyingParty
 from shared.identity.records import SessionAccess
@@ -45,6 +46,7 @@ class RolesSource:
         id_token_claims: Mapping[str, Any] | None,
         access_token: str,
         sub: str,
+        dpop_key: DpopKey | None = None,
     ) -> frozenset[str] | None:
         """The roles the IdP states now; None when it said nothing about them (a refresh
         without an ID token). Raises ``OidcError``/``IdpUnavailable`` when UserInfo fails."""
@@ -54,7 +56,7 @@ class RolesSource:
             if id_token_claims.get("sub") != sub:  # OIDC Core 12.2, for a refreshed ID token
                 raise OidcError("the ID token is about another user")
             return roles_from_claims(id_token_claims, self.claim)
-        info = await oidc.userinfo(access_token)
+        info = await oidc.userinfo(access_token, dpop_key=dpop_key)
         if info.get("sub") != sub:
             raise OidcError("the UserInfo response is about another user")
         return roles_from_claims(info, self.claim)

@@ -15,6 +15,10 @@ checks a receiver makes (section 4.3):
 
 A ``jti`` seen before is a replay; the receiver keeps the seen ones for the proof's life
 (``replay_window_s``), since only it knows where to keep them (Redis, memory).
+
+A sender presents a DPoP-bound access token with ``authorization_headers``: the one function
+that says, for one request (method and URL), which ``Authorization`` and ``DPoP`` headers go
+with it; ``BoundToken`` holds a session's token, key and clock for the calls of one request.
 """
 
 from __future__ import annotations
@@ -30,10 +34,18 @@ from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 
+from shared.identity.records import TokenSet
+from shared.platform.clock import Clock
+
 PROOF_TYPE = "dpop+jwt"
 PROOF_ALGORITHMS = ("ES256", "PS256", "EdDSA", "RS256")
 """Asymmetric algorithms a receiver accepts (RFC 9449 section 4.3 item 5: never ``none`` nor a
-MAC). The gateway itself signs with ES256."""
+MAC). The gateway itself signs with ``PROOF_SIGNING_ALG``."""
+PROOF_SIGNING_ALG = "ES256"
+DPOP_TOKEN_TYPE = "DPoP"  # noqa: S105 - a token type, not a secret
+"""The ``token_type`` of a DPoP-bound token and the ``Authorization`` scheme it is sent with."""
+NONCE_ERROR = "use_dpop_nonce"
+NONCE_HEADER = "DPoP-Nonce"
 PROOF_MAX_AGE_S = 60
 CLOCK_LEEWAY_S = 5
 PUBLIC_KEY_TYPES: dict[str, type[ECKey | RSAKey | OKPKey]] = {
@@ -52,6 +64,11 @@ class InvalidDpopProof(Exception):
 
 class DpopNonceRequired(InvalidDpopProof):
     """The proof lacks the server's current nonce (``use_dpop_nonce``, section 8)."""
+
+
+class NonceAsked(Exception):
+    """The sender's side of section 8: a server answered ``use_dpop_nonce`` with a nonce in
+    ``DPoP-Nonce``; the request is worth one more try with it. Never leaves the sender."""
 
 
 def replay_window_s() -> int:
@@ -89,6 +106,9 @@ class DpopKey:
         """The private key, for storing sealed with the session it belongs to."""
         return self.key.as_pem(private=True)
 
+    def __repr__(self) -> str:
+        return f"DpopKey(jkt={self.thumbprint})"
+
     @property
     def thumbprint(self) -> str:
         return str(self.key.thumbprint())
@@ -113,8 +133,12 @@ class DpopKey:
             claims["ath"] = access_token_hash(access_token)
         if nonce is not None:
             claims["nonce"] = nonce
-        header = {"typ": PROOF_TYPE, "alg": "ES256", "jwk": self.key.as_dict(private=False)}
-        return jwt.encode(header, claims, self.key, algorithms=["ES256"])
+        header = {
+            "typ": PROOF_TYPE,
+            "alg": PROOF_SIGNING_ALG,
+            "jwk": self.key.as_dict(private=False),
+        }
+        return jwt.encode(header, claims, self.key, algorithms=[PROOF_SIGNING_ALG])
 
 
 @dataclass(frozen=True)
@@ -191,3 +215,62 @@ def verify_proof(
     if bound_jkt is not None and not secrets.compare_digest(jkt, bound_jkt):
         raise InvalidDpopProof("the proof's key is not the one the token is bound to")
     return VerifiedProof(jkt=jkt, jti=jti, iat=iat)
+
+
+def authorization_headers(
+    access_token: str,
+    key: DpopKey | None,
+    method: str,
+    url: str,
+    *,
+    now: float,
+    nonce: str | None = None,
+) -> dict[str, str]:
+    """The headers that present ``access_token`` on one request: ``Bearer`` (RFC 6750) when it
+    is not bound to a key, else ``DPoP`` and a fresh proof with ``ath`` (RFC 9449 section 7.1).
+    Every attempt of a request calls this again: a proof is good for one request only."""
+    if key is None:
+        return {"Authorization": f"Bearer {access_token}"}
+    proof = key.proof(method, url, now=now, access_token=access_token, nonce=nonce)
+    return {"Authorization": f"{DPOP_TOKEN_TYPE} {access_token}", "DPoP": proof}
+
+
+def is_dpop_bound(token_type: str | None) -> bool:
+    """Whether a token response's ``token_type`` says the token is bound (case-insensitive,
+    RFC 6749 section 5.1): a provider that answers ``Bearer`` to a proof did not bind it."""
+    return (token_type or "").lower() == DPOP_TOKEN_TYPE.lower()
+
+
+def session_key(tokens: TokenSet) -> DpopKey | None:
+    """The key a session's IdP calls prove with (made at its login), None without DPoP."""
+    return DpopKey.from_pem(tokens.dpop_key) if tokens.dpop_key else None
+
+
+def presented_key(tokens: TokenSet) -> DpopKey | None:
+    """The key calls with the session's access token prove with: its key, when the IdP bound
+    the token to it (``token_type`` DPoP), else None and the token goes as ``Bearer``."""
+    return session_key(tokens) if is_dpop_bound(tokens.token_type) else None
+
+
+@dataclass(frozen=True)
+class BoundToken:
+    """A session's access token, with its key when it is DPoP-bound: what the calls of one
+    request present to resource servers (``headers`` for each attempt)."""
+
+    access_token: str
+    key: DpopKey | None
+    clock: Clock
+
+    def headers(self, method: str, url: str, *, nonce: str | None = None) -> dict[str, str]:
+        return authorization_headers(
+            self.access_token, self.key, method, url, now=self.clock.time(), nonce=nonce
+        )
+
+    @classmethod
+    def of(cls, tokens: TokenSet, clock: Clock) -> BoundToken | None:
+        """The session's bound access token; None when it is a plain bearer token."""
+        key = presented_key(tokens)
+        return None if key is None else cls(tokens.access_token, key, clock)
+
+    def __repr__(self) -> str:
+        return "BoundToken(<redacted>)"

@@ -31,6 +31,7 @@ from functools import partial
 from opentelemetry import trace
 
 from shared.identity.access import RolesSource, access_after_refresh
+from shared.identity.dpop import DpopKey, presented_key, session_key
 from shared.identity.errors import (
     IdpUnavailable,
     InvalidGrant,
@@ -161,7 +162,7 @@ class IdpTokenManager:
             await self.store.delete(record.id)
             raise SessionEnded("The session has expired")
         try:
-            response = await self.oidc.refresh(tokens.refresh_token)
+            response = await self.oidc.refresh(tokens.refresh_token, dpop_key=session_key(tokens))
         except InvalidGrant:
             _outcome("refused", failed="InvalidGrant")
             await self.store.delete(record.id)
@@ -175,16 +176,20 @@ class IdpTokenManager:
             id_token=response.id_token or tokens.id_token,
             access_token_expires_at=response.expires_at,
             access_token_issued_at=self.clock.time(),
+            token_type=response.token_type,
+            dpop_key=tokens.dpop_key,
         )
         if not await self.store.update_tokens(record.id, renewed):
             raise SessionEnded("The session has ended")
-        await self._refresh_access(record, response)
+        await self._refresh_access(record, response, presented_key(renewed))
         self._deferred_until.pop(record.id, None)
         _outcome("ok")
         _logger.info("token_refreshed", session_kind=record.kind)
         return renewed
 
-    async def _refresh_access(self, record: SessionRecord, response: TokenResponse) -> None:
+    async def _refresh_access(
+        self, record: SessionRecord, response: TokenResponse, dpop_key: DpopKey | None
+    ) -> None:
         """Roles and scopes follow the tokens: re-read from what the refresh returned (an ID
         token only once validated, or UserInfo for the new access token). When the IdP says
         nothing about roles, or that step fails, the session keeps the roles it had."""
@@ -198,6 +203,7 @@ class IdpTokenManager:
                 id_token_claims=claims,
                 access_token=response.access_token,
                 sub=record.sub,
+                dpop_key=dpop_key,
             )
         except (OidcError, IdpUnavailable):
             _logger.warning("refreshed_roles_unread")

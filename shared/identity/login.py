@@ -23,6 +23,7 @@ from typing import Any
 import msgspec
 
 from shared.identity.access import RolesSource, access_at_login, is_epoch_time
+from shared.identity.dpop import DpopKey, is_dpop_bound
 from shared.identity.errors import LoginRejected, OidcError
 from shared.identity.oidc import CLOCK_LEEWAY_S, OidcRelyingParty
 from shared.identity.one_time import OneTimeStore
@@ -62,12 +63,17 @@ class LoginAttempt(msgspec.Struct, frozen=True):
     """What binds the IdP's answer to the login that asked for it; kept until the callback.
 
     ``max_age`` is the login age this attempt asked for, checked against the ID token's
-    ``auth_time`` (absent in cookies sealed before it existed: no check)."""
+    ``auth_time`` (absent in cookies sealed before it existed: no check). ``dpop_key`` is the
+    private key (PEM) of the session this login will open, with ``BFF_OIDC_DPOP``: made here,
+    before the authorization request, so the code is bound to it (``dpop_jkt``) and redeemed
+    with its proof; it rides sealed in the login cookie, and moves into the session's sealed
+    token set."""
 
     state: str
     nonce: str
     code_verifier: str
     max_age: int | None = None
+    dpop_key: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,11 +109,13 @@ class LoginFlow:
         """A new attempt and the URL to send the browser to (``IdpUnavailable`` if the IdP's
         discovery cannot be read; ``OidcError`` if it refuses a pushed request)."""
         options = options or LoginOptions()
+        dpop_key = self.oidc.new_dpop_key()
         attempt = LoginAttempt(
             state=new_opaque_id(),
             nonce=new_opaque_id(),
             code_verifier=secrets.token_urlsafe(48),
             max_age=options.max_age,
+            dpop_key=dpop_key.private_pem() if dpop_key else None,
         )
         url = await self.oidc.authorization_url(
             state=attempt.state,
@@ -115,6 +123,7 @@ class LoginFlow:
             code_verifier=attempt.code_verifier,
             prompt="login" if options.prompt_login else None,
             max_age=options.max_age,
+            dpop_key=dpop_key,
         )
         return url, attempt
 
@@ -128,7 +137,10 @@ class LoginFlow:
             await self.oidc.check_authorization_response_issuer(iss)
             if not code:
                 raise OidcError("the login response has no code")
-            response = await self.oidc.exchange_code(code=code, code_verifier=attempt.code_verifier)
+            dpop_key = DpopKey.from_pem(attempt.dpop_key) if attempt.dpop_key else None
+            response = await self.oidc.exchange_code(
+                code=code, code_verifier=attempt.code_verifier, dpop_key=dpop_key
+            )
             if not response.id_token:
                 raise OidcError("the identity provider sent no ID token")
             claims = await self.oidc.validate_id_token(response.id_token, nonce=attempt.nonce)
@@ -139,6 +151,7 @@ class LoginFlow:
                 id_token_claims=claims,
                 access_token=response.access_token,
                 sub=str(claims["sub"]),
+                dpop_key=dpop_key if is_dpop_bound(response.token_type) else None,
             )
         except OidcError as exc:
             raise LoginRejected(f"The login response was rejected: {exc.reason}") from exc
@@ -152,6 +165,8 @@ class LoginFlow:
             id_token=response.id_token,
             access_token_expires_at=response.expires_at,
             access_token_issued_at=self.clock.time(),
+            token_type=response.token_type,
+            dpop_key=attempt.dpop_key,
         )
         return LoginResult(
             tokens=tokens,

@@ -14,6 +14,10 @@ span per request with the caller's trace context injected, and ``http.client.req
 with ``bff.core.service="idp"``. Bodies (codes, tokens, the client secret) are never recorded.
 An ``https://`` provider is verified against ``tls`` (``BFF_OIDC_CA_FILE``) or the system store;
 a TLS failure is ``IdpUnavailable`` (503) with its reason in the log (``idp_tls_failed``).
+
+With DPoP (RFC 9449, ``BFF_OIDC_DPOP``) each protocol step of a session takes that session's
+key: every request its authlib client sends (PAR, code, refresh, revocation) and UserInfo carry
+a proof, and the IdP's nonce is answered (``idp_dpop``).
 """
 
 from __future__ import annotations
@@ -43,7 +47,16 @@ from joserfc.jws import JWSRegistry
 from joserfc.jwt import ClaimsOption
 
 from shared.identity.client_auth import ClientAuthentication
+from shared.identity.dpop import (
+    NONCE_ERROR,
+    NONCE_HEADER,
+    PROOF_SIGNING_ALG,
+    DpopKey,
+    NonceAsked,
+    authorization_headers,
+)
 from shared.identity.errors import IdpUnavailable, InvalidGrant, OidcError
+from shared.identity.idp_dpop import IdpNonce, asks_for_nonce
 from shared.identity.par import browser_url, push_authorization_request, use_par
 from shared.platform.clock import SYSTEM_CLOCK, Clock
 from shared.platform.logging import get_logger
@@ -96,6 +109,7 @@ class TokenResponse(msgspec.Struct, frozen=True):
     refresh_token: str | None = None
     id_token: str | None = None
     scope: str | None = None
+    token_type: str = "Bearer"  # noqa: S105 - a token type, not a secret
 
 
 class ProviderMetadata(msgspec.Struct, frozen=True):
@@ -110,6 +124,7 @@ class ProviderMetadata(msgspec.Struct, frozen=True):
     id_token_signing_alg_values_supported: list[str] = []
     pushed_authorization_request_endpoint: str | None = None
     require_pushed_authorization_requests: bool = False
+    dpop_signing_alg_values_supported: list[str] = []
 
 
 class OidcRelyingParty:
@@ -129,6 +144,7 @@ class OidcRelyingParty:
         clock: Clock = SYSTEM_CLOCK,
         client_auth: ClientAuthentication | None = None,
         par: ParMode = "auto",
+        dpop: bool = False,
     ) -> None:
         self._clock = clock
         self.issuer = issuer.rstrip("/")
@@ -137,6 +153,9 @@ class OidcRelyingParty:
             method="client_secret_basic", client_secret=client_secret
         )
         self._par: ParMode = par
+        self.dpop = dpop
+        """Whether sessions get a DPoP key at login (``new_dpop_key``)."""
+        self._dpop_nonce = IdpNonce(clock)
         self.redirect_uri = redirect_uri
         self.scopes = scopes
         self._transport = TracedTransport(
@@ -155,7 +174,9 @@ class OidcRelyingParty:
 
     # --- plumbing ------------------------------------------------------------------------------
 
-    def _oauth_client(self, *, with_scope: bool = True) -> AsyncOAuth2Client:
+    def _oauth_client(
+        self, *, with_scope: bool = True, dpop_key: DpopKey | None = None
+    ) -> AsyncOAuth2Client:
         """A short-lived authlib client per protocol step (authlib clients keep token state),
         sharing one connection pool (the transport).
 
@@ -164,7 +185,8 @@ class OidcRelyingParty:
         that names the scope asked for.
 
         Every request that authenticates the client (code, refresh, revocation, PAR) is made by
-        a client from here, so per-request proofs (DPoP) have one place to be added."""
+        a client from here, so per-request proofs (DPoP) have one place to be added: with
+        ``dpop_key``, each request proves it (``IdpNonce.event_hooks``)."""
         client = AsyncOAuth2Client(
             client_id=self.client_id,
             client_secret=self.client_auth.client_secret,
@@ -175,11 +197,16 @@ class OidcRelyingParty:
             revocation_endpoint_auth_method=self.client_auth.method,
             transport=self._transport,
             timeout=self._timeout,
+            event_hooks=self._dpop_nonce.event_hooks(dpop_key),
         )
         signer = self.client_auth.assertion_signer(self.issuer)
         if signer is not None:
             client.register_client_auth_method(signer)
         return client
+
+    def new_dpop_key(self) -> DpopKey | None:
+        """A fresh key pair for a new session when DPoP is on (``BFF_OIDC_DPOP``), else None."""
+        return DpopKey.generate() if self.dpop else None
 
     async def aclose(self) -> None:
         await self._transport.aclose()
@@ -273,15 +300,26 @@ class OidcRelyingParty:
         code_verifier: str,
         prompt: str | None = None,
         max_age: int | None = None,
+        dpop_key: DpopKey | None = None,
     ) -> str:
-        """Where to send the browser; with PAR, the request itself is pushed first."""
+        """Where to send the browser; with PAR, the request itself is pushed first.
+
+        With ``dpop_key`` the code is bound to it: ``dpop_jkt`` (RFC 9449 section 10) in the
+        request, and a proof on the pushed request (section 10.1). A provider that lists the
+        proof algorithms it takes without the gateway's (ES256) is refused before the login
+        starts, rather than at the code exchange."""
         metadata = await self.metadata()
         extra: dict[str, str] = {}
+        if dpop_key is not None:
+            accepted = metadata.dpop_signing_alg_values_supported
+            if accepted and PROOF_SIGNING_ALG not in accepted:
+                raise OidcError("the identity provider does not accept ES256 DPoP proofs")
+            extra["dpop_jkt"] = dpop_key.thumbprint
         if prompt is not None:
             extra["prompt"] = prompt
         if max_age is not None:
             extra["max_age"] = str(max_age)
-        client = self._oauth_client()
+        client = self._oauth_client(dpop_key=dpop_key)
         url, _ = client.create_authorization_url(
             metadata.authorization_endpoint,
             state=state,
@@ -295,12 +333,16 @@ class OidcRelyingParty:
         ):
             return str(url)
         assert endpoint is not None  # use_par is True only with an endpoint
-        request_uri = await push_authorization_request(
-            client,
-            endpoint=endpoint,
-            authorization_url=str(url),
-            auth=client.client_auth(client.token_endpoint_auth_method),
-        )
+
+        async def push() -> str:
+            return await push_authorization_request(
+                client,
+                endpoint=endpoint,
+                authorization_url=str(url),
+                auth=client.client_auth(client.token_endpoint_auth_method),
+            )
+
+        request_uri = await self._dpop_nonce.retried(push)
         return browser_url(
             metadata.authorization_endpoint, client_id=self.client_id, request_uri=request_uri
         )
@@ -315,11 +357,14 @@ class OidcRelyingParty:
         if iss.rstrip("/") != self.issuer:
             raise OidcError("the authorization response comes from another issuer")
 
-    async def exchange_code(self, *, code: str, code_verifier: str) -> TokenResponse:
+    async def exchange_code(
+        self, *, code: str, code_verifier: str, dpop_key: DpopKey | None = None
+    ) -> TokenResponse:
         metadata = await self.metadata()
         return await self._token_call(
             metadata.token_endpoint,
             "fetch_token",
+            dpop_key,
             grant_type="authorization_code",
             code=code,
             code_verifier=code_verifier,
@@ -349,19 +394,30 @@ class OidcRelyingParty:
             raise OidcError("the ID token is not valid (azp)")
         return claims
 
-    async def userinfo(self, access_token: str) -> dict[str, Any]:
-        """The UserInfo response (OIDC Core 5.3) for an access token: a JSON object."""
+    async def userinfo(
+        self, access_token: str, *, dpop_key: DpopKey | None = None
+    ) -> dict[str, Any]:
+        """The UserInfo response (OIDC Core 5.3) for an access token: a JSON object.
+
+        A DPoP-bound token (``dpop_key``) is sent with the ``DPoP`` scheme and a proof; a
+        ``use_dpop_nonce`` challenge (401) is answered once, with the nonce it carries."""
         metadata = await self.metadata()
-        if not metadata.userinfo_endpoint:
+        endpoint = metadata.userinfo_endpoint
+        if not endpoint:
             raise OidcError("the identity provider has no UserInfo endpoint")
         async with httpx.AsyncClient(transport=self._transport, timeout=self._timeout) as client:
-            try:
-                response = await client.get(
-                    metadata.userinfo_endpoint,
-                    headers={"Authorization": f"Bearer {access_token}"},
+            nonce = None
+            for _attempt in range(2):
+                headers = authorization_headers(
+                    access_token, dpop_key, "GET", endpoint, now=self._clock.time(), nonce=nonce
                 )
-            except httpx.HTTPError as exc:
-                raise IdpUnavailable("the identity provider is unreachable") from exc
+                try:
+                    response = await client.get(endpoint, headers=headers)
+                except httpx.HTTPError as exc:
+                    raise IdpUnavailable("the identity provider is unreachable") from exc
+                nonce = response.headers.get(NONCE_HEADER)
+                if dpop_key is None or not asks_for_nonce(response) or not nonce:
+                    break
         if response.status_code != 200:
             raise OidcError(f"the UserInfo request failed ({response.status_code})")
         try:
@@ -374,10 +430,12 @@ class OidcRelyingParty:
 
     # --- tokens ---------------------------------------------------------------------------------
 
-    async def refresh(self, refresh_token: str) -> TokenResponse:
+    async def refresh(
+        self, refresh_token: str, *, dpop_key: DpopKey | None = None
+    ) -> TokenResponse:
         metadata = await self.metadata()
         return await self._token_call(
-            metadata.token_endpoint, "refresh_token", refresh_token=refresh_token
+            metadata.token_endpoint, "refresh_token", dpop_key, refresh_token=refresh_token
         )
 
     async def client_credentials(self, scopes: tuple[str, ...]) -> TokenResponse:
@@ -387,14 +445,26 @@ class OidcRelyingParty:
         return await self._token_call(
             metadata.token_endpoint,
             "fetch_token",
+            None,
             grant_type="client_credentials",
             scope=" ".join(scopes),
         )
 
-    async def _token_call(self, url: str, method: str, **params: str) -> TokenResponse:
-        client = self._oauth_client(with_scope=method != "refresh_token")
+    async def _token_call(
+        self, url: str, method: str, dpop_key: DpopKey | None, **params: str
+    ) -> TokenResponse:
+        async def call() -> Mapping[str, Any]:
+            client = self._oauth_client(with_scope=method != "refresh_token", dpop_key=dpop_key)
+            try:
+                token: Mapping[str, Any] = await getattr(client, method)(url, **params)
+            except OAuthError as exc:
+                if dpop_key is not None and exc.error == NONCE_ERROR:
+                    raise NonceAsked() from exc
+                raise
+            return token
+
         try:
-            token: Mapping[str, Any] = await getattr(client, method)(url, **params)
+            token = await self._dpop_nonce.retried(call)
         except OAuthError as exc:
             if exc.error in ("invalid_grant", "invalid_token", "unauthorized_client"):
                 raise InvalidGrant(
@@ -414,20 +484,35 @@ class OidcRelyingParty:
             refresh_token=token.get("refresh_token"),
             id_token=token.get("id_token"),
             scope=token.get("scope"),
+            token_type=str(token.get("token_type") or "Bearer"),
         )
 
-    async def revoke_refresh_token(self, refresh_token: str) -> bool:
-        """RFC 7009, best effort: logout must not fail because revocation did."""
+    async def revoke_refresh_token(
+        self, refresh_token: str, *, dpop_key: DpopKey | None = None
+    ) -> bool:
+        """RFC 7009, best effort: logout must not fail because revocation did.
+
+        A session with a DPoP key sends a proof here too: RFC 9449 asks none at revocation for
+        a confidential client, but a provider that binds refresh tokens may, and a proof costs
+        nothing where it is not asked for."""
         metadata = await self.metadata()
-        if not metadata.revocation_endpoint:
+        endpoint = metadata.revocation_endpoint
+        if not endpoint:
             return False
-        try:
-            response = await self._oauth_client().revoke_token(
-                metadata.revocation_endpoint,
+
+        async def revoke() -> httpx.Response:
+            response: httpx.Response = await self._oauth_client(dpop_key=dpop_key).revoke_token(
+                endpoint,
                 token=refresh_token,
                 token_type_hint="refresh_token",  # noqa: S106 - a hint name, not a secret
             )
-        except (httpx.HTTPError, OAuthError) as exc:
+            if dpop_key is not None and response.status_code == 400 and asks_for_nonce(response):
+                raise NonceAsked()
+            return response
+
+        try:
+            response = await self._dpop_nonce.retried(revoke)
+        except (httpx.HTTPError, OAuthError, OidcError) as exc:
             _log_tls_failure(exc)
             _logger.warning("token_revocation_failed")
             return False

@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import httpx
 import msgspec
 
+from shared.identity.dpop import NONCE_ERROR, NonceAsked
 from shared.identity.errors import IdpUnavailable, OidcError
 from shared.platform.settings import ParMode
 
@@ -59,6 +60,8 @@ async def push_authorization_request(
             error = msgspec.json.decode(response.content, type=PushError).error
         except msgspec.DecodeError:
             error = "invalid_request"
+        if error == NONCE_ERROR:
+            raise NonceAsked()
         safe = error if error.replace("_", "").isalpha() and len(error) < 64 else "error"
         raise OidcError(f"the pushed authorization request was refused ({safe})")
     raise IdpUnavailable(f"the identity provider answered {response.status_code}")

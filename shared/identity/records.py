@@ -24,6 +24,11 @@ class TokenSet(msgspec.Struct, frozen=True, kw_only=True):
     access_token_expires_at: float | None = None
     # Lets the token service keep its refresh skew under half the token's lifetime.
     access_token_issued_at: float | None = None
+    token_type: str = "Bearer"  # noqa: S105 - a token type, not a secret
+    """As the IdP said: ``DPoP`` when the access token is bound to ``dpop_key``."""
+    dpop_key: bytes | None = None
+    """The session's DPoP private key (PEM), made at login with ``BFF_OIDC_DPOP``: sealed with
+    the tokens, since it is worth as much as they are. Token sets stored before DPoP have none."""
 
     def __repr__(self) -> str:
         return "TokenSet(<redacted>)"

@@ -21,6 +21,7 @@ from typing import Final
 import msgspec
 from redis.exceptions import RedisError
 
+from shared.identity.dpop import session_key
 from shared.identity.errors import IdpUnavailable
 from shared.identity.oidc import OidcRelyingParty
 from shared.identity.records import EncryptedTokens, SessionKind, SessionRecord
@@ -83,6 +84,8 @@ class RevocationHandoff:
         if not tokens.refresh_token:
             return
         try:
-            await self._oidc.revoke_refresh_token(tokens.refresh_token)
+            await self._oidc.revoke_refresh_token(
+                tokens.refresh_token, dpop_key=session_key(tokens)
+            )
         except IdpUnavailable:
             _logger.warning("token_revocation_skipped")

@@ -16,6 +16,7 @@ from typing import Any
 
 import msgspec
 
+from shared.identity.dpop import DpopKey, session_key
 from shared.identity.errors import IdpUnavailable, NotSignedIn
 from shared.identity.oidc import OidcRelyingParty
 from shared.identity.records import SessionAccess, SessionKind, SessionRecord, TokenSet
@@ -152,16 +153,18 @@ class SessionManager:
             tokens = None
         await self.store.delete(record.id)
         if tokens is not None and tokens.refresh_token:
-            await self._revoke(record, tokens.refresh_token)
+            await self._revoke(record, tokens.refresh_token, session_key(tokens))
         return tokens.id_token if tokens else None
 
-    async def _revoke(self, record: SessionRecord, refresh_token: str) -> None:
+    async def _revoke(
+        self, record: SessionRecord, refresh_token: str, dpop_key: DpopKey | None
+    ) -> None:
         if record.kind != self.kind and self._handoff is not None:
             # The other gateway's client owns the token: only it may revoke it.
             await self._handoff.hand_off(record)
             return
         try:
-            await self._oidc.revoke_refresh_token(refresh_token)
+            await self._oidc.revoke_refresh_token(refresh_token, dpop_key=dpop_key)
         except IdpUnavailable:
             _logger.warning("token_revocation_skipped")
 

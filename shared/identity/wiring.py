@@ -95,6 +95,7 @@ def identity_resource(
             clock=clock,
             client_auth=ClientAuthentication.from_settings(settings),
             par=settings.oidc_par,
+            dpop=settings.oidc_dpop,
         )
         active = ActiveSessions(settings.gateway, redis)
         handoff = (

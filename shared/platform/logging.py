@@ -51,6 +51,8 @@ SECRET_FIELD_NAMES = frozenset(
         "proxy-authorization",
         "dpop",
         "client_assertion",
+        "dpop",
+        "dpop_key",
         "api_key",
         "x-api-key",
     }
@@ -58,6 +60,11 @@ SECRET_FIELD_NAMES = frozenset(
 _SECRET_VALUE_PATTERNS = (
     re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]+"),
     re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}(?:\.[A-Za-z0-9_-]*)?"),
+    re.compile(r"(?i)\bdpop\s+[A-Za-z0-9._~+/=-]+"),
+    # a private key in PEM, such as a session's DPoP key (to its end, or the text's)
+    re.compile(
+        r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", re.S
+    ),
 )
 _SECRET_PARAMETER = re.compile(
     r"(?i)(?<![A-Za-z0-9_.-])("
@@ -66,9 +73,9 @@ _SECRET_PARAMETER = re.compile(
     r")=([^&\s#\"']+)"
 )
 """A secret inside a URL or form body in a string (``/bff/callback?code=...&state=...``)."""
-_MAYBE_SECRET = re.compile(r"(?i)bearer|eyJ|=")
+_MAYBE_SECRET = re.compile(r"(?i)bearer|dpop|eyJ|=|PRIVATE KEY")
 """What every secret-looking value above contains: one search lets the plain values of a log
-line (methods, routes, ids, numbers) skip the three substitutions."""
+line (methods, routes, ids, numbers) skip the substitutions."""
 
 
 class _NamedPrintLogger(structlog.PrintLogger):
@@ -100,6 +107,9 @@ def _redact_value(value: Any, depth: int = 0) -> Any:
         for pattern in _SECRET_VALUE_PATTERNS:
             value = pattern.sub(REDACTED, value)
         return _SECRET_PARAMETER.sub(rf"\1={REDACTED}", value)
+    if isinstance(value, bytes):  # a PEM key is bytes; whole or nothing, never half a secret
+        text = value.decode("latin-1")
+        return value if _redact_value(text, depth) == text else REDACTED
     if isinstance(value, Mapping):
         return {
             k: (

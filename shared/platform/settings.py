@@ -103,6 +103,8 @@ class Settings:
     oidc_client_key_previous: str | None = field(default=None, repr=False)
     """The key before a rotation: only its public half is published, never used to sign."""
     oidc_par: ParMode = "auto"
+    oidc_dpop: bool = False
+    """RFC 9449: each session's IdP tokens are bound to a key pair of its own."""
     post_logout_redirect_url: str
     secret_key: str = field(repr=False)
     secret_key_previous: str | None = field(default=None, repr=False)
@@ -329,6 +331,7 @@ def load_settings(gateway: Gateway, environ: Mapping[str, str] | None = None) ->
         oidc_client_key_id=reader.raw("BFF_OIDC_CLIENT_KEY_ID"),
         oidc_client_key_previous=client_key_previous,
         oidc_par=cast(ParMode, reader.choice("BFF_OIDC_PAR", "auto", ("auto", "always", "never"))),
+        oidc_dpop=reader.flag("BFF_OIDC_DPOP", False),
         post_logout_redirect_url=reader.url(
             "BFF_POST_LOGOUT_REDIRECT_URL", f"{public_url}/", strip_slash=False
         ),

@@ -23,7 +23,9 @@ from core_clients.base import CallContext
 from core_clients.catalog import Product
 from core_clients.data import CoreData
 from core_clients.orders import NewOrderLine, Order
+from shared.identity.dpop import BoundToken
 from shared.identity.records import SessionRecord, TokenSet
+from shared.platform.clock import SYSTEM_CLOCK, Clock
 from shared.platform.deadline import Deadline, deadline_scope
 from shared.screens.data import HomeData, OrdersData, PlacedOrderData, ProductData, RecentOrders
 from shared.screens.gather import AnyPart, GatherResult, OptionalPart, Part, gather_parts
@@ -186,14 +188,22 @@ async def open_screen_for(
     *,
     deadline_s: float,
     request_id: str | None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> Screen:
     """The one place a screen opens. The deadline starts first, and the token refresh runs
     inside its scope, so a slow refresh counts against the screen's time and the identity
-    layer can bound its wait by ``current_deadline()``."""
+    layer can bound its wait by ``current_deadline()``.
+
+    The calls present the token as the IdP issued it: ``Bearer``, or ``DPoP`` with a proof
+    signed by the session's key (``BoundToken``; ``clock`` stamps the proofs)."""
     deadline = Deadline.after(deadline_s)
     with deadline_scope(deadline):
         fresh = await tokens.fresh_tokens(session)
-    ctx = CallContext(access_token=fresh.access_token, request_id=request_id or None)
+    ctx = CallContext(
+        access_token=fresh.access_token,
+        request_id=request_id or None,
+        authorization=BoundToken.of(fresh, clock),
+    )
     return Screen(session, ctx, deadline, core)
 
 

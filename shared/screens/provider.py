@@ -25,7 +25,7 @@ from litestar.types import Scope
 from core_clients.wiring import CORE
 from shared.identity.records import SessionRecord
 from shared.identity.wiring import IDENTITY
-from shared.platform.plugin import SETTINGS, provide_request_id
+from shared.platform.plugin import CLOCK, SETTINGS, provide_request_id
 from shared.screens.context import Screen, open_screen_for
 
 __all__ = ["screen_for_mobile_session", "screen_for_session"]
@@ -52,4 +52,5 @@ async def _open(session: SessionRecord, state: State, scope: Scope) -> Screen:
         CORE.get(state),
         deadline_s=SETTINGS.get(state).screen_deadline_s,
         request_id=provide_request_id(scope),
+        clock=CLOCK.get(state),
     )

@@ -45,7 +45,8 @@ def test_deleting_stats_starts_the_count_again(client: httpx.Client) -> None:
     assert client.get("/_stats").json()["calls"]
     assert client.delete("/_stats").status_code == 204
     assert client.get("/_stats").json() == {
-        "calls": {}, "lastTraceparent": {}, "lastDeadlineMs": {}, "lastRequestId": {}
+        "calls": {}, "lastTraceparent": {}, "lastDeadlineMs": {}, "lastRequestId": {},
+        "lastDpopJkt": {}, "dpopRefusals": 0,
     }  # fmt: skip
 
 

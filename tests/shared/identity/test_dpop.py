@@ -10,13 +10,20 @@ from joserfc import jwt
 from joserfc.jwk import ECKey, OctKey
 
 from shared.identity.dpop import (
+    BoundToken,
     DpopKey,
     DpopNonceRequired,
     InvalidDpopProof,
     access_token_hash,
+    authorization_headers,
+    is_dpop_bound,
+    presented_key,
+    session_key,
     target_uri,
     verify_proof,
 )
+from shared.identity.records import TokenSet
+from tests.fixtures.clock import FakeClock
 
 NOW = 1_800_000_000.0
 URL = "https://api.example.com/m/v1/home"
@@ -141,3 +148,57 @@ def test_ath_and_htu_follow_the_rfc() -> None:
     assert target_uri("HTTPS://Server.Example.com/token?x=1#f") == (
         "https://server.example.com/token"
     )
+
+
+def test_a_bound_token_goes_with_the_dpop_scheme_and_a_proof_per_request(key: DpopKey) -> None:
+    headers = authorization_headers("at-1", key, "POST", URL, now=NOW, nonce="n2")
+    assert headers["Authorization"] == "DPoP at-1"
+    verified = verify_proof(
+        headers["DPoP"],
+        method="POST",
+        url=URL,
+        now=NOW,
+        access_token="at-1",
+        bound_jkt=key.thumbprint,
+        nonce="n2",
+    )
+    again = authorization_headers("at-1", key, "POST", URL, now=NOW)["DPoP"]
+    assert verify_proof(again, method="POST", url=URL, now=NOW).jti != verified.jti
+
+
+def test_an_unbound_token_goes_as_a_bearer() -> None:
+    assert authorization_headers("at-1", None, "GET", URL, now=NOW) == {
+        "Authorization": "Bearer at-1"
+    }
+
+
+def test_only_a_token_the_idp_bound_is_presented_with_the_session_key(key: DpopKey) -> None:
+    """A provider that answers ``Bearer`` to a proof did not bind the token: it goes as a
+    bearer, though the session keeps its key for its token requests."""
+    pem = key.private_pem()
+    bound = TokenSet(access_token="at", token_type="dpop", dpop_key=pem)
+    unbound = TokenSet(access_token="at", token_type="Bearer", dpop_key=pem)
+    assert is_dpop_bound("DPoP")
+    assert is_dpop_bound("dpop")
+    assert not is_dpop_bound("Bearer")
+    assert presented_key(bound) is not None
+    assert presented_key(unbound) is None
+    assert session_key(unbound) is not None
+    assert session_key(TokenSet(access_token="at")) is None
+    assert BoundToken.of(unbound, FakeClock()) is None
+    presenter = BoundToken.of(bound, FakeClock(wall=NOW))
+    assert presenter is not None
+    proof = presenter.headers("GET", URL)["DPoP"]
+    assert verify_proof(proof, method="GET", url=URL, now=NOW, access_token="at").jkt == (
+        key.thumbprint
+    )
+
+
+def test_neither_key_nor_token_shows_in_a_repr(key: DpopKey) -> None:
+    pem = key.private_pem()
+    tokens = TokenSet(access_token="at-secret", token_type="DPoP", dpop_key=pem)
+    presenter = BoundToken.of(tokens, FakeClock())
+    text = repr(key) + repr(tokens) + repr(presenter)
+    assert key.thumbprint in repr(key)
+    for secret in ("at-secret", pem.decode(), str(key.key.as_dict(private=True)["d"])):
+        assert secret not in text

@@ -37,7 +37,7 @@ class SlowIdp:
         self.released = asyncio.Event()
         self.calls = 0
 
-    async def refresh(self, refresh_token: str) -> TokenResponse:
+    async def refresh(self, refresh_token: str, *, dpop_key: object = None) -> TokenResponse:
         self.calls += 1
         async with asyncio.timeout(30):
             await self.released.wait()

@@ -1,4 +1,4 @@
-"""Client authentication and PAR settings: a key that is not EC P-256 or RSA >= 2048 stops
+"""Client authentication, PAR and DPoP settings: a key that is not EC P-256 or RSA >= 2048 stops
 start-up with one line naming its variable."""
 
 from __future__ import annotations
@@ -19,6 +19,11 @@ def test_defaults_are_basic_auth_and_par_when_offered() -> None:
     assert settings.oidc_client_auth == "client_secret_basic"
     assert settings.oidc_par == "auto"
     assert settings.oidc_client_key is None
+    assert settings.oidc_dpop is False
+
+
+def test_dpop_is_turned_on_with_true() -> None:
+    assert load_settings("mobile", {"BFF_OIDC_DPOP": "true"}).oidc_dpop is True
 
 
 @pytest.mark.parametrize("kind", ["ec", "rsa"])
@@ -61,6 +66,7 @@ def test_production_needs_no_client_secret_with_a_key(tmp_path: Path) -> None:
     [
         ({"BFF_OIDC_CLIENT_AUTH": "client_secret_jwt"}, "BFF_OIDC_CLIENT_AUTH"),
         ({"BFF_OIDC_PAR": "sometimes"}, "BFF_OIDC_PAR"),
+        ({"BFF_OIDC_DPOP": "auto"}, "BFF_OIDC_DPOP"),
         (PRIVATE_KEY_JWT, "BFF_OIDC_CLIENT_KEY_FILE"),
         ({"BFF_OIDC_CLIENT_KEY_FILE": "/nonexistent/key.pem"}, "BFF_OIDC_CLIENT_KEY_FILE"),
         ({"BFF_OIDC_CLIENT_KEY_FILE": "<not a key>"}, "BFF_OIDC_CLIENT_KEY_FILE"),

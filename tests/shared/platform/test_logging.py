@@ -15,6 +15,7 @@ from litestar.testing import TestClient
 from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
+from shared.identity.dpop import DpopKey
 from shared.platform.logging import (
     REDACTED,
     RequestContextMiddleware,
@@ -51,6 +52,8 @@ def redact(**event: Any) -> dict[str, Any]:
         "nonce",
         "password",
         "logout_token",
+        "DPoP",
+        "dpop_key",
     ],
 )
 def test_secret_fields_are_redacted_by_name_at_any_depth(field: str) -> None:
@@ -74,6 +77,14 @@ def test_headers_logged_as_a_mapping_lose_their_secrets_and_keep_the_rest() -> N
 def test_bearer_tokens_and_jwts_are_redacted_inside_any_text() -> None:
     event = redact(event="failed", detail=f"sent Bearer abc.def-123 and {JWT} to the IdP")
     assert event["detail"] == f"sent {REDACTED} and {REDACTED} to the IdP"
+
+
+def test_dpop_tokens_and_private_keys_are_redacted_inside_any_text() -> None:
+    """A session's DPoP key (PEM) and a token sent with the DPoP scheme, wherever they land."""
+    pem = DpopKey.generate().private_pem().decode().strip()
+    event = redact(event="failed", detail=f"sent DPoP abc.def-123 with {pem}", key=pem.encode())
+    assert event["detail"] == f"sent {REDACTED} with {REDACTED}"
+    assert "PRIVATE" not in repr(event)
 
 
 def test_secret_query_and_form_parameters_are_redacted_inside_urls() -> None:

@@ -14,8 +14,9 @@ from litestar.testing import TestClient
 
 from core_clients.wiring import CORE
 from shared.identity.wiring import IDENTITY, Identity
+from shared.platform.clock import SYSTEM_CLOCK
 from shared.platform.logging import RequestContextMiddleware
-from shared.platform.plugin import SETTINGS
+from shared.platform.plugin import CLOCK, SETTINGS
 from shared.platform.settings import load_settings
 from shared.screens.context import Screen
 from shared.screens.provider import screen_for_mobile_session, screen_for_session
@@ -52,6 +53,7 @@ def test_a_handler_naming_screen_gets_the_callers_screen(
     IDENTITY.fill(state, identity_with(tokens))
     CORE.fill(state, core)
     SETTINGS.fill(state, settings)
+    CLOCK.fill(state, SYSTEM_CLOCK)
     app = Litestar(
         route_handlers=[keep],
         dependencies={
