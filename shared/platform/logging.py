@@ -51,7 +51,6 @@ SECRET_FIELD_NAMES = frozenset(
         "proxy-authorization",
         "dpop",
         "client_assertion",
-        "dpop",
         "dpop_key",
         "api_key",
         "x-api-key",
