@@ -2,9 +2,10 @@
 
 ``<any method> /echo/<anything>?<query>`` answers JSON with what arrived: the method, the path,
 the query, the body's length (counted while it streams in, never held) and the headers, with a
-bearer token shown only as its length. What the test cannot see in that answer, the stubs keep:
-``GET /_echo`` gives the number of calls and the SHA-256 of each bearer token received (so a
-test can tell whose token it was without the token ever being shown), ``DELETE /_echo`` forgets.
+token (``Bearer`` or ``DPoP``) and a DPoP proof shown only as their lengths. What the test cannot
+see in that answer, the stubs keep: ``GET /_echo`` gives the number of calls and the scheme and
+SHA-256 of each token received (so a test can tell whose token it was without the token ever
+being shown), ``DELETE /_echo`` forgets.
 
 Query parameters that shape the answer: ``download=N`` answers N bytes (streamed, zeros)
 instead of JSON; ``status=N`` answers with that status. Every answer also sets a cookie, which
@@ -39,12 +40,15 @@ class EchoAnswer(msgspec.Struct, rename="camel"):
 
 
 def shown_headers(request: Request[Any, Any, Any]) -> dict[str, str]:
-    """Every header received, repeated ones joined; a bearer token as its length only."""
+    """Every header received, repeated ones joined; a token or a proof as its length only."""
     shown: dict[str, str] = {}
     for raw_name, raw_value in request.scope["headers"]:
         name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
-        if name == "authorization" and value.lower().startswith("bearer "):
-            value = f"Bearer <{len(value) - len('Bearer ')} characters>"
+        if name == "authorization":
+            scheme, _, credentials = value.partition(" ")
+            value = f"{scheme} <{len(credentials)} characters>"
+        elif name == "dpop":
+            value = f"<{len(value)} characters>"
         shown[name] = f"{shown[name]}, {value}" if name in shown else value
     return shown
 
@@ -66,9 +70,10 @@ async def echo(request: Request[Any, Any, Any], stubs: Stubs) -> Response[Any]:
         length += len(chunk)
     authorization = request.headers.get("authorization", "")
     stubs.echo.calls += 1
-    if authorization.lower().startswith("bearer "):
-        token = authorization[len("bearer ") :].encode()
-        stubs.echo.token_digests.append(hashlib.sha256(token).hexdigest())
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() in ("bearer", "dpop") and token:
+        stubs.echo.token_digests.append(hashlib.sha256(token.encode()).hexdigest())
+        stubs.echo.token_schemes.append(scheme)
     status = int(request.query_params.get("status", "200"))
     download = min(int(request.query_params.get("download", "0")), MAX_DOWNLOAD_BYTES)
     headers = {"set-cookie": ECHO_COOKIE}

@@ -120,8 +120,9 @@ class CallStats(msgspec.Struct, rename="camel"):
 
 
 class EchoStats(msgspec.Struct, rename="camel"):
-    """What the echo upstream saw (``GET /_echo``): its calls, and the SHA-256 of each bearer
-    token, so a test can tell whose token arrived without the echo ever showing one."""
+    """What the echo upstream saw (``GET /_echo``): its calls, and the scheme and SHA-256 of
+    each token, so a test can tell whose token arrived without the echo ever showing one."""
 
     calls: int = 0
     token_digests: list[str] = []
+    token_schemes: list[str] = []

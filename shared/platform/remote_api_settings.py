@@ -52,6 +52,7 @@ HOP_BY_HOP_HEADERS = frozenset(
 NEVER_FORWARDED_HEADERS = HOP_BY_HOP_HEADERS | {
     "cookie",
     "authorization",
+    "dpop",
     "x-csrf",
     "host",
     "x-request-id",

@@ -37,6 +37,7 @@ from opentelemetry.util.types import AttributeValue
 from core_clients.breaker import BreakerPermit, BreakerTransitionHook, CircuitBreaker
 from core_clients.policy import ServicePolicy
 from core_clients.retry import RetryBudget, full_jitter_backoff
+from core_clients.wire import RequestAuthorization
 from shared.platform import metrics as bff_metrics
 from shared.platform.clock import SYSTEM_CLOCK, Clock
 from shared.platform.deadline import Deadline, current_deadline
@@ -72,7 +73,8 @@ class OutgoingCall:
     headers: list[tuple[str, str]]
     body: AsyncIterator[bytes] | None
     """None when the caller sent no body."""
-    authorization: str | None
+    authorization: RequestAuthorization | None
+    """Made into headers again for each attempt: a DPoP proof is good for one request."""
     request_id: str | None
 
 
@@ -201,14 +203,15 @@ class RemoteApi:
             # The body is passed on as the upstream encodes it: ask for none the caller did not.
             headers.append(("accept-encoding", "identity"))
         extra: dict[str, str] = {"x-deadline-ms": str(int(remaining * 1000))}
-        if call.authorization is not None:
-            extra["authorization"] = call.authorization
-        if call.request_id:
-            extra["x-request-id"] = call.request_id
-        propagate.inject(extra)
         url = httpx.URL(self.settings.upstream + call.path)
         if call.query:
             url = url.copy_with(query=call.query)
+        if call.authorization is not None:
+            presented = call.authorization.headers(call.method, str(url))
+            extra.update((name.lower(), value) for name, value in presented.items())
+        if call.request_id:
+            extra["x-request-id"] = call.request_id
+        propagate.inject(extra)
         return self.http.build_request(
             call.method,
             url,

@@ -18,6 +18,7 @@ from tests.fixtures.client_keys import start_key_client, write_private_key
 from tests.fixtures.clock import FakeClock
 from tests.fixtures.gateways import StartGateway, log_in_browser, stored_tokens
 from tests.fixtures.idp import IdpServer, StartIdp
+from tests.shared.remote.support import digest, echo_stats, remote_apis_file, reset_echo
 
 CSRF = {"X-CSRF": "1"}
 TOKEN_LIFETIME_S = 4  # refreshed in its last 2 s
@@ -196,3 +197,38 @@ def test_the_session_key_is_never_logged(
     for secret in (tokens.dpop_key.decode(), private_d, tokens.access_token):
         assert secret not in text
     assert "PRIVATE KEY" not in text
+
+
+def test_a_remote_api_gets_the_bound_token_with_a_proof(
+    start_idp: StartIdp,
+    start_gateway: StartGateway,
+    core_stubs: str,
+    redis_url: str,
+    tmp_path: Path,
+) -> None:
+    """A declared remote API is called as the core services are: ``DPoP <token>`` and a proof,
+    never the bound token as a bearer."""
+    idp = start_idp(require_dpop=True)
+    apis = remote_apis_file(
+        tmp_path, {"path": "/api/remote/echo", "upstream": f"{core_stubs}/echo"}
+    )
+    web = start_gateway(
+        "web",
+        idp_url=idp.url,
+        stubs_url=core_stubs,
+        redis_url=redis_url,
+        BFF_OIDC_DPOP="true",
+        BFF_REMOTE_APIS_FILE=apis,
+    )
+    reset_echo(core_stubs)
+    with httpx.Client(timeout=20, headers=CSRF) as browser:
+        assert log_in_browser(browser, web.url, sub="dpop-remote").status_code == 302
+        response = browser.get(f"{web.url}/api/remote/echo/reviews")
+    assert response.status_code == 200, response.text
+    tokens = stored_tokens(redis_url, "dpop-remote")
+    seen = response.json()["headers"]
+    assert seen["authorization"] == f"DPoP <{len(tokens.access_token)} characters>"
+    assert "dpop" in seen
+    stats = echo_stats(core_stubs)
+    assert stats["tokenSchemes"] == ["DPoP"]
+    assert stats["tokenDigests"] == [digest(tokens.access_token)]

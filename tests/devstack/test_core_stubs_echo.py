@@ -29,9 +29,27 @@ def test_it_answers_what_it_received_with_the_token_as_its_length(core_stubs: st
     assert seen["headers"]["authorization"] == "Bearer <12 characters>"
     assert seen["headers"]["accept-language"] == "de"
     assert "secret-token" not in response.text
-    assert echo_stats(core_stubs) == {"calls": 1, "tokenDigests": [digest("secret-token")]}
+    assert echo_stats(core_stubs) == {
+        "calls": 1,
+        "tokenDigests": [digest("secret-token")],
+        "tokenSchemes": ["Bearer"],
+    }
     reset_echo(core_stubs)
-    assert echo_stats(core_stubs) == {"calls": 0, "tokenDigests": []}
+    assert echo_stats(core_stubs) == {"calls": 0, "tokenDigests": [], "tokenSchemes": []}
+
+
+def test_a_dpop_token_and_its_proof_are_shown_only_as_lengths(core_stubs: str) -> None:
+    reset_echo(core_stubs)
+    sent = {"Authorization": "DPoP bound-secret", "DPoP": "header.claims.signature"}
+    response = httpx.get(f"{core_stubs}/echo/x", headers=sent)
+    seen = response.json()["headers"]
+    assert seen["authorization"] == "DPoP <12 characters>"
+    assert seen["dpop"] == "<23 characters>"
+    assert "bound-secret" not in response.text
+    assert "claims" not in response.text
+    stats = echo_stats(core_stubs)
+    assert stats["tokenDigests"] == [digest("bound-secret")]
+    assert stats["tokenSchemes"] == ["DPoP"]
 
 
 def test_it_counts_a_streamed_upload_and_streams_a_download(core_stubs: str) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from shared.identity.dpop import BoundToken, DpopKey, verify_proof
 from shared.platform.deadline import Deadline, deadline_scope
 from shared.platform.remote_api_settings import RemoteApiSettings
 from shared.remote.errors import (
@@ -86,6 +87,9 @@ def declared(**overrides: Any) -> RemoteApiSettings:
     return RemoteApiSettings(**options)
 
 
+CLOCK = FakeClock()
+
+
 def remote_api(transport: httpx.AsyncBaseTransport, **overrides: Any) -> RemoteApi:
     http = httpx.AsyncClient(transport=transport)
     return RemoteApi(declared(**overrides), http, clock=FakeClock())
@@ -100,7 +104,7 @@ def call(
         "query": b"q=1",
         "headers": [],
         "body": body,
-        "authorization": "Bearer user-token",
+        "authorization": BoundToken("user-token", None, CLOCK),
         "request_id": "req-1",
         **fields,
     }
@@ -206,6 +210,32 @@ async def test_a_get_without_a_body_is_retried_after_a_refused_connection() -> N
     await answer.close()
     assert answer.status == 200
     assert len(transport.requests) == 2
+
+
+async def test_a_dpop_bound_token_goes_with_a_fresh_proof_for_each_attempt() -> None:
+    key = DpopKey.generate()
+    transport = StreamingTransport(ok, failures=[httpx.ConnectError("refused")])
+    caller_proof = ("DPoP", "the-apps-own-proof-for-the-gateway")
+    bound = BoundToken("bound-token", key, CLOCK)
+    answer = await remote_api(transport, retries=2).forward(
+        call(authorization=bound, headers=[caller_proof])
+    )
+    await answer.close()
+    jtis = set()
+    for sent in transport.requests:
+        assert sent.headers["authorization"] == "DPoP bound-token"
+        assert caller_proof[1] not in sent.headers.get_list("dpop")
+        proof = verify_proof(
+            sent.headers["dpop"],
+            method="GET",
+            url="http://reviews.internal/v1/items/7",
+            now=CLOCK.time(),
+            access_token="bound-token",
+            bound_jkt=key.thumbprint,
+        )
+        jtis.add(proof.jti)
+    assert len(transport.requests) == 2
+    assert len(jtis) == 2  # a proof is good for one request: the retry made its own
 
 
 async def test_a_request_with_a_body_is_never_sent_twice() -> None:
