@@ -9,8 +9,9 @@ the same: verify the token (:meth:`OidcRelyingParty.validate_logout_token`), ref
 from __future__ import annotations
 
 from shared.identity.errors import IdpUnavailable, LogoutTokenRejected, OidcError
-from shared.identity.oidc import CLOCK_LEEWAY_S, LOGOUT_TOKEN_MAX_AGE_S, OidcRelyingParty
+from shared.identity.oidc import OidcRelyingParty
 from shared.identity.one_time import OneTimeStore
+from shared.identity.provider_jwts import CLOCK_LEEWAY_S, LOGOUT_TOKEN_MAX_AGE_S
 from shared.identity.session_store import SessionStore
 from shared.platform.logging import get_logger
 

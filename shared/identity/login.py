@@ -25,8 +25,9 @@ import msgspec
 from shared.identity.access import RolesSource, access_at_login, is_epoch_time
 from shared.identity.dpop import DpopKey, is_dpop_bound
 from shared.identity.errors import LoginRejected, OidcError
-from shared.identity.oidc import CLOCK_LEEWAY_S, OidcRelyingParty
+from shared.identity.oidc import OidcRelyingParty
 from shared.identity.one_time import OneTimeStore
+from shared.identity.provider_jwts import CLOCK_LEEWAY_S
 from shared.identity.records import SessionAccess, SessionKind, SessionRecord, TokenSet
 from shared.identity.sessions import SessionManager, shown_claims
 from shared.platform.clock import Clock

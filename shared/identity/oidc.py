@@ -2,12 +2,10 @@
 
 authlib speaks the protocol (authorization URL with PKCE S256, code exchange, refresh, RFC 7009
 revocation, client authentication: ``client_auth``; RFC 9126 pushed authorization requests:
-``par``); joserfc verifies every JWT (ID tokens, logout tokens)
-against the provider's JWKS. Nothing here hand-writes JOSE.
+``par``); joserfc verifies every JWT (ID tokens, logout tokens) against the provider's JWKS
+(``provider_jwts``). Nothing here hand-writes JOSE.
 
-The discovery document and the JWKS are cached and refreshed: the metadata after
-``METADATA_TTL_S``, the JWKS also at once (rate-limited) when a token names an unknown ``kid``,
-which is how a provider's key rotation reaches us.
+The discovery document is cached and read again after ``METADATA_TTL_S``.
 
 Every call to the provider goes through one transport wrapped in ``TracedTransport``: a client
 span per request with the caller's trace context injected, and ``http.client.request.duration``
@@ -23,7 +21,6 @@ a proof, and the IdP's nonce is answered (``idp_dpop``).
 from __future__ import annotations
 
 import asyncio
-import copy
 import ssl
 import time
 import warnings
@@ -40,11 +37,6 @@ with warnings.catch_warnings():
     # fully supports; the gateways use httpx on purpose.
     warnings.simplefilter("ignore", authlib.deprecate.AuthlibDeprecationWarning)
     from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
-from joserfc import jwt
-from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
-from joserfc.jws import JWSRegistry
-from joserfc.jwt import ClaimsOption
 
 from shared.identity.client_auth import ClientAuthentication
 from shared.identity.dpop import (
@@ -58,48 +50,14 @@ from shared.identity.dpop import (
 from shared.identity.errors import IdpUnavailable, InvalidGrant, OidcError
 from shared.identity.idp_dpop import IdpNonce, asks_for_nonce
 from shared.identity.par import browser_url, push_authorization_request, use_par
+from shared.identity.provider_jwts import METADATA_TTL_S, ProviderJwts
 from shared.platform.clock import SYSTEM_CLOCK, Clock
 from shared.platform.logging import get_logger
 from shared.platform.settings import ParMode
 from shared.platform.telemetry import TracedTransport
 from shared.platform.tls import tls_failure_reason
 
-METADATA_TTL_S = 3600.0
 READY_CHECK_TIMEOUT_S = 2.0
-JWKS_MIN_REFRESH_INTERVAL_S = 30.0
-CLOCK_LEEWAY_S = 60
-LOGOUT_TOKEN_MAX_AGE_S = 300
-BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
-SIGNING_ALGORITHMS = (
-    "RS256",
-    "RS384",
-    "RS512",
-    "PS256",
-    "PS384",
-    "PS512",
-    "ES256",
-    "ES384",
-    "EdDSA",
-    "Ed25519",
-)
-"""Asymmetric only: ``none`` and the HS* family (keyed with the client secret) never verify.
-``EdDSA`` is the name providers still use for Ed25519 (RFC 9864 deprecates it for ``Ed25519``)."""
-
-
-_QUIET_EDDSA = copy.copy(JWSRegistry.algorithms["EdDSA"])
-_QUIET_EDDSA.security_warning = None
-
-
-class _ProviderAlgorithms(JWSRegistry):
-    """joserfc's JWS algorithms, except that ``EdDSA`` verifies without joserfc's warning that
-    RFC 9864 renamed it: a provider signing with the old name is not a fault of ours, and a
-    warning per token would flood the logs."""
-
-    def __init__(self, *, algorithms: list[str]) -> None:
-        super().__init__(algorithms=algorithms)
-        self.algorithms = {**JWSRegistry.algorithms, "EdDSA": _QUIET_EDDSA}
-
-
 _logger = get_logger("bff.oidc")
 
 
@@ -168,8 +126,9 @@ class OidcRelyingParty:
         self._timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, 3.0))
         self._metadata: ProviderMetadata | None = None
         self._metadata_at = 0.0
-        self._jwks: KeySet | None = None
-        self._jwks_at = 0.0
+        self.jwts = ProviderJwts(
+            issuer=self.issuer, client_id=client_id, metadata=self.metadata, get_json=self._get_json
+        )
         self._refresh_lock = asyncio.Lock()
 
     # --- plumbing ------------------------------------------------------------------------------
@@ -257,39 +216,6 @@ class OidcRelyingParty:
             return False
         return True
 
-    async def _key_set(self, *, refresh: bool = False) -> KeySet:
-        now = time.monotonic()
-        stale = now - self._jwks_at > METADATA_TTL_S
-        may_refresh = now - self._jwks_at > JWKS_MIN_REFRESH_INTERVAL_S
-        if self._jwks is not None and not stale and not (refresh and may_refresh):
-            return self._jwks
-        metadata = await self.metadata()
-        document = await self._get_json(metadata.jwks_uri)
-        try:
-            self._jwks = KeySet.import_key_set(document)
-        except (JoseError, ValueError, TypeError) as exc:
-            raise IdpUnavailable("the provider's key set is not valid") from exc
-        self._jwks_at = time.monotonic()
-        return self._jwks
-
-    async def _verify_jwt(self, token: str) -> jwt.Token:
-        """Signature check with the provider's keys; one JWKS refresh on an unknown key."""
-        metadata = await self.metadata()
-        algorithms = [
-            alg
-            for alg in (metadata.id_token_signing_alg_values_supported or ["RS256"])
-            if alg in SIGNING_ALGORITHMS
-        ]
-        for attempt in range(2):
-            keys = await self._key_set(refresh=attempt > 0)
-            try:
-                registry = _ProviderAlgorithms(algorithms=algorithms)
-                return jwt.decode(token, keys, algorithms=algorithms, registry=registry)
-            except (JoseError, ValueError) as exc:
-                if attempt == 1:
-                    raise OidcError("the token's signature is not valid") from exc
-        raise AssertionError("unreachable")
-
     # --- login ----------------------------------------------------------------------------------
 
     async def authorization_url(
@@ -372,27 +298,8 @@ class OidcRelyingParty:
         )
 
     async def validate_id_token(self, id_token: str, *, nonce: str | None) -> dict[str, Any]:
-        """OIDC Core 3.1.3.7: signature, iss, aud (and azp), exp, iat, nonce."""
-        token = await self._verify_jwt(id_token)
-        claims = dict(token.claims)
-        options: dict[str, ClaimsOption] = {
-            "iss": {"essential": True, "value": self.issuer},
-            "aud": {"essential": True, "value": self.client_id},
-            "sub": {"essential": True},
-            "exp": {"essential": True},
-            "iat": {"essential": True},
-        }
-        if nonce is not None:
-            options["nonce"] = {"essential": True, "value": nonce}
-        registry = jwt.JWTClaimsRegistry(None, CLOCK_LEEWAY_S, **options)
-        try:
-            registry.validate(claims)
-        except JoseError as exc:
-            raise OidcError(f"the ID token is not valid ({exc.error})") from exc
-        audience = claims["aud"]
-        if isinstance(audience, list) and len(audience) > 1 and claims.get("azp") != self.client_id:
-            raise OidcError("the ID token is not valid (azp)")
-        return claims
+        """OIDC Core 3.1.3.7 (``ProviderJwts.validate_id_token``)."""
+        return await self.jwts.validate_id_token(id_token, nonce=nonce)
 
     async def userinfo(
         self, access_token: str, *, dpop_key: DpopKey | None = None
@@ -533,36 +440,8 @@ class OidcRelyingParty:
     # --- back-channel logout ----------------------------------------------------------------------
 
     async def validate_logout_token(self, logout_token: str) -> dict[str, Any]:
-        """OIDC Back-Channel Logout 1.0, section 2.6 (replay of ``jti`` is the caller's check)."""
-        token = await self._verify_jwt(logout_token)
-        typ = str(token.header.get("typ", "logout+jwt")).lower()
-        if typ not in ("logout+jwt", "application/logout+jwt", "jwt"):
-            raise OidcError("the logout token has the wrong type")
-        claims = dict(token.claims)
-        now = int(time.time())
-        registry = jwt.JWTClaimsRegistry(
-            leeway=CLOCK_LEEWAY_S,
-            iss={"essential": True, "value": self.issuer},
-            aud={"essential": True, "value": self.client_id},
-            iat={"essential": True},
-            jti={"essential": True},
-        )
-        try:
-            registry.validate(claims)
-        except JoseError as exc:
-            raise OidcError(f"the logout token is not valid ({exc.error})") from exc
-        if now - int(claims["iat"]) > LOGOUT_TOKEN_MAX_AGE_S + CLOCK_LEEWAY_S:
-            raise OidcError("the logout token is stale")
-        events = claims.get("events")
-        if not isinstance(events, dict) or not isinstance(
-            events.get(BACKCHANNEL_LOGOUT_EVENT), dict
-        ):
-            raise OidcError("the logout token has no back-channel logout event")
-        if "nonce" in claims:
-            raise OidcError("a logout token must not carry a nonce")
-        if not claims.get("sub") and not claims.get("sid"):
-            raise OidcError("the logout token names neither sub nor sid")
-        return claims
+        """OIDC Back-Channel Logout 1.0, 2.6 (``ProviderJwts.validate_logout_token``)."""
+        return await self.jwts.validate_logout_token(logout_token)
 
 
 def _unreachable(exc: httpx.HTTPError) -> IdpUnavailable:

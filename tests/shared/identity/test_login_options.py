@@ -6,7 +6,7 @@ import pytest
 
 from shared.identity.errors import OidcError
 from shared.identity.login import LoginOptions, check_login_age, parse_login_options
-from shared.identity.oidc import CLOCK_LEEWAY_S
+from shared.identity.provider_jwts import CLOCK_LEEWAY_S
 
 NOW = 1_800_000_000
 

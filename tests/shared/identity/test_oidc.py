@@ -18,7 +18,8 @@ import respx
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
-from shared.identity.oidc import BACKCHANNEL_LOGOUT_EVENT, OidcError, OidcRelyingParty
+from shared.identity.oidc import OidcError, OidcRelyingParty
+from shared.identity.provider_jwts import BACKCHANNEL_LOGOUT_EVENT
 
 ISSUER = "https://id.example.test"
 CLIENT_ID = "bff-web"
@@ -160,7 +161,7 @@ async def test_a_rotated_provider_key_is_fetched_once(
     await rp.validate_id_token(sign(id_token_claims()), nonce="n-123")
     new_key = RSAKey.generate_key(2048, parameters={"kid": "k2", "alg": "RS256", "use": "sig"})
     provider.get("/jwks").respond(json=KeySet([KEY, new_key]).as_dict(private=False))
-    rp._jwks_at -= 60  # past the minimum refresh interval
+    rp.jwts._jwks_at -= 60  # past the minimum refresh interval
     token = jwt.encode({"alg": "RS256", "kid": "k2"}, id_token_claims(), new_key)
     assert (await rp.validate_id_token(token, nonce="n-123"))["sub"] == "alice"
 
