@@ -1,10 +1,8 @@
 """Level 2: the cache's entries in Redis, shared by every instance.
 
 Every Redis call of the cache goes through here, and every failure of one is told to
-``RedisHealth``, which decides when to try Redis again. Reads of one shared key that overlap
-share one round trip: a burst of requests for a hot key costs one pooled connection, not one per
-request. A user's reads started in the same turn of the event loop (a screen's parts) share one
-pipeline.
+``RedisHealth``, which decides when to try Redis again. Reads of one key that overlap share one
+round trip: a burst of requests for a hot key costs one pooled connection, not one per request.
 
 Invalidation of a user's kinds across instances: every user has a small Redis hash of
 generations, one field per kind, next to their entries (same hash tag, so same Cluster slot).
@@ -67,20 +65,12 @@ class RedisLevel:
         )
 
     async def read(self, key: CacheKey, name: str) -> Read | None:
-        """The entry at ``name``, or None when Redis is not to be used for this lookup.
-
-        A shared entry's overlapping reads join one (a hot product read by many requests at
-        once); a user's entry is read by that user's requests alone, which rarely overlap, so
-        it is read directly, without a task to share (its round trip is already shared with the
-        screen's other parts by ``UserReadBatch``)."""
+        """The entry at ``name``, or None when Redis is not to be used for this lookup."""
         if not self.health.usable():
             return None
+        read = self._reads.join(name, lambda _flight: self.read_now(key, name))
         try:
-            if key.per_user:
-                found = await self.read_now(key, name)
-            else:
-                read = self._reads.join(name, lambda _flight: self.read_now(key, name))
-                found = await asyncio.shield(read.task)
+            found = await asyncio.shield(read.task)
         except REDIS_ERRORS as exc:
             self.health.failed(exc)
             return None

@@ -13,7 +13,6 @@ from redis.crc import key_slot
 from shared.cache.redis_level import UserReadBatch
 from shared.platform.redis import RedisClient, create_redis_client
 from tests.fixtures.servers import free_port
-from tests.fixtures.tasks import tasks_created
 from tests.shared.cache.support import MakeCache, Source, eventually, get, stored_names
 
 pytestmark = pytest.mark.anyio
@@ -117,20 +116,3 @@ async def test_a_failed_batch_fails_every_read_in_it() -> None:
     finally:
         await client.aclose()
     assert [type(result).__name__ for result in results] == ["ConnectionError"] * 2
-
-
-async def test_a_users_cached_entry_is_read_with_the_batchs_task_only(
-    make_cache: MakeCache,
-) -> None:
-    """A user's entry read from Redis costs the one task that sends its batch, none of the
-    cache's own more."""
-    cache = make_cache()
-    user_key = cache.user_key("alice", "reco")
-    source = Source()
-    await get(cache, user_key, source)
-    await cache.writes_done()
-    with tasks_created() as created:
-        result = await get(cache, user_key, source)
-    assert result.status == "hit"
-    ours = [name for name in created if not name.startswith("BlockingConnectionPool.")]
-    assert ours == ["UserReadBatch._execute"]  # (redis-py's pipeline releases in a task)

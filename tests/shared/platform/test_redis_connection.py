@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Coroutine
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from shared.platform.redis import TimedConnection, TimedSSLConnection, create_redis_client
-from tests.fixtures.tasks import tasks_created
 
 pytestmark = pytest.mark.anyio
 
@@ -21,12 +22,23 @@ async def test_commands_make_no_task(redis_url: str) -> None:
     client = create_redis_client(redis_url)
     assert isinstance(client, Redis)
     assert client.connection_pool.connection_class is TimedConnection
+    loop = asyncio.get_running_loop()
+    created: list[str] = []
+    previous = loop.get_task_factory()
+
+    def counting(
+        loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any], **kwargs: Any
+    ) -> asyncio.Task[Any]:
+        created.append(getattr(coro, "__qualname__", "?"))
+        return asyncio.Task(coro, loop=loop, **kwargs)
+
     try:
         await client.set("bff:test:tasks", "1", ex=10)  # the connection is made before counting
-        with tasks_created() as created:
-            for _ in range(20):
-                assert await client.get("bff:test:tasks") == b"1"
+        loop.set_task_factory(counting)  # type: ignore[arg-type]
+        for _ in range(20):
+            assert await client.get("bff:test:tasks") == b"1"
     finally:
+        loop.set_task_factory(previous)
         await client.aclose()
     assert created == []
 
