@@ -10,16 +10,12 @@ and the client certificate of ``BFF_REDIS_CLIENT_CERT_FILE`` shown when configur
 
 from __future__ import annotations
 
-import asyncio
 import ssl
-from collections.abc import Iterable
 from typing import Any, TypeAlias
 from urllib.parse import urlsplit
 
 from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
-from redis.asyncio.connection import AbstractConnection, Connection, SSLConnection
 from redis.asyncio.sentinel import Sentinel
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from shared.platform.settings import RedisMode
 from shared.platform.tls import TlsClientFiles
@@ -44,48 +40,6 @@ class SentinelMaster(Redis):
         finally:
             for sentinel in self.sentinels:
                 await sentinel.aclose()
-
-
-class _WriteBoundByTimeout(AbstractConnection):
-    """Bounds a command's write with ``asyncio.timeout`` instead of redis-py's
-    ``asyncio.wait_for``, which on Python 3.11 wraps the write in a task of its own: one more
-    task, future and timer for every command (the session read, the rate count and the cache
-    reads of each request). Same bound (``socket_timeout``), same error, same dropped
-    connection when it passes."""
-
-    async def send_packed_command(
-        self, command: bytes | str | Iterable[bytes], check_health: bool = True
-    ) -> None:
-        timeout = self.socket_timeout
-        if timeout is None:
-            await super().send_packed_command(command, check_health)
-            return
-        # The connection is this caller's alone until it goes back to the pool: without a
-        # socket timeout the parent writes directly, and the timeout here bounds it all.
-        self.socket_timeout = None
-        try:
-            async with asyncio.timeout(timeout):
-                await super().send_packed_command(command, check_health)
-        except TimeoutError:  # the parent has dropped the connection (the write was cut)
-            raise RedisTimeoutError("Timeout writing to socket") from None
-        finally:
-            self.socket_timeout = timeout
-
-
-class TimedConnection(_WriteBoundByTimeout, Connection):
-    """A plain TCP connection whose writes make no task (see ``_WriteBoundByTimeout``)."""
-
-
-class TimedSSLConnection(_WriteBoundByTimeout, SSLConnection):
-    """A TLS connection whose writes make no task (see ``_WriteBoundByTimeout``)."""
-
-
-def _timed(connection_class: type[AbstractConnection]) -> type[AbstractConnection]:
-    if issubclass(connection_class, SSLConnection):
-        return TimedSSLConnection
-    if issubclass(connection_class, Connection):
-        return TimedConnection
-    return connection_class
 
 
 def tls_options(url: str, tls: TlsClientFiles | None) -> dict[str, Any]:
@@ -149,7 +103,6 @@ def create_redis_client(
         socket_connect_timeout=_TIMEOUT_S,
         **secure,
     )
-    pool.connection_class = _timed(pool.connection_class)  # rediss:// chose SSLConnection
     return Redis.from_pool(pool)  # the client owns the pool and closes it in aclose()
 
 
