@@ -43,6 +43,7 @@ SHAPES: dict[str, Record] = {
     "health_live": _BESIDE_CEILING,
     "web_product": _BESIDE_CEILING,
     "web_home": _BESIDE_CEILING,
+    "web_product_many_users": _BESIDE_CEILING,
     "mobile_home": _BESIDE_CEILING,
     "mobile_home_msgpack": _BESIDE_CEILING,
     "mobile_home_304": _BESIDE_CEILING,

@@ -4,6 +4,11 @@ Every wrk scenario is warmed first (the cache filled, connections and code paths
 measured with one wrk thread and 32 connections; a scenario with a target relative to the
 ceiling is measured right after a ceiling run of the same length, and compared with that one.
 
+``web_product_many_users`` drives the cached product for ``MANY_USERS`` signed-in users, a
+different session per request in turn: with one session (the other scenarios), the requests in
+flight at once read the same per-user entries, and the cache's single-flight reads share them,
+which a fleet serving many users does not see.
+
 Product 7 is the cached product; the cold scenarios use ids nothing else asks for, so their
 cache really is cold (the stubs know ids 1 to 500).
 """
@@ -11,7 +16,7 @@ cache really is cold (the stubs know ids 1 to 500).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +35,7 @@ STAMPEDE_WARM_ID = "4"
 STAMPEDE_ID = "500"
 NOT_MODIFIED = {304}
 TWO_XX = range(200, 300)
+MANY_USERS = 64
 
 Record = dict[str, Any]
 
@@ -53,12 +59,20 @@ class Run:
     plan: Plan
     _web: dict[str, dict[str, str]] = field(default_factory=dict)
     _app: AppSession | None = None
+    _many: list[str] = field(default_factory=list)
 
     def web_headers(self, gateway: str) -> dict[str, str]:
         """A logged-in browser's headers, one login per gateway instance."""
         if gateway not in self._web:
             self._web[gateway] = web_headers(self.stack.url(gateway))
         return self._web[gateway]
+
+    def many_web_cookies(self, count: int) -> list[str]:
+        """The session cookies of ``count`` users of the web gateway, logged in once a run."""
+        url = self.stack.url("web")
+        while len(self._many) < count:
+            self._many.append(web_headers(url, sub=f"bench-user-{len(self._many)}")["Cookie"])
+        return self._many[:count]
 
     def app_headers(self) -> dict[str, str]:
         """A fresh app access token (they live five minutes; a scenario is shorter)."""
@@ -76,16 +90,21 @@ class Run:
         return wrk.run(url, seconds=self.plan.seconds, headers=headers, success=success)
 
     def load_beside_ceiling(
-        self, url: str, headers: Mapping[str, str] | None = None, success: Collection[int] = TWO_XX
+        self,
+        url: str,
+        headers: Mapping[str, str] | None = None,
+        success: Collection[int] = TWO_XX,
+        cookies: Sequence[str] | None = None,
     ) -> Record:
         """A warm-up run, then the ceiling and this scenario back to back for the same time.
 
         Their ratio is the target, and the load of the rest of the machine moves by far more
         than the targets' margins within minutes: two runs seconds apart see the same machine.
         """
-        wrk.run(url, seconds=self.plan.warmup_s, headers=headers, success=success)
+        options: dict[str, Any] = {"headers": headers, "success": success, "cookies": cookies}
+        wrk.run(url, seconds=self.plan.warmup_s, **options)
         ceiling = wrk.run(f"{self.ceiling_url()}{CACHED_PRODUCT}", seconds=self.plan.seconds)
-        measured = wrk.run(url, seconds=self.plan.seconds, headers=headers, success=success)
+        measured = wrk.run(url, seconds=self.plan.seconds, **options)
         return {**dataclasses.asdict(measured), "paired_ceiling": ceiling}
 
     def fetch(self, url: str, headers: Mapping[str, str], expect: int = 200) -> httpx.Response:
@@ -128,6 +147,14 @@ def web_screen(path: str) -> Callable[[Run], Record]:
         return run.load_beside_ceiling(url, headers)
 
     return measure
+
+
+def web_product_many_users(run: Run) -> Record:
+    url = f"{run.stack.url('web')}{CACHED_PRODUCT}"
+    cookies = run.many_web_cookies(MANY_USERS)
+    for cookie in cookies:  # every user's entries are filled before wrk starts
+        run.fetch(url, {"Cookie": cookie, "X-CSRF": "1"})
+    return run.load_beside_ceiling(url, {"X-CSRF": "1"}, cookies=cookies)
 
 
 def mobile_home(extra: Mapping[str, str], *, revalidate: bool = False) -> Callable[[Run], Record]:
@@ -205,6 +232,12 @@ SCENARIOS = (
     Scenario("health_live", "web GET /health/live", ("web",), health_live),
     Scenario("web_product", "web GET /api/products/7", ("web",), web_screen(CACHED_PRODUCT)),
     Scenario("web_home", "web GET /api/home", ("web",), web_screen("/api/home")),
+    Scenario(
+        "web_product_many_users",
+        f"web GET /api/products/7, {MANY_USERS} users",
+        ("web",),
+        web_product_many_users,
+    ),
     Scenario("mobile_home", "mobile GET /m/v1/home (JSON)", MOBILE, mobile_home({})),
     Scenario(
         "mobile_home_msgpack", "mobile GET /m/v1/home (msgpack)", MOBILE, mobile_home(MSGPACK)

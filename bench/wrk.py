@@ -4,7 +4,8 @@ response's status.
 wrk's own error line ("Non-2xx or 3xx responses") counts only statuses from 400 up, which cannot
 tell a 304 from a 200 nor a stray redirect from a screen. A small Lua script therefore counts
 each status per thread and prints the totals when the run is done (``status <code> <count>``),
-so a scenario decides for itself which statuses are successes.
+so a scenario decides for itself which statuses are successes. With ``cookies``, each request
+takes the next cookie of the list (one per user), so one wrk run is many users' traffic.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import re
 import subprocess
 import tempfile
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,6 +47,28 @@ function done(summary, latency, requests)
   end
 end
 """
+
+ROTATING_COOKIES = """
+cookies = {%s}
+local sent = 0
+
+function request()
+  sent = sent + 1
+  wrk.headers["Cookie"] = cookies[(sent %% #cookies) + 1]
+  return wrk.format()
+end
+"""
+
+
+def script(cookies: Sequence[str] | None = None) -> str:
+    """The Lua script of a run: the status counter, and the cookie rotation when asked."""
+    if not cookies:
+        return STATUS_SCRIPT
+    quoted = ", ".join(
+        '"' + cookie.replace("\\", "\\\\").replace('"', '\\"') + '"' for cookie in cookies
+    )
+    return STATUS_SCRIPT + ROTATING_COOKIES % quoted
+
 
 _UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
 _DURATION = re.compile(r"^([\d.]+)(us|ms|s|m|h)$")
@@ -120,13 +143,14 @@ def run(
     connections: int = CONNECTIONS,
     threads: int = THREADS,
     success: Collection[int] = range(200, 300),
+    cookies: Sequence[str] | None = None,
 ) -> LoadResult:
     """``wrk -t1 -c32 --latency`` (unless told otherwise) for ``seconds``, at least one, with
-    the status counter."""
+    the status counter (and ``cookies`` in rotation, see ``script``)."""
     duration = max(1, round(seconds))
     with tempfile.TemporaryDirectory(prefix="bff-bench-wrk-") as scratch:
-        script = Path(scratch) / "statuses.lua"
-        script.write_text(STATUS_SCRIPT)
+        script_file = Path(scratch) / "statuses.lua"
+        script_file.write_text(script(cookies))
         command = [
             "wrk",
             f"-t{threads}",
@@ -135,7 +159,7 @@ def run(
             f"--timeout={TIMEOUT_S}s",
             "--latency",
             "-s",
-            str(script),
+            str(script_file),
         ]
         for name, value in (headers or {}).items():
             command += ["-H", f"{name}: {value}"]

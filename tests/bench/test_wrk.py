@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.wrk import WrkOutputError, duration_ms, parse_output
+from bench.wrk import STATUS_SCRIPT, WrkOutputError, duration_ms, parse_output, script
 
 # Captured from `wrk -t1 -c32 -d10s --latency -s statuses.lua` against a mobile gateway's
 # If-None-Match scenario on this machine (a few answers refused on purpose, a few sockets cut);
@@ -75,3 +75,14 @@ def test_output_without_the_latency_distribution_is_refused_not_guessed() -> Non
         parse_output(without)
     with pytest.raises(WrkOutputError, match="throughput"):
         parse_output("unable to connect to 127.0.0.1:1 Connection refused\n")
+
+
+def test_a_run_with_cookies_sends_each_in_turn() -> None:
+    """Many users' traffic from one wrk run: the script sets the next cookie on every request
+    (a quote in a value cannot end the Lua string early)."""
+    assert script() == STATUS_SCRIPT
+    rotating = script(["bff=first", 'bff=with"quote'])
+    assert rotating.startswith(STATUS_SCRIPT)
+    assert 'cookies = {"bff=first", "bff=with\\"quote"}' in rotating
+    assert 'wrk.headers["Cookie"] = cookies[(sent % #cookies) + 1]' in rotating
+    assert "function request()" in rotating
