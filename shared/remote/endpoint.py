@@ -24,7 +24,7 @@ from shared.platform.errors import BadRequest
 from shared.platform.plugin import provide_request_id
 from shared.remote.authorization import upstream_authorization
 from shared.remote.errors import RemoteApiCallerGone
-from shared.remote.forwarding import OutgoingCall
+from shared.remote.forwarding import OutgoingCall, UpstreamAnswer
 from shared.remote.wiring import REMOTE
 
 _DOT_SEGMENTS: Final = frozenset({".", ".."})
@@ -69,10 +69,16 @@ async def forward_request(
             )
         except RemoteApiCallerGone:
             return ASGIResponse(status_code=CALLER_GONE_STATUS)
+    return streamed_answer(answer)
+
+
+def streamed_answer(answer: UpstreamAnswer) -> ASGIStreamingResponse:
+    """The upstream's answer as the caller's response; the upstream's is closed once it is sent
+    or the caller went away mid-way (Litestar runs the background task after either)."""
     response = ASGIStreamingResponse(
         iterator=answer.body,
         status_code=answer.status,
-        background=BackgroundTask(answer.close),  # also when the caller went away mid-way
+        background=BackgroundTask(answer.close),
     )
     if "content-type" in response.headers:
         del response.headers["content-type"]  # Litestar's default; the upstream's is the one

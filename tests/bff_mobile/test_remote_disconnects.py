@@ -6,8 +6,9 @@ left; nothing waits for time to pass."""
 from __future__ import annotations
 
 import socket
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,51 @@ def wait_for(condition: Callable[[], bool]) -> None:
         time.sleep(0.01)
 
 
+class EndlessUpstream:
+    """An upstream on a real socket that answers every request with a body longer than anyone
+    reads, chunk by chunk, until its connection is closed from the other side; it counts those
+    closes. A gateway that kept the connection would leave it blocked on a full socket."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.connections = 0
+        self.closed_by_peer = 0
+
+    def serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:  # the listener was closed: the test is over
+                return
+            self.connections += 1
+            threading.Thread(target=self._answer, args=(connection,), daemon=True).start()
+
+    def _answer(self, connection: socket.socket) -> None:
+        connection.settimeout(BOUND_S)
+        with connection:
+            received = b""
+            while b"\r\n\r\n" not in received:
+                received += connection.recv(1 << 16)
+            head = b"HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\n"
+            connection.sendall(head + b"content-length: 1073741824\r\n\r\n")
+            try:
+                while True:
+                    connection.sendall(bytes(1 << 16))
+            except TimeoutError:  # blocked: nobody reads and nobody closed
+                return
+            except OSError:  # reset or broken pipe: the gateway closed the connection
+                self.closed_by_peer += 1
+
+
+@pytest.fixture
+def endless_upstream() -> Iterator[EndlessUpstream]:
+    upstream = EndlessUpstream()
+    threading.Thread(target=upstream.serve, daemon=True).start()
+    yield upstream
+    upstream.listener.close()
+
+
 @pytest.fixture
 def mobile(
     start_gateway: StartGateway,
@@ -37,10 +83,13 @@ def mobile(
     core_stubs: str,
     redis_url: str,
     tmp_path: Path,
+    endless_upstream: EndlessUpstream,
 ) -> RunningGateway:
     reset_echo(core_stubs)
     apis = remote_apis_file(
-        tmp_path, {"path": "/m/v1/remote/echo", "upstream": f"{core_stubs}/echo"}
+        tmp_path,
+        {"path": "/m/v1/remote/echo", "upstream": f"{core_stubs}/echo"},
+        {"path": "/m/v1/remote/endless", "upstream": endless_upstream.url},
     )
     return start_gateway(
         "mobile",
@@ -79,3 +128,17 @@ def test_a_caller_gone_mid_upload_is_a_quiet_499_not_a_500(mobile: RunningGatewa
     ]
     assert all(line["log_level"] in {"debug", "info"} for line in logs), logs
     assert all("exc_info" not in line for line in logs)
+
+
+def test_a_caller_gone_mid_download_closes_the_upstream_connection(
+    mobile: RunningGateway, endless_upstream: EndlessUpstream
+) -> None:
+    host, port = mobile.url.removeprefix("http://").split(":")
+    head = request_head(mobile, "GET", "/m/v1/remote/endless/blob")
+    with socket.create_connection((host, int(port))) as caller:
+        caller.sendall(head)
+        first = caller.recv(1 << 16)
+        assert first.startswith(b"HTTP/1.1 200"), first + caller.recv(1 << 16)
+        caller.recv(1 << 16)  # a little of the body, then the caller goes
+    wait_for(lambda: endless_upstream.closed_by_peer == 1)
+    assert endless_upstream.connections == 1

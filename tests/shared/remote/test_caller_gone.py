@@ -1,6 +1,7 @@
 """A caller that goes away while its body goes up: the call is abandoned quietly. The upstream
 (a real socket here) sees its connection closed, the breaker is not charged, and one info line
-without a stack trace says so; Litestar's own disconnect error is what the body raises."""
+without a stack trace says so; Litestar's own disconnect error is what the body raises. A caller
+that goes away mid-download has the upstream's answer closed by the response itself."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ import httpx
 import pytest
 import structlog
 from litestar.exceptions import InternalServerException
+from litestar.types import Message
 
 from core_clients.breaker import BreakerState
-from shared.remote.endpoint import caller_body
+from shared.remote.endpoint import caller_body, streamed_answer
 from shared.remote.errors import RemoteApiCallerGone
-from shared.remote.forwarding import RemoteApi
+from shared.remote.forwarding import RemoteApi, UpstreamAnswer
 from tests.fixtures.clock import FakeClock
 from tests.shared.remote.test_forwarding import CHUNK, call, declared
 
@@ -105,3 +107,36 @@ async def test_another_litestar_error_from_the_body_is_not_taken_for_a_disconnec
     with pytest.raises(InternalServerException):
         async for _ in caller_body(disconnecting_caller("stream consumed")):
             pass
+
+
+async def test_the_upstream_answer_is_closed_when_the_caller_goes_mid_download() -> None:
+    """The body is held here, so only the response's own close can close the answer."""
+    closed = asyncio.Event()
+
+    async def endless() -> AsyncIterator[bytes]:
+        while True:
+            yield bytes(CHUNK)
+            await asyncio.sleep(0)
+
+    async def close() -> None:
+        closed.set()
+
+    body = endless()
+    response = streamed_answer(UpstreamAnswer(200, [], body, close))
+    sent: list[Message] = []
+    a_little_sent = asyncio.Event()
+
+    async def receive() -> Message:
+        await a_little_sent.wait()  # the head and a little of the body, then the caller goes
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+        if len(sent) == 3:
+            a_little_sent.set()
+
+    async with asyncio.timeout(UPSTREAM_WAIT_S):
+        await response({"type": "http", "method": "GET"}, receive, send)  # type: ignore[arg-type]
+    assert closed.is_set()
+    assert sent[0]["type"] == "http.response.start"
+    await body.aclose()
