@@ -43,11 +43,11 @@ from bff_mobile.errors import (
     oauth_error_response,
 )
 from bff_mobile.tokens import DpopProof, MobileSession, app_request, bearer_session
+from shared.identity.app_codes import AppAuthorization, PendingAppLogin
 from shared.identity.endpoints import backchannel_logout_handler, client_jwks
 from shared.identity.errors import IdentityError, IdpUnavailable, LoginRejected
 from shared.identity.login import LOGIN_TTL_S, LoginOptions, parse_login_options
 from shared.identity.login_cookie import PendingLoginCookie, find_pending
-from shared.identity.mobile_tokens import AppAuthorization, PendingAppLogin
 from shared.identity.policy import AUTHENTICATED, PUBLIC, declare
 from shared.identity.wiring import Identity
 from shared.platform.errors import current_trace_id, unavailable_headers
@@ -220,7 +220,7 @@ async def authorize(
         _logger.info("mobile_authorize_refused", reason=exc.detail)
         return login_error_page(exc.detail, exc.status)
     try:
-        url, entry = await identity.mobile.begin(app, options)
+        url, entry = await identity.mobile.codes.begin(app, options)
     except IdpUnavailable:
         return login_error_page("The identity provider is unavailable; try again soon", 503)
     # Parallel attempts of one browser share its cookie, so each of them can complete.
@@ -270,7 +270,7 @@ async def callback(
     except LoginRejected as exc:
         _logger.info("mobile_login_rejected", reason=exc.detail)
         return _to_app(app, remaining, error="server_error")
-    return _to_app(app, remaining, code=await identity.mobile.issue_code(app, result))
+    return _to_app(app, remaining, code=await identity.mobile.codes.issue(app, result))
 
 
 # --- POST /auth/token ----------------------------------------------------------------------

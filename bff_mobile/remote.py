@@ -11,7 +11,7 @@ from typing import Any
 
 from litestar import Request, route
 from litestar.handlers import HTTPRouteHandler
-from litestar.response.streaming import ASGIStreamingResponse
+from litestar.response.base import ASGIResponse
 
 from bff_mobile.tokens import MobileSession
 from shared.platform.remote_api_settings import RemoteApiSettings
@@ -27,7 +27,7 @@ def _route(api: RemoteApiSettings) -> HTTPRouteHandler:
     @route(http_method=REMOTE_METHODS, **remote_route_options(api))
     async def forward(
         request: Request[Any, Any, Any], mobile_session: MobileSession
-    ) -> ASGIStreamingResponse:
+    ) -> ASGIResponse:
         return await forward_request(request, mobile_session, api.name)
 
     return forward

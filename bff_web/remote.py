@@ -12,7 +12,7 @@ from typing import Any
 from litestar import Request, route
 from litestar.di import NamedDependency
 from litestar.handlers import HTTPRouteHandler
-from litestar.response.streaming import ASGIStreamingResponse
+from litestar.response.base import ASGIResponse
 
 from bff_web.security import csrf_guard
 from shared.identity.records import SessionRecord
@@ -29,7 +29,7 @@ def _route(api: RemoteApiSettings) -> HTTPRouteHandler:
     @route(http_method=REMOTE_METHODS, guards=[csrf_guard], **remote_route_options(api))
     async def forward(
         request: Request[Any, Any, Any], session: NamedDependency[SessionRecord]
-    ) -> ASGIStreamingResponse:
+    ) -> ASGIResponse:
         return await forward_request(request, session, api.name)
 
     return forward

@@ -4,6 +4,7 @@ import pytest
 
 pytest_plugins = [
     "tests.fixtures.servers",
+    "tests.fixtures.clock",
     "tests.fixtures.redis",
     "tests.fixtures.redis_cluster",
     "tests.fixtures.stubs",

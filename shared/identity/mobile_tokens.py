@@ -2,14 +2,11 @@
 
 The app never holds an IdP token. It holds two random strings (256 bits each) that mean nothing
 outside this gateway: an access token (``ACCESS_TOKEN_TTL_S``) for ``/m/v1/*``, and a refresh
-token traded once at ``POST /auth/token`` for a new pair. Threats this stops:
+token traded once at ``POST /auth/token`` for a new pair. The first pair comes from a one-time
+code (``shared.identity.app_codes``, which owns the login hand-off and its threats: an
+intercepted code, a login finished in another browser); a second redemption of a code ends the
+session the first one opened. Threats this stops:
 
-* **An intercepted one-time code** (another app claiming the same custom scheme) is useless
-  without the app's PKCE verifier; it lives ``CODE_TTL_S`` and works once. A second redemption
-  ends the session the first one created (RFC 6749 4.1.2), since one of the two was a thief.
-* **A login finished in another browser**: the pending attempt lives only in a sealed cookie
-  of the browser that started it (``shared.identity.login_cookie``), so an anonymous
-  ``/auth/authorize`` leaves nothing on the server.
 * **A copy of the store yields no bearer.** Tokens are indexed by their keyed hash only.
 * **A stolen refresh token is good for one use at most, and its use is noticed.** The session
   keeps its token family in ``extra[FAMILY_KEY]``: the hashes of the one current refresh token
@@ -36,62 +33,28 @@ from __future__ import annotations
 
 import hmac
 import math
-import re
 from dataclasses import dataclass
-from typing import Any
 
-import msgspec
-from authlib.oauth2.rfc7636 import create_s256_code_challenge
-
+from shared.identity.app_codes import AppCodes
 from shared.identity.app_proofs import BEARER_SCHEME, DPOP_SCHEME, AppProofs, AppRequest
 from shared.identity.errors import GrantRefused
-from shared.identity.login import LOGIN_TTL_S, LoginFlow, LoginOptions, LoginResult
-from shared.identity.login_cookie import PendingLogin
+from shared.identity.login import LoginFlow
 from shared.identity.one_time import OneTimeStore
-from shared.identity.records import SessionAccess, SessionRecord, TokenSet
+from shared.identity.records import SessionRecord
 from shared.identity.refresh_reuse import RefreshReuseWindow, SuccessorPair
 from shared.identity.sessions import SessionManager
 from shared.identity.token_family import TokenFamily, read_family, with_family
-from shared.identity.token_index import TokenIndex
+from shared.identity.token_index import OPAQUE_FORMAT, TokenIndex, find_token
 from shared.platform.crypto import new_opaque_id
 from shared.platform.keys import KeyedHasher
 from shared.platform.logging import get_logger
 
 ACCESS_TOKEN_TTL_S = 300
-CODE_TTL_S = 60
-USED_CODE_MEMORY_S = 600  # how long a redeemed code is remembered, to spot its replay
 DEFAULT_REFRESH_REUSE_S = 10.0
 
-# What new_opaque_id() makes is 43 characters; a little room either way, nothing else.
-OPAQUE_FORMAT = re.compile(r"[A-Za-z0-9_-]{32,128}")
 _REFRESH_CLAIM_PREFIX = "mobile-refresh-used:"
 
 _logger = get_logger("bff.mobile.tokens")
-
-
-class AppAuthorization(msgspec.Struct, frozen=True):
-    """What the app asked for at ``/auth/authorize``; kept until its code is redeemed."""
-
-    redirect_uri: str
-    state: str
-    code_challenge: str
-
-
-class PendingAppLogin(PendingLogin, frozen=True):
-    """One app login in progress at the IdP, kept in the browser's sealed login cookie."""
-
-    app: AppAuthorization
-
-
-class IssuedCode(msgspec.Struct, frozen=True):
-    """What a one-time code stands for, stored sealed for ``CODE_TTL_S``."""
-
-    app: AppAuthorization
-    sub: str
-    idp_sid: str | None
-    claims: dict[str, Any]
-    tokens: TokenSet
-    access: SessionAccess = SessionAccess()
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +75,8 @@ def token_type_of(family: TokenFamily) -> str:
 
 
 class MobileTokenHandler:
-    """Logins handed off to apps, and the apps' opaque tokens."""
+    """The apps' opaque tokens: the first pair for a redeemed code, rotation, the bearer
+    reader. ``codes`` is the login hand-off the gateway's ``/auth`` routes start with."""
 
     def __init__(
         self,
@@ -125,7 +89,7 @@ class MobileTokenHandler:
         *,
         refresh_reuse_s: float = DEFAULT_REFRESH_REUSE_S,
     ) -> None:
-        self.login = login
+        self.codes = AppCodes(login, one_time, tokens, keys, sessions.clock)
         self.proofs = proofs
         self.sessions = sessions
         self._one_time = one_time
@@ -134,36 +98,8 @@ class MobileTokenHandler:
         self.clock = sessions.clock
         self.reuse = RefreshReuseWindow(one_time, sessions.clock, refresh_reuse_s)
         self.access_token_ttl_s = float(ACCESS_TOKEN_TTL_S)
-        self.code_ttl_s = float(CODE_TTL_S)
 
-    # --- the login hand-off ---------------------------------------------------------------------
-
-    async def begin(
-        self, app: AppAuthorization, options: LoginOptions | None = None
-    ) -> tuple[str, PendingAppLogin]:
-        """Start the IdP login for the app: the authorization URL, and the entry the browser
-        keeps (sealed, in its login cookie) until the callback. ``options`` carry a step-up's
-        ``prompt=login`` and ``max_age`` through to the IdP."""
-        url, attempt = await self.login.begin(options)
-        expires_at = self.clock.time() + LOGIN_TTL_S
-        return url, PendingAppLogin(attempt=attempt, expires_at=expires_at, app=app)
-
-    async def issue_code(self, app: AppAuthorization, result: LoginResult) -> str:
-        """A one-time code standing for the finished login, for the app to redeem."""
-        issued = IssuedCode(
-            app=app,
-            sub=result.sub,
-            idp_sid=result.idp_sid,
-            claims=result.claims,
-            tokens=result.tokens,
-            access=result.access,
-        )
-        code = new_opaque_id()
-        await self._one_time.put(
-            "mobile-code:" + code, msgspec.msgpack.encode(issued), self.code_ttl_s
-        )
-        _logger.info("mobile_code_issued")
-        return code
+    # --- the code's redemption -------------------------------------------------------------------
 
     async def redeem_code(
         self,
@@ -179,19 +115,10 @@ class MobileTokenHandler:
         if not OPAQUE_FORMAT.fullmatch(code):
             raise GrantRefused("The code is not valid")
         jkt = await self.proofs.binding_for_login(request)
-        raw = await self._one_time.take("mobile-code:" + code)
-        if raw is None:
+        issued = await self.codes.take(code, verifier, redirect_uri)
+        if issued is None:
             await self._end_session_of_replayed_code(code)
             raise GrantRefused("The code is not valid, has expired or was already used")
-        try:
-            issued = msgspec.msgpack.decode(raw, type=IssuedCode)
-        except msgspec.DecodeError:
-            raise GrantRefused("The code is not valid") from None
-        challenge = str(create_s256_code_challenge(verifier))
-        if not hmac.compare_digest(challenge.encode(), issued.app.code_challenge.encode()):
-            raise GrantRefused("The code_verifier does not match the code_challenge")
-        if redirect_uri is not None and redirect_uri != issued.app.redirect_uri:
-            raise GrantRefused("The redirect_uri does not match the authorization request")
         now = self.clock.time()
         tokens, family = self._mint(1, now, now + self.sessions.absolute_timeout_s, jkt=jkt)
         record = await self.sessions.open(
@@ -205,17 +132,15 @@ class MobileTokenHandler:
             access=issued.access,
         )
         await self._index(record.id, family, now, record.absolute_expires_at)
-        await self._tokens.add(
-            "used-code", self._keys.hex("token", code), record.id, USED_CODE_MEMORY_S
-        )
+        await self.codes.remember_redeemed(code, record.id)
         return tokens
 
     async def _end_session_of_replayed_code(self, code: str) -> None:
         """RFC 6749 4.1.2: a code used twice revokes what it was first redeemed for."""
-        found = await self._find("used-code", code)
-        if found is None:
+        session_id = await self.codes.session_redeemed_with(code)
+        if session_id is None:
             return
-        record = await self.sessions.store.get(found[0])
+        record = await self.sessions.store.get(session_id)
         if record is not None:
             await self.end(record)
         _logger.warning("authorization_code_replay")
@@ -386,11 +311,4 @@ class MobileTokenHandler:
         await self._tokens.drop("refresh", family.refresh_hash)
 
     async def _find(self, kind: str, token: str) -> tuple[str, str] | None:
-        """``(session id, matching hash)`` of a presented token, trying every hash candidate."""
-        if not OPAQUE_FORMAT.fullmatch(token):
-            return None
-        for token_hash in self._keys.hex_candidates("token", token):
-            session_id = await self._tokens.lookup(kind, token_hash)
-            if session_id is not None:
-                return session_id, token_hash
-        return None
+        return await find_token(self._tokens, self._keys, kind, token)

@@ -16,12 +16,15 @@ from abc import ABC, abstractmethod
 from shared.identity.session_codec import text
 from shared.platform.clock import Clock
 from shared.platform.crypto import DecryptionError, TokenCipher
+from shared.platform.keys import KeyedHasher
 from shared.platform.logging import get_logger
 from shared.platform.redis import RedisClient
 
 _TOKEN_INDEX_AD = b"bff token index\x00"
 _TOKEN_KIND = re.compile(r"[a-z][a-z0-9-]{0,31}")
 _HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
+# What new_opaque_id() makes is 43 characters; a little room either way, nothing else.
+OPAQUE_FORMAT = re.compile(r"[A-Za-z0-9_-]{32,128}")
 
 _logger = get_logger("bff.sessions")
 
@@ -148,3 +151,17 @@ def _entry_ad(kind: str, token_hash: str) -> bytes:
 
 def _ms(seconds: float) -> int:
     return max(1, math.ceil(seconds * 1000))
+
+
+async def find_token(
+    index: TokenIndex, keys: KeyedHasher, kind: str, token: str
+) -> tuple[str, str] | None:
+    """``(session id, matching hash)`` of a presented token, trying its hash under each secret
+    (``keys``' candidates); None for anything not shaped like a token the gateway makes."""
+    if not OPAQUE_FORMAT.fullmatch(token):
+        return None
+    for token_hash in keys.hex_candidates("token", token):
+        session_id = await index.lookup(kind, token_hash)
+        if session_id is not None:
+            return session_id, token_hash
+    return None

@@ -7,12 +7,14 @@ routes with their guards, policy and session dependency and call :func:`forward_
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any, Final
 from urllib.parse import quote, unquote
 
 from litestar import Request
 from litestar.background_tasks import BackgroundTask
-from litestar.exceptions import HTTPException
+from litestar.exceptions import HTTPException, InternalServerException
+from litestar.response.base import ASGIResponse
 from litestar.response.streaming import ASGIStreamingResponse
 
 from shared.identity.records import SessionRecord
@@ -21,19 +23,28 @@ from shared.platform.deadline import Deadline, deadline_scope
 from shared.platform.errors import BadRequest
 from shared.platform.plugin import provide_request_id
 from shared.remote.authorization import upstream_authorization
-from shared.remote.forwarding import OutgoingCall
+from shared.remote.errors import RemoteApiCallerGone
+from shared.remote.forwarding import OutgoingCall, UpstreamAnswer
 from shared.remote.wiring import REMOTE
 
 _DOT_SEGMENTS: Final = frozenset({".", ".."})
 _PATH_SAFE: Final = "/:@!$&'()*+,;=-._~"
 """What RFC 3986 allows unencoded in a path (``pchar`` and ``/``)."""
+CALLER_GONE_STATUS: Final = 499
+"""What the access log shows for a caller that left mid-upload (nginx's "client closed
+request"): not a 500, since nothing failed on this side, and nobody reads the answer."""
+_DISCONNECTED: Final = "client disconnected prematurely"
+"""The detail of the ``InternalServerException`` Litestar's ``Request.stream()`` raises on an
+``http.disconnect`` (litestar/connection/request.py); a test over real HTTP pins it."""
 
 
 async def forward_request(
     request: Request[Any, Any, Any], session: SessionRecord, api_name: str
-) -> ASGIStreamingResponse:
+) -> ASGIResponse:
     """The upstream's answer to this request, streamed; the API's timeout (and any tighter
-    request deadline) covers the token refresh and the wait for the answer's start."""
+    request deadline) covers the token refresh and the wait for the answer's start. A caller
+    that goes away while its body goes up ends the call quietly (logged once by the forwarding,
+    the upstream connection closed, the breaker not charged)."""
     state = request.app.state
     remote = REMOTE.get(state)
     api = remote.apis[api_name]
@@ -44,27 +55,48 @@ async def forward_request(
         authorization = await upstream_authorization(
             api.settings, session, IDENTITY.get(state).tokens, remote.client_tokens
         )
-        answer = await api.forward(
-            OutgoingCall(
-                method=request.method,
-                path=rest_of_path(scope, api.settings.path),
-                query=scope.get("query_string", b""),
-                headers=headers,
-                body=request.stream() if _has_body(headers) else None,
-                authorization=authorization,
-                request_id=provide_request_id(scope) or None,
+        try:
+            answer = await api.forward(
+                OutgoingCall(
+                    method=request.method,
+                    path=rest_of_path(scope, api.settings.path),
+                    query=scope.get("query_string", b""),
+                    headers=headers,
+                    body=caller_body(request.stream()) if _has_body(headers) else None,
+                    authorization=authorization,
+                    request_id=provide_request_id(scope) or None,
+                )
             )
-        )
+        except RemoteApiCallerGone:
+            return ASGIResponse(status_code=CALLER_GONE_STATUS)
+    return streamed_answer(answer)
+
+
+def streamed_answer(answer: UpstreamAnswer) -> ASGIStreamingResponse:
+    """The upstream's answer as the caller's response; the upstream's is closed once it is sent
+    or the caller went away mid-way (Litestar runs the background task after either)."""
     response = ASGIStreamingResponse(
         iterator=answer.body,
         status_code=answer.status,
-        background=BackgroundTask(answer.close),  # also when the caller went away mid-way
+        background=BackgroundTask(answer.close),
     )
     if "content-type" in response.headers:
         del response.headers["content-type"]  # Litestar's default; the upstream's is the one
     for name, value in answer.headers:  # one by one: a repeated header stays repeated
         response.headers.add(name, value)
     return response
+
+
+async def caller_body(stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """The caller's body as Litestar streams it, its disconnect made a ``RemoteApiCallerGone``
+    (Litestar raises a 500 ``InternalServerException`` for it, which would log a stack trace)."""
+    try:
+        async for chunk in stream:
+            yield chunk
+    except InternalServerException as exc:
+        if exc.detail != _DISCONNECTED:
+            raise
+        raise RemoteApiCallerGone("the caller disconnected while sending its body") from exc
 
 
 def rest_of_path(scope: Any, prefix: str) -> str:

@@ -14,6 +14,9 @@ the failures to get one; each gateway maps them to problems in one ``ErrorMap``
 ``detail`` names the API by its declared name, never its host. ``REMOTE_PROBLEMS`` is the one
 translation into problems, the same for both gateways (nothing in it differs by client, unlike
 the identity errors' bearer challenges); each registers it with ``problem_handler``.
+
+``RemoteApiCallerGone`` is not one of them: the caller left while its body went up, nobody is
+left to answer, and the upstream is not to blame; ``endpoint.py`` ends the request quietly.
 """
 
 from __future__ import annotations
@@ -49,6 +52,10 @@ class RemoteApiBadGateway(RemoteApiError):
 
 class RemoteApiTokenUnavailable(RemoteApiError):
     """The gateway's client-credentials token could not be obtained from the IdP."""
+
+
+class RemoteApiCallerGone(Exception):
+    """The caller disconnected while its body was being sent up: the call is abandoned."""
 
 
 REMOTE_PROBLEMS: ErrorMap[RemoteApiError, problems.GatewayError] = ErrorMap(

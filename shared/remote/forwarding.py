@@ -48,6 +48,7 @@ from shared.platform.tls import tls_failure_reason
 from shared.remote.errors import (
     RemoteApiBadGateway,
     RemoteApiBreakerOpen,
+    RemoteApiCallerGone,
     RemoteApiError,
     RemoteApiTimeout,
     RemoteApiUnavailable,
@@ -258,6 +259,11 @@ class RemoteApi:
                 body=self._body(response),
                 close=response.aclose,
             )
+        except RemoteApiCallerGone:
+            # httpx closed the half-sent upstream connection; a disconnect is no fault to trace.
+            error_type = "caller_gone"
+            _logger.info("remote_api_caller_gone", api=self.name, method=request.method)
+            raise
         except asyncio.CancelledError:
             error_type = "cancelled"
             if scope.expired():  # the upstream used up all the time the call had

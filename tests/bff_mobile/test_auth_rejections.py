@@ -12,7 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from shared.identity.mobile_tokens import ACCESS_TOKEN_TTL_S, CODE_TTL_S
+from shared.identity.app_codes import CODE_TTL_S
+from shared.identity.mobile_tokens import ACCESS_TOKEN_TTL_S
 from tests.bff_mobile.test_auth_flow import (
     CUSTOM_SCHEME_URI,
     LOOPBACK_URI,

@@ -38,11 +38,6 @@ async def recent_probe(mobile_session: MobileSession) -> str:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
 def mobile(idp: IdpServer, start_gateway: StartGateway, clock: FakeClock) -> RunningGateway:
     """The mobile gateway with two probe routes on the bearer session dependency."""
     gateway = start_gateway("mobile", idp_url=idp.url, clock=clock)

@@ -28,11 +28,6 @@ def _refused(response: httpx.Response) -> bool:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
 def instances(
     idp: IdpServer, start_gateway: StartGateway, redis_url: str, clock: FakeClock
 ) -> tuple[RunningGateway, RunningGateway]:

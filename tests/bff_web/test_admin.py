@@ -30,11 +30,6 @@ ALICE_SESSIONS = "/api/admin/users/alice/sessions"
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
 def web(
     idp: IdpServer, redis_url: str, start_gateway: StartGateway, clock: FakeClock
 ) -> tuple[RunningGateway, RunningGateway]:

@@ -38,11 +38,6 @@ def test_alice_has_no_roles(rp: RelyingParty) -> None:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
 def in_process_rp(clock: FakeClock, tmp_path: Path) -> Iterator[RelyingParty]:
     """A relying party in front of an in-process IdP whose logins are stamped by ``clock``."""
     app = create_idp_app(now=clock.time)

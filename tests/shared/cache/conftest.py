@@ -18,11 +18,6 @@ from tests.shared.cache.support import SECRET, MakeCache, RedisProcess
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
 async def make_cache(redis_url: str, clock: FakeClock) -> AsyncIterator[MakeCache]:
     made: list[tuple[Cache, RedisClient | None]] = []
     hasher = KeyedHasher(SECRET)

@@ -22,11 +22,6 @@ PUBLIC_URL = "https://mobile.example.com"
 TOKEN = "an-access-token"
 
 
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
 @pytest.fixture(scope="module")
 def key() -> DpopKey:
     return DpopKey.generate()

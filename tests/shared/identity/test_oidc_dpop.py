@@ -44,11 +44,6 @@ def provider() -> Iterator[respx.MockRouter]:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
 def rp(provider: respx.MockRouter, clock: FakeClock) -> OidcRelyingParty:
     return OidcRelyingParty(
         issuer=ISSUER,
