@@ -1,6 +1,8 @@
 """The development commands of ``bff`` (``shared.platform.cli`` hands them over by name).
 
-bff dev                         IdP + core stubs + both gateways, until Ctrl-C / SIGTERM
+bff dev [--fapi]                IdP + core stubs + both gateways, until Ctrl-C / SIGTERM;
+                                ``--fapi``: the FAPI 2.0 client profile end to end (PAR,
+                                private_key_jwt with a key made for the run, DPoP)
 bff stubs [--latency-ms N]      the stand-in core services alone; ``--tls-cert F --tls-key F``
                                 serves https, ``--tls-client-ca F`` also requires a client
                                 certificate issued by that CA (mutual TLS)
@@ -30,6 +32,8 @@ from typing import Any
 
 import httpx
 import uvicorn
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from devstack import idp
 from devstack.core_stubs import create_stubs_app
@@ -120,6 +124,25 @@ class _DevStack:
         self.stopping = False
         self.config_dir = Path(tempfile.mkdtemp(prefix="bff-dev-"))
 
+    def client_key_file(self, gateway: Gateway) -> str:
+        """``--fapi``: an EC P-256 key made for this run, the gateway's ``private_key_jwt`` key
+        (the IdP reads its public half from the gateway's ``/.well-known/jwks.json``)."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+        path = self.config_dir / f"client-key-{gateway}.pem"
+        path.write_bytes(pem)
+        path.chmod(0o600)
+        return str(path)
+
+    def fapi_env(self, gateway: Gateway) -> dict[str, str]:
+        """The gateway as a FAPI 2.0 client: pushed requests, its own key, DPoP-bound tokens."""
+        return {
+            "BFF_OIDC_CLIENT_AUTH": "private_key_jwt",
+            "BFF_OIDC_CLIENT_KEY_FILE": self.client_key_file(gateway),
+            "BFF_OIDC_PAR": "always",
+            "BFF_OIDC_DPOP": "true",
+        }
+
     def remote_apis_file(self, gateway: Gateway) -> str:
         """One remote API per gateway, ``<prefix>echo``, forwarding to the stubs' echo upstream
         with the user's token: ``make run`` shows the feature working end to end."""
@@ -147,6 +170,8 @@ class _DevStack:
         )
         env.setdefault("BFF_MOBILE_REDIRECT_URIS", DEV_MOBILE_REDIRECT_URIS)
         env.setdefault("BFF_REMOTE_APIS_FILE", self.remote_apis_file(gateway))
+        if self.args.fapi:
+            env.update(self.fapi_env(gateway))
         for service in ("accounts", "catalog", "orders", "recommendations"):
             env[f"BFF_CORE_{service.upper()}_URL"] = f"{self.stubs.url}/{service}"
         return env
@@ -154,26 +179,9 @@ class _DevStack:
     def commands(self) -> list[tuple[_Child, list[str], dict[str, str]]]:
         python = [sys.executable, "-m", "devstack.cli"]
         gateway = [sys.executable, "-m", "shared.platform.cli", "serve"]
-        web_bcl = f"bff-web={self.web.url}/bff/backchannel-logout"
-        mobile_bcl = f"bff-mobile={self.mobile.url}/auth/backchannel-logout"
         args = self.args
         return [
-            (
-                self.idp,
-                [
-                    *python,
-                    "idp",
-                    "--port",
-                    str(args.idp_port),
-                    "--token-max-age",
-                    str(args.token_max_age),
-                    "--backchannel-logout-uri",
-                    web_bcl,
-                    "--backchannel-logout-uri",
-                    mobile_bcl,
-                ],
-                dict(os.environ),
-            ),
+            (self.idp, self.idp_command(), dict(os.environ)),
             (self.stubs, [*python, "stubs", "--port", str(args.stubs_port)], dict(os.environ)),
             (
                 self.web,
@@ -186,6 +194,20 @@ class _DevStack:
                 self.gateway_env("mobile", args.mobile_port),
             ),
         ]
+
+    def idp_command(self) -> list[str]:
+        command = [sys.executable, "-m", "devstack.idp", "--port", str(self.args.idp_port)]
+        command += ["--token-max-age", str(self.args.token_max_age)]
+        command += ["--backchannel-logout-uri", f"bff-web={self.web.url}/bff/backchannel-logout"]
+        command += [
+            "--backchannel-logout-uri",
+            f"bff-mobile={self.mobile.url}/auth/backchannel-logout",
+        ]
+        if self.args.fapi:
+            command += ["--par", "--require-par", "--require-dpop"]
+            for name, child in (("web", self.web), ("mobile", self.mobile)):
+                command += ["--client-jwks-uri", f"bff-{name}={child.url}/.well-known/jwks.json"]
+        return command
 
     def check_ports(self) -> str | None:
         for child in self.children:
@@ -248,6 +270,14 @@ class _DevStack:
                 f"  dev IdP      {self.idp.url}/.well-known/openid-configuration",
                 f"  remote API   {self.web.url}/api/remote/echo/... and "
                 f"{self.mobile.url}/m/v1/remote/echo/... -> {self.stubs.url}/echo/...",
+                *(
+                    [
+                        "  FAPI 2.0     pushed authorization requests, private_key_jwt (keys at "
+                        "each gateway's /.well-known/jwks.json), DPoP-bound IdP tokens"
+                    ]
+                    if self.args.fapi
+                    else []
+                ),
                 "",
                 f"Try it: open {self.web.url}/ and sign in as '{DEV_TEST_USER}' "
                 f"(any subject works) at the IdP's form; '{DEV_SUPPORT_USER}' has the support "
@@ -305,6 +335,11 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--stubs-port", type=int, default=8100)
     dev.add_argument("--idp-port", type=int, default=9400)
     dev.add_argument("--token-max-age", type=int, default=300, help="IdP access-token lifetime (s)")
+    dev.add_argument(
+        "--fapi",
+        action="store_true",
+        help="the FAPI 2.0 client profile: PAR, private_key_jwt, DPoP (the IdP requires them)",
+    )
     dev.set_defaults(handler=cmd_dev)
 
     stubs = commands.add_parser("stubs", help=DEV_COMMANDS["stubs"])

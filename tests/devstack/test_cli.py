@@ -7,6 +7,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
@@ -36,9 +37,8 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_bff_dev_starts_everything_and_leaves_nothing_behind_on_sigterm() -> None:
-    """`bff dev` brings up IdP, stubs and both gateways; SIGTERM stops every child."""
-    ports = {name: free_port() for name in ("web", "mobile", "stubs", "idp")}
+def _start_dev(ports: dict[str, int], *options: str) -> tuple[subprocess.Popen[str], str]:
+    """`bff dev` on these ports, and its output up to the banner's last line."""
     process = subprocess.Popen(
         [
             *BFF,
@@ -51,6 +51,7 @@ def test_bff_dev_starts_everything_and_leaves_nothing_behind_on_sigterm() -> Non
             str(ports["stubs"]),
             "--idp-port",
             str(ports["idp"]),
+            *options,
         ],
         cwd=ROOT,
         env=clean_env(),
@@ -60,16 +61,28 @@ def test_bff_dev_starts_everything_and_leaves_nothing_behind_on_sigterm() -> Non
     )
     assert process.stdout is not None
     output: list[str] = []
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line and process.poll() is not None:
+            break
+        output.append(line)
+        if "Stop with Ctrl-C" in line:
+            break
+    return process, "".join(output)
+
+
+def _stop_dev(process: subprocess.Popen[str]) -> None:
+    process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=30)
+    assert process.returncode == 0
+
+
+def test_bff_dev_starts_everything_and_leaves_nothing_behind_on_sigterm() -> None:
+    """`bff dev` brings up IdP, stubs and both gateways; SIGTERM stops every child."""
+    ports = {name: free_port() for name in ("web", "mobile", "stubs", "idp")}
+    process, banner = _start_dev(ports)
     try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            line = process.stdout.readline()
-            if not line and process.poll() is not None:
-                break
-            output.append(line)
-            if "Stop with Ctrl-C" in line:
-                break
-        banner = "".join(output)
         assert "The BFF dev stack is up" in banner, banner[-3000:]
         assert "alice" in banner
         assert "'support' has the support role" in banner
@@ -101,11 +114,32 @@ def test_bff_dev_starts_everything_and_leaves_nothing_behind_on_sigterm() -> Non
             )
             assert (web_remote.status_code, mobile_remote.status_code) == (401, 401)
     finally:
-        process.send_signal(signal.SIGTERM)
-        process.communicate(timeout=30)
-    assert process.returncode == 0
+        _stop_dev(process)
     time.sleep(0.5)
     assert [pid for pid in children if _alive(pid)] == []
+
+
+def test_bff_dev_fapi_runs_the_fapi_client_profile_end_to_end() -> None:
+    """`bff dev --fapi`: the IdP requires pushed requests and DPoP and knows the gateways by
+    their published keys; a browser login and a screen work, and the stubs saw DPoP proofs."""
+    ports = {name: free_port() for name in ("web", "mobile", "stubs", "idp")}
+    process, banner = _start_dev(ports, "--fapi")
+    web = f"http://127.0.0.1:{ports['web']}"
+    try:
+        assert "FAPI 2.0" in banner, banner[-3000:]
+        with httpx.Client(timeout=20, headers={"X-CSRF": "1"}) as browser:
+            start = browser.get(f"{web}/bff/login")
+            assert start.status_code == 302, start.text
+            query = parse_qs(urlsplit(start.headers["location"]).query)
+            assert set(query) == {"client_id", "request_uri"}  # the request was pushed
+            consent = browser.post(start.headers["location"], data={"sub": "alice"})
+            assert browser.get(consent.headers["location"]).status_code == 302
+            assert browser.get(f"{web}/api/home").status_code == 200
+        stats = httpx.get(f"http://127.0.0.1:{ports['stubs']}/_stats").json()
+        assert len(set(stats["lastDpopJkt"].values())) == 1  # one session key, every service
+        assert stats["dpopRefusals"] == 0
+    finally:
+        _stop_dev(process)
 
 
 def test_bff_dev_reports_a_taken_port_by_name() -> None:
