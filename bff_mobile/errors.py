@@ -24,7 +24,7 @@ from litestar import MediaType, Request, Response
 from litestar.openapi import ResponseSpec
 
 from shared.identity import errors as identity
-from shared.identity.app_proofs import CHALLENGE_ALGORITHMS
+from shared.identity.dpop import challenge
 from shared.platform.errors import (
     BadRequest,
     Forbidden,
@@ -48,8 +48,7 @@ def _unauthenticated(exc: identity.IdentityError) -> GatewayError:
 
 def dpop_challenge(error: str | None) -> dict[str, str]:
     """RFC 9449 7.1: the DPoP scheme, its error (none when no token was sent), the algs."""
-    error_part = f'error="{error}", ' if error else ""
-    return {"WWW-Authenticate": f'DPoP {error_part}algs="{CHALLENGE_ALGORITHMS}"'}
+    return {"WWW-Authenticate": challenge(error)}
 
 
 def _dpop_token_refused(exc: identity.IdentityError) -> GatewayError:

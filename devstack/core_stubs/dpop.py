@@ -12,38 +12,21 @@ without it gets the ``use_dpop_nonce`` challenge (section 9).
 
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from joserfc import jws
-from joserfc.errors import JoseError
-
+from devstack.received_jwts import SeenTokenIds, claims_unverified
 from shared.identity.dpop import (
     NONCE_ERROR,
     NONCE_HEADER,
-    PROOF_ALGORITHMS,
     DpopNonceRequired,
     InvalidDpopProof,
+    challenge,
     replay_window_s,
     verify_proof,
 )
 
 INVALID_PROOF = "invalid_dpop_proof"
-
-
-@dataclass
-class SeenProofs:
-    """Proof ``jti`` values already used, each kept for as long as its proof could be good."""
-
-    until: dict[str, float] = field(default_factory=dict)
-
-    def first_use(self, jti: str, now: float) -> bool:
-        self.until = {key: at for key, at in self.until.items() if at > now}
-        if jti in self.until:
-            return False
-        self.until[jti] = now + replay_window_s()
-        return True
 
 
 @dataclass(frozen=True)
@@ -56,18 +39,13 @@ class Refusal:
 
 def bound_jkt(access_token: str) -> str | None:
     """The ``cnf.jkt`` an access token declares (a JWT's payload, unverified), or None."""
-    try:
-        payload = json.loads(jws.extract_compact(access_token.encode("ascii")).payload)
-    except (JoseError, ValueError, UnicodeError):
-        return None
-    confirmation = payload.get("cnf") if isinstance(payload, dict) else None
+    confirmation = claims_unverified(access_token).get("cnf")
     jkt = confirmation.get("jkt") if isinstance(confirmation, dict) else None
     return jkt if isinstance(jkt, str) else None
 
 
-def challenge(error: str, detail: str, nonce: str | None = None) -> Refusal:
-    value = f'DPoP error="{error}", algs="{" ".join(PROOF_ALGORITHMS)}"'
-    headers = [(b"www-authenticate", value.encode())]
+def refusal(error: str, detail: str, nonce: str | None = None) -> Refusal:
+    headers = [(b"www-authenticate", challenge(error).encode())]
     if nonce is not None:
         headers.append((NONCE_HEADER.lower().encode(), nonce.encode()))
     return Refusal(detail, tuple(headers))
@@ -79,15 +57,15 @@ def check_dpop_request(
     *,
     method: str,
     url: str,
-    seen: SeenProofs,
+    seen: SeenTokenIds,
     nonce: str | None,
 ) -> tuple[str, Refusal | None]:
     """(the proof's jkt or "", None) for a good DPoP request, else ("", the refusal)."""
     jkt = bound_jkt(access_token)
     if jkt is None:
-        return "", challenge("invalid_token", "the token is not DPoP-bound")
+        return "", refusal("invalid_token", "the token is not DPoP-bound")
     if proof is None:
-        return "", challenge(INVALID_PROOF, "a DPoP proof is required")
+        return "", refusal(INVALID_PROOF, "a DPoP proof is required")
     now = time.time()
     try:
         verified = verify_proof(
@@ -100,9 +78,9 @@ def check_dpop_request(
             nonce=nonce,
         )
     except DpopNonceRequired:
-        return "", challenge(NONCE_ERROR, "a DPoP nonce is required", nonce)
+        return "", refusal(NONCE_ERROR, "a DPoP nonce is required", nonce)
     except InvalidDpopProof as exc:
-        return "", challenge(INVALID_PROOF, str(exc))
-    if not seen.first_use(verified.jti, now):
-        return "", challenge(INVALID_PROOF, "the proof was used before")
+        return "", refusal(INVALID_PROOF, str(exc))
+    if not seen.first_use(verified.jti, now + replay_window_s()):
+        return "", refusal(INVALID_PROOF, "the proof was used before")
     return verified.jkt, None

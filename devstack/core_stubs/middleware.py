@@ -11,7 +11,7 @@ from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, HTTPScope, Receive, Scope, Send
 
-from devstack.core_stubs.dpop import Refusal, bound_jkt, challenge, check_dpop_request
+from devstack.core_stubs.dpop import Refusal, bound_jkt, check_dpop_request, refusal
 from devstack.core_stubs.faults import error_json, inject_fault, send_json
 from devstack.core_stubs.models import CallStats, ChaosSpec
 from devstack.core_stubs.state import StubState, stubs_of
@@ -57,7 +57,7 @@ def _check_token(stubs: StubState, service: str, scope: HTTPScope) -> Refusal | 
     scheme, _, token = authorization.partition(" ")
     token = token.strip()
     if scheme.lower() == "dpop" and token:
-        jkt, refusal = check_dpop_request(
+        jkt, refused = check_dpop_request(
             token,
             _header(scope, b"dpop"),
             method=scope["method"],
@@ -65,16 +65,16 @@ def _check_token(stubs: StubState, service: str, scope: HTTPScope) -> Refusal | 
             seen=stubs.seen_proofs,
             nonce=stubs.dpop_nonce,
         )
-        if refusal is None:
+        if refused is None:
             stubs.stats.last_dpop_jkt[service] = jkt
             return None
         stubs.stats.dpop_refusals += 1
-        return refusal
+        return refused
     if scheme.lower() != "bearer" or not token:
         return Refusal("a bearer token is required", ((b"www-authenticate", b"Bearer"),))
     if bound_jkt(token) is not None:
         stubs.stats.dpop_refusals += 1
-        return challenge("invalid_token", "a DPoP-bound token needs the DPoP scheme")
+        return refusal("invalid_token", "a DPoP-bound token needs the DPoP scheme")
     return None
 
 

@@ -13,7 +13,6 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 
-from devstack.core_stubs.dpop import SeenProofs
 from devstack.core_stubs.models import (
     CallStats,
     ChaosSpec,
@@ -30,6 +29,7 @@ from devstack.core_stubs.seed import (
     rfc3339,
     total,
 )
+from devstack.received_jwts import SeenTokenIds
 
 #: How many origins' copies of the catalog are kept (oldest dropped first).
 MAX_ORIGINS = 8
@@ -51,7 +51,7 @@ class StubState:
     chaos_rng: random.Random = field(default_factory=random.Random)
     catalogs_by_origin: dict[str, dict[str, Product]] = field(default_factory=dict)
     echo: EchoStats = field(default_factory=EchoStats)
-    seen_proofs: SeenProofs = field(default_factory=SeenProofs)
+    seen_proofs: SeenTokenIds = field(default_factory=SeenTokenIds)
     dpop_nonce: str | None = None
 
     def catalog_at(self, origin: str) -> dict[str, Product]:

@@ -22,7 +22,6 @@ carried a nonce, accepted or not), so a test can see what a gateway sent.
 
 from __future__ import annotations
 
-import json
 import secrets
 import threading
 import time
@@ -32,18 +31,16 @@ from typing import Any
 
 import flask
 from flask.typing import ResponseReturnValue
-from joserfc import jws
-from joserfc.errors import JoseError
 
-from devstack.idp.pushed import SeenAssertionIds
+from devstack.received_jwts import SeenTokenIds, claims_unverified
 from shared.identity.dpop import (
     DPOP_TOKEN_TYPE,
     NONCE_ERROR,
     NONCE_HEADER,
-    PROOF_ALGORITHMS,
     DpopNonceRequired,
     InvalidDpopProof,
     VerifiedProof,
+    challenge,
     replay_window_s,
     verify_proof,
 )
@@ -70,7 +67,7 @@ class DpopBindings:
         self.nonce = secrets.token_urlsafe(16) if options.nonce else None
         self._lock = threading.Lock()
         self._jkt_of: dict[str, str] = {}
-        self._seen = SeenAssertionIds()
+        self._seen = SeenTokenIds()
         self._proofs: list[dict[str, object]] = []
 
     def bind(self, token: str, jkt: str) -> None:
@@ -109,7 +106,7 @@ class DpopBindings:
     ) -> VerifiedProof:
         """Section 4.3 for the current request, the nonce and ``jti`` replay included;
         ``InvalidDpopProof`` (or ``DpopNonceRequired``) otherwise. Recorded either way."""
-        claims = _claims_unchecked(proof)
+        claims = claims_unverified(proof)  # only to record whether it carried a nonce
         try:
             verified = verify_proof(
                 proof,
@@ -129,15 +126,6 @@ class DpopBindings:
         return verified
 
 
-def _claims_unchecked(proof: str) -> dict[str, Any]:
-    """The proof's claims before any check: only to record whether it carried a nonce."""
-    try:
-        value = json.loads(jws.extract_compact(proof.encode("ascii")).payload)
-    except (JoseError, ValueError, UnicodeError):
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
 def proof_error(exc: InvalidDpopProof, bindings: DpopBindings) -> ResponseReturnValue:
     """The token endpoint's answer to a bad proof (section 5.2 and 8), with the nonce."""
     if isinstance(exc, DpopNonceRequired) and bindings.nonce is not None:
@@ -148,8 +136,7 @@ def proof_error(exc: InvalidDpopProof, bindings: DpopBindings) -> ResponseReturn
 
 def resource_error(error: str, description: str, bindings: DpopBindings) -> ResponseReturnValue:
     """A protected resource's 401 (section 7.1 and 9): ``WWW-Authenticate: DPoP error=...``."""
-    challenge = f'DPoP error="{error}", algs="{" ".join(PROOF_ALGORITHMS)}"'
-    headers = {"WWW-Authenticate": challenge}
+    headers = {"WWW-Authenticate": challenge(error)}
     if error == NONCE_ERROR and bindings.nonce is not None:
         headers[NONCE_HEADER] = bindings.nonce
     return {"error": error, "error_description": description}, HTTPStatus.UNAUTHORIZED, headers

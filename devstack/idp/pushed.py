@@ -1,6 +1,6 @@
 """What the IdP remembers for a short while: pushed authorization requests (RFC 9126) by
-``request_uri``, and the client assertion ``jti`` values already used. Thread-safe: the server
-is threaded."""
+``request_uri`` (the ``jti`` values already used: ``devstack.received_jwts``). Thread-safe: the
+server is threaded."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 REQUEST_URI_PREFIX = "urn:ietf:params:oauth:request_uri:"
 PUSHED_REQUEST_LIFETIME_S = 60
-MIN_JTI_MEMORY_S = 60
 
 
 @dataclass(frozen=True)
@@ -47,20 +46,3 @@ class PushedRequests:
     def used(self, request_uri: str) -> None:
         with self._lock:
             self._by_uri.pop(request_uri, None)
-
-
-class SeenAssertionIds:
-    """Client assertion ``jti`` values already used, each kept until its assertion expired."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._until: dict[str, float] = {}
-
-    def first_use(self, jti: str, expires_at: float) -> bool:
-        now = time.time()
-        with self._lock:
-            self._until = {key: until for key, until in self._until.items() if until > now}
-            if jti in self._until:
-                return False
-            self._until[jti] = max(expires_at, now + MIN_JTI_MEMORY_S)
-            return True

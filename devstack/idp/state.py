@@ -15,8 +15,9 @@ from flask.typing import ResponseReturnValue
 from joserfc.jwk import RSAKey
 
 from devstack.idp.dpop import DpopBindings
-from devstack.idp.pushed import PushedRequests, SeenAssertionIds
+from devstack.idp.pushed import PushedRequests
 from devstack.idp.sessions import LoginSessions
+from devstack.received_jwts import SeenTokenIds
 
 CLIENT_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
 SIGNING_ALG = "RS256"
@@ -88,7 +89,7 @@ class DevIdp:
     sessions: LoginSessions = field(default_factory=LoginSessions)
     client_keys: Mapping[str, Any] = field(default_factory=dict)
     """Clients that authenticate with ``private_key_jwt``: their ``jwks_uri`` or ``jwks``."""
-    seen_assertion_ids: SeenAssertionIds = field(default_factory=SeenAssertionIds)
+    seen_assertion_ids: SeenTokenIds = field(default_factory=SeenTokenIds)
     pushed_requests: PushedRequests = field(default_factory=PushedRequests)
     advertise_par: bool = False
     require_par: bool = False

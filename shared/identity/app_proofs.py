@@ -29,7 +29,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from shared.identity.dpop import (
-    PROOF_ALGORITHMS,
     InvalidDpopProof,
     VerifiedProof,
     replay_window_s,
@@ -42,8 +41,6 @@ from shared.platform.settings import MobileDpopMode
 
 DPOP_SCHEME = "dpop"
 BEARER_SCHEME = "bearer"
-CHALLENGE_ALGORITHMS = " ".join(PROOF_ALGORITHMS)
-"""The ``algs`` of the DPoP challenge (RFC 9449 7.1): what a proof may be signed with."""
 
 _REPLAY_PREFIX = "app-dpop-jti:"
 

@@ -76,6 +76,13 @@ def replay_window_s() -> int:
     return PROOF_MAX_AGE_S + 2 * CLOCK_LEEWAY_S
 
 
+def challenge(error: str | None = None) -> str:
+    """The ``WWW-Authenticate`` value of a DPoP-protected resource (section 7.1): the scheme,
+    its error (none when no token was sent) and the algorithms a proof may use."""
+    error_part = f'error="{error}", ' if error else ""
+    return f'DPoP {error_part}algs="{" ".join(PROOF_ALGORITHMS)}"'
+
+
 def access_token_hash(access_token: str) -> str:
     """The ``ath`` claim: base64url (no padding) of the token's SHA-256 (section 4.2)."""
     digest = hashlib.sha256(access_token.encode("ascii")).digest()
