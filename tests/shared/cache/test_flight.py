@@ -68,6 +68,7 @@ async def test_lock_and_value_share_a_cluster_slot(
     lock_keys = stored_names(raw_redis)
     source.released.set()
     await loading
+    await cache.writes_done()  # the value is written behind the answer
     value_keys = set(stored_names(raw_redis)) - set(lock_keys)
 
     assert len(lock_keys) == 1

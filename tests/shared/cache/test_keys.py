@@ -49,6 +49,7 @@ async def test_the_user_part_of_a_key_is_keyed_not_a_plain_hash(
     deployment, other_deployment = make_cache(), make_cache(hasher=KeyedHasher(OTHER_SECRET))
     for cache in (deployment, other_deployment):
         await get(cache, cache.user_key(sub, "orders"), Source())
+        await cache.writes_done()  # the value is written behind the answer
 
     names = [name.decode() for name in stored_names(raw_redis)]
     user_parts = {name.split("{", 1)[1].split("}", 1)[0] for name in names}
