@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Final, TypeAlias, final
 from urllib.parse import quote
 
+from shared.cache.local import Lru
 from shared.platform.keys import KeyedHasher
 
 KeyPart: TypeAlias = str | int
@@ -21,6 +22,8 @@ KeyPart: TypeAlias = str | int
 _NAME_RE: Final = re.compile(r"[a-z][a-z0-9_.-]{0,63}\Z")
 _KEY_FACTORY: Final = object()
 _USER_TAG_HEX_DIGITS: Final = 32  # 128 bits of the keyed hash: plenty for a name, short in Redis
+_KNOWN_USER_TAGS: Final = 10_000
+"""Users whose tag is remembered: a screen makes several keys of one user, each needing it."""
 
 
 @final
@@ -67,16 +70,22 @@ class UserKeys:
     """Makes per-user keys; the user appears in them only as ``KeyedHasher`` purpose
     ``cache-user`` of their ``sub`` (an unkeyed hash of an email address is easy to guess)."""
 
-    __slots__ = ("_hasher",)
+    __slots__ = ("_hasher", "_tags")
 
     def __init__(self, hasher: KeyedHasher) -> None:
         self._hasher = hasher
+        self._tags: Lru[str] = Lru(_KNOWN_USER_TAGS)
 
     def tag(self, sub: str) -> str:
-        """The hash tag of every entry, lock and generation of this user."""
+        """The hash tag of every entry, lock and generation of this user (an HMAC, made once
+        per user while they are active, not once per key)."""
         if not sub:
             raise ValueError("a per-user cache key needs the user's sub")
-        return "u:" + self._hasher.hex("cache-user", sub)[:_USER_TAG_HEX_DIGITS]
+        tag = self._tags.get(sub)
+        if tag is None:
+            tag = "u:" + self._hasher.hex("cache-user", sub)[:_USER_TAG_HEX_DIGITS]
+            self._tags.put(sub, tag)
+        return tag
 
     def key(self, sub: str, kind: str, *parts: KeyPart) -> CacheKey:
         rest = f":{check_name(kind)}{_join_parts(parts)}"
