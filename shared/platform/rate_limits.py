@@ -10,8 +10,10 @@ Three rules, each ``BFF_RATE_LIMIT_*`` (a ``limits`` rate such as ``30/minute``,
 The counters live in Redis when the gateway has it (standalone, Cluster or Sentinel, as
 ``BFF_REDIS_MODE`` says), so the 31st login start within a minute is refused by whichever
 instance it reaches; without Redis they live in this process. The ``limits`` library's sliding
-window counter does the counting: one Lua script per request (one round trip, atomic across
-instances), two small keys per counted caller, gone a window after its last request. The first
+window counter does the counting: one Lua script per request (atomic across instances), two
+small keys per counted caller, gone a window after its last request. On a standalone Redis the
+``api`` count rides in the round trip that reads the session (``SessionHit``), so a screen pays
+no round trip for it; the library's own Cluster and Sentinel clients send it alone. The first
 refused request pays a second round trip, to read when to come back (``Retry-After``); the
 instance then remembers the refusal until that time, so a caller hammering past its limit costs
 Redis nothing more there (a refused request is not counted anyway).
