@@ -20,6 +20,7 @@ from shared.platform.keys import KeyedHasher
 KeyPart: TypeAlias = str | int
 
 _NAME_RE: Final = re.compile(r"[a-z][a-z0-9_.-]{0,63}\Z")
+_UNRESERVED_RE: Final = re.compile(r"[A-Za-z0-9_.~-]*\Z")  # what quote() leaves as it is
 _KEY_FACTORY: Final = object()
 _USER_TAG_HEX_DIGITS: Final = 32  # 128 bits of the keyed hash: plenty for a name, short in Redis
 _KNOWN_USER_TAGS: Final = 10_000
@@ -125,4 +126,9 @@ def _join_parts(parts: tuple[KeyPart, ...]) -> str:
     for part in parts:
         if not isinstance(part, str | int):
             raise TypeError(f"cache key parts are str or int, not {type(part).__name__}")
-    return "".join(":" + quote(str(part), safe="") for part in parts)
+    return "".join(":" + _quoted(str(part)) for part in parts)
+
+
+def _quoted(part: str) -> str:
+    """``quote(part, safe="")``, without its work for the usual ids that need no quoting."""
+    return part if _UNRESERVED_RE.match(part) else quote(part, safe="")
