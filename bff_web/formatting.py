@@ -62,6 +62,13 @@ def parse_time(value: str) -> datetime:
 
 def date_label(value: str | date, locale: str) -> str:
     day = parse_time(value).date() if isinstance(value, str) else value
+    return _date_label(day, locale)
+
+
+@lru_cache(maxsize=8192)
+def _date_label(day: date, locale: str) -> str:
+    """Cached as the money labels are: CLDR formatting costs tens of µs a date, a home screen
+    shows several, and orders fall on few distinct days."""
     return format_date(day, format="medium", locale=locale)
 
 

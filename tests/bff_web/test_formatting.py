@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bff_web.formatting import DEFAULT_LOCALE, babel_locale, money_label
+from bff_web.formatting import DEFAULT_LOCALE, babel_locale, date_label, money_label
 from core_clients.base import Money
 
 
@@ -30,3 +30,9 @@ def test_money_is_written_for_the_locale() -> None:
     price = Money(amount_minor=123456, currency="EUR")
     assert money_label(price, babel_locale("de-DE")) == "1.234,56\xa0€"
     assert money_label(price, babel_locale("en-GB")) == "€1,234.56"
+
+
+def test_dates_are_written_for_the_locale() -> None:
+    for _ in range(2):  # the second answer comes from the cache, unchanged
+        assert date_label("2026-03-01T09:30:00Z", "en_GB") == "1 Mar 2026"
+        assert date_label("2026-03-01T09:30:00Z", "de_DE") == "01.03.2026"
