@@ -16,7 +16,7 @@ from bff_mobile.errors import (
 )
 from bff_mobile.remote import remote_routes
 from bff_mobile.tokens import api_bearer_session
-from bff_mobile.versioning import app_version_guard
+from bff_mobile.versioning import AppVersionMiddleware
 from bff_mobile.views.screens import ROUTES as SCREEN_ROUTES
 from core_clients.wiring import CORE, core_data_resource
 from shared.identity.errors import IdentityError
@@ -56,11 +56,11 @@ def mobile_security_headers(settings: Settings) -> BeforeMessageSendHookHandler:
 
 def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) -> Litestar:
     settings = settings or load_settings("mobile")
-    version_guard = app_version_guard(settings.mobile_min_app_version, settings.mobile_upgrade_url)
+    app_version = AppVersionMiddleware(settings.mobile_min_app_version, settings.mobile_upgrade_url)
     screens = Router(
         path=API_PREFIX,
         route_handlers=[me, *SCREEN_ROUTES],
-        guards=[version_guard],
+        middleware=[app_version],
         dependencies={
             "mobile_session": Provide(api_bearer_session),
             "screen": Provide(screen_for_mobile_session),
@@ -69,7 +69,7 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
     remote = Router(  # full paths under /m/v1/remote/, checked as the screens are
         path="/",
         route_handlers=remote_routes(settings.remote_apis),
-        guards=[version_guard],
+        middleware=[app_version],
         dependencies={"mobile_session": Provide(api_bearer_session)},
     )
     return build_gateway_app(

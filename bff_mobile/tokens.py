@@ -20,6 +20,7 @@ from shared.identity.policy import authorize
 from shared.identity.records import SessionRecord
 from shared.identity.wiring import IDENTITY
 from shared.platform.rate_limits import RATE_LIMITS
+from shared.platform.redis import Rider
 
 _DPOP_HEADER = b"dpop"
 
@@ -63,8 +64,16 @@ async def bearer_session(
     The identity comes from the state's slot, and the DPoP proof from the scope, so a screen's
     dependencies resolve as one chain (see ``shared.screens.provider``)."""
     del dpop  # documented by its parameter; app_request reads it with its repeats
+    return await authorized_bearer_session(state, authorization, scope)
+
+
+async def authorized_bearer_session(
+    state: State, authorization: str | None, scope: Scope, rider: Rider | None = None
+) -> SessionRecord:
+    """``bearer_session``, with ``rider``'s commands sent in the session's read (not a
+    dependency itself: a rider is no request parameter)."""
     identity = IDENTITY.get(state)
-    record = await identity.mobile.session_for_access(authorization, app_request(scope))
+    record = await identity.mobile.session_for_access(authorization, app_request(scope), rider)
     return authorize(record, scope["route_handler"].opt, identity.sessions.clock.time())
 
 
@@ -75,10 +84,14 @@ async def api_bearer_session(
     scope: Scope,
 ) -> SessionRecord:
     """``bearer_session`` for ``/m/v1/*``, each call counted against the session's
-    ``BFF_RATE_LIMIT_API`` (a 429 problem with ``Retry-After`` past it). The limits come from
-    the state's slot, as the identity does, so a screen's dependencies stay one chain."""
-    record = await bearer_session(state, authorization, dpop, scope)
-    await RATE_LIMITS.get(state).check_session(record.id)
+    ``BFF_RATE_LIMIT_API`` (a 429 problem with ``Retry-After`` past it), the count sent in the
+    session read's round trip. The limits come from the state's slot, as the identity does, so
+    a screen's dependencies stay one chain."""
+    del dpop  # as in bearer_session
+    limits = RATE_LIMITS.get(state)
+    hit = limits.session_hit()
+    record = await authorized_bearer_session(state, authorization, scope, rider=hit)
+    await limits.check_session(record.id, hit=hit)
     return record
 
 

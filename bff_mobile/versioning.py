@@ -13,36 +13,42 @@ minimum arrives already parsed in the settings, so the gate cannot disagree with
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
-
-from litestar.connection import ASGIConnection
-from litestar.handlers.base import BaseRouteHandler
+from litestar.datastructures import Headers
+from litestar.enums import ScopeType
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 from shared.platform.errors import BadRequest, UpgradeRequired
 from shared.platform.versions import Version, parse_version
 
 APP_VERSION_HEADER = "x-app-version"
 
-Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]
 
+class AppVersionMiddleware(ASGIMiddleware):
+    """Refuses apps older than ``minimum`` on every route of a router, before the session is
+    read. A middleware rather than a guard: Litestar hands every guard call a copy of its route
+    handler, about 30 us of a cached screen's time."""
 
-def app_version_guard(minimum: Version, upgrade_url: str) -> Guard:
-    """A Litestar guard refusing apps older than ``minimum``."""
+    scopes = (ScopeType.HTTP,)
 
-    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-        # Async on purpose: Litestar runs a sync guard in a worker thread, a hop per request.
-        sent = connection.headers.getall(APP_VERSION_HEADER, [])
+    def __init__(self, minimum: Version, upgrade_url: str) -> None:
+        self.minimum = minimum
+        self.upgrade_url = upgrade_url
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        if scope.get("method") != "OPTIONS":  # Litestar's own answer, which no guard ran on either
+            self.check(Headers.from_scope(scope).getall(APP_VERSION_HEADER, []))
+        await next_app(scope, receive, send)
+
+    def check(self, sent: list[str]) -> None:
         if len(sent) > 1:
             # Which one would count is up to each proxy and server on the way: refuse both.
             raise BadRequest("The X-App-Version header must be sent once")
         version = parse_version(sent[0] if sent else None)
         if version is None:
             raise BadRequest("The X-App-Version header must be a version such as 2.3.1")
-        if version < minimum:
+        if version < self.minimum:
             raise UpgradeRequired(
                 "This version of the app is no longer supported; please update it",
-                extra={"upgradeUrl": upgrade_url},
+                extra={"upgradeUrl": self.upgrade_url},
             )
-
-    return guard

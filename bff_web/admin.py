@@ -18,7 +18,6 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath
 
 from bff_web.auth import SessionView, session_view
-from bff_web.security import csrf_guard
 from shared.identity.policy import declare, requires
 from shared.identity.records import SessionRecord
 from shared.identity.wiring import Identity
@@ -62,7 +61,6 @@ def admin_routes(authz: AuthzSettings) -> list[HTTPRouteHandler]:
 
     @get(
         ADMIN_USER_SESSIONS_PATH,
-        guards=[csrf_guard],
         opt=support,
         summary="Support: a user's sessions on every device",
     )
@@ -75,7 +73,6 @@ def admin_routes(authz: AuthzSettings) -> list[HTTPRouteHandler]:
 
     @delete(
         ADMIN_USER_SESSIONS_PATH,
-        guards=[csrf_guard],
         opt=support,
         status_code=200,
         summary="Support: end every session of a user (web and mobile)",

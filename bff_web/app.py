@@ -11,7 +11,7 @@ from bff_web.auth import ROUTES as AUTH_ROUTES
 from bff_web.auth import cookie_session
 from bff_web.errors import handle_identity_error
 from bff_web.remote import remote_routes
-from bff_web.security import web_security_headers
+from bff_web.security import CsrfMiddleware, web_security_headers
 from bff_web.spa_routes import ROUTES as SPA_ROUTES
 from bff_web.views.api_session import api_session
 from bff_web.views.home import home
@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
             *remote_routes(settings.remote_apis),
         ],
         dependencies={"session": Provide(api_session)},
+        middleware=[CsrfMiddleware()],  # X-CSRF: 1 and an allowed Origin on every /api route
     )
     return build_gateway_app(
         settings,

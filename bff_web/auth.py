@@ -42,6 +42,7 @@ from shared.identity.sessions import CookieSessionReader, SessionManager
 from shared.identity.wiring import IDENTITY, Identity
 from shared.platform.errors import BadRequest, NotFound
 from shared.platform.logging import get_logger
+from shared.platform.redis import Rider
 from shared.platform.settings import Settings
 from shared.platform.state import Injected
 
@@ -108,8 +109,16 @@ async def cookie_session(state: State, cookies: Cookies, scope: Scope) -> Sessio
 
     It takes the identity from the state's slot, not as a dependency of its own, so that a
     screen's dependencies resolve as one chain (see ``shared.screens.provider``)."""
+    return await authorized_cookie_session(state, cookies, scope)
+
+
+async def authorized_cookie_session(
+    state: State, cookies: Cookies, scope: Scope, rider: Rider | None = None
+) -> SessionRecord:
+    """``cookie_session``, with ``rider``'s commands sent in the session's read (not a
+    dependency itself: a rider is no request parameter)."""
     identity = IDENTITY.get(state)
-    record = await session_reader(identity).require(cookies)
+    record = await session_reader(identity).require(cookies, rider=rider)
     return authorize(record, scope["route_handler"].opt, identity.sessions.clock.time())
 
 

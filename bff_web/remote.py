@@ -1,8 +1,8 @@
 """The web gateway's remote API routes, one per ``[[api]]`` of ``BFF_REMOTE_APIS_FILE``.
 
-Each is checked as a screen is: the session cookie (``session``, counted against the session's
-API rate), ``X-CSRF: 1`` and the Origin rule (``csrf_guard``), and the API's declared policy,
-all before any upstream call; then ``shared.remote`` forwards it.
+Each is checked as a screen is: ``X-CSRF: 1`` and the Origin rule (the api router's
+``CsrfMiddleware``), the session cookie (``session``, counted against the session's API rate),
+and the API's declared policy, all before any upstream call; then ``shared.remote`` forwards it.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from litestar.di import NamedDependency
 from litestar.handlers import HTTPRouteHandler
 from litestar.response.base import ASGIResponse
 
-from bff_web.security import csrf_guard
 from shared.identity.records import SessionRecord
 from shared.platform.remote_api_settings import RemoteApiSettings
 from shared.remote.endpoint import forward_request
@@ -26,7 +25,7 @@ def remote_routes(apis: tuple[RemoteApiSettings, ...]) -> list[HTTPRouteHandler]
 
 
 def _route(api: RemoteApiSettings) -> HTTPRouteHandler:
-    @route(http_method=REMOTE_METHODS, guards=[csrf_guard], **remote_route_options(api))
+    @route(http_method=REMOTE_METHODS, **remote_route_options(api))
     async def forward(
         request: Request[Any, Any, Any], session: NamedDependency[SessionRecord]
     ) -> ASGIResponse:

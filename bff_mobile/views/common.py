@@ -14,11 +14,13 @@ the payload into the response.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from typing import Annotated
 
 import msgspec
+import msgspec.inspect
 from litestar import Response
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
@@ -90,14 +92,40 @@ def _strip_image_base(value: object, base: str) -> None:
         return
     if not isinstance(value, msgspec.Struct):
         return
-    for name in value.__struct_fields__:
+    for name, holds_urls in _image_fields(type(value)):
         field = getattr(value, name)
-        if name == "image" and isinstance(field, str):
-            setattr(value, name, field.removeprefix(base))
-        elif name == "images" and isinstance(field, list):
-            setattr(value, name, [url.removeprefix(base) for url in field])
-        else:
+        if not holds_urls:
             _strip_image_base(field, base)
+        elif isinstance(field, str):
+            setattr(value, name, field.removeprefix(base))
+        elif isinstance(field, list):
+            setattr(value, name, [url.removeprefix(base) for url in field])
+
+
+@functools.cache
+def _image_fields(payload: type[msgspec.Struct]) -> tuple[tuple[str, bool], ...]:
+    """The fields of a payload type that hold image URLs (``image``, ``images``: True) or
+    payloads, alone or in a list (False): the only ones the stripping visits, instead of every
+    field of every card of a screen."""
+    info = msgspec.inspect.type_info(payload)
+    assert isinstance(info, msgspec.inspect.StructType)
+    fields: list[tuple[str, bool]] = []
+    for field in info.fields:
+        if field.name in ("image", "images"):
+            fields.append((field.name, True))
+        elif _holds_payload(field.type):
+            fields.append((field.name, False))
+    return tuple(fields)
+
+
+def _holds_payload(kind: msgspec.inspect.Type) -> bool:
+    if isinstance(kind, msgspec.inspect.StructType):
+        return True
+    if isinstance(kind, msgspec.inspect.ListType):
+        return _holds_payload(kind.item_type)
+    if isinstance(kind, msgspec.inspect.UnionType):
+        return any(_holds_payload(member) for member in kind.types)
+    return False
 
 
 def wants_msgpack(accept: str | None) -> bool:

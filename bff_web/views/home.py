@@ -6,7 +6,6 @@ from litestar import Response, get
 from litestar.di import NamedDependency
 
 from bff_web.schemas import HomeView, UserSummary
-from bff_web.security import csrf_guard
 from bff_web.views.common import locale_for, order_summary, product_card, screen_response
 from shared.identity.policy import AUTHENTICATED, declare
 from shared.screens.context import Screen
@@ -15,7 +14,7 @@ RECENT_ORDERS = 3
 RECOMMENDED = 8
 
 
-@get("/api/home", opt=declare(AUTHENTICATED), guards=[csrf_guard], summary="The home screen")
+@get("/api/home", opt=declare(AUTHENTICATED), summary="The home screen")
 async def home(screen: NamedDependency[Screen]) -> Response[HomeView]:
     data = await screen.home(recent_orders=RECENT_ORDERS, recommended=RECOMMENDED)
     account = data.account

@@ -13,7 +13,6 @@ from litestar.di import NamedDependency
 from litestar.params import HeaderParameter, QueryParameter
 
 from bff_web.schemas import NewOrderIn, OrdersPage, OrderView
-from bff_web.security import csrf_guard
 from bff_web.views.common import locale_for, order_view, screen_response
 from core_clients.orders import NewOrderLine
 from shared.identity.policy import AUTHENTICATED, declare
@@ -25,7 +24,6 @@ from shared.screens.rules import check_idempotency_key
 @get(
     "/api/orders",
     opt=declare(AUTHENTICATED),
-    guards=[csrf_guard],
     summary="The user's order history",
 )
 async def list_orders(
@@ -47,7 +45,6 @@ async def list_orders(
 @post(
     "/api/orders",
     opt=declare(AUTHENTICATED),
-    guards=[csrf_guard],
     request_max_body_size=JSON_BODY_MAX_BYTES,
     summary="Place an order (JSON body: NewOrderIn)",
 )

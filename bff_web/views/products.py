@@ -9,7 +9,6 @@ from litestar.params import FromPath
 
 from bff_web.formatting import availability_label, money_label
 from bff_web.schemas import Availability, ImageView, ProductView
-from bff_web.security import csrf_guard
 from bff_web.views.common import locale_for, money_view, product_card, screen_response
 from core_clients.catalog import Inventory
 from shared.identity.policy import AUTHENTICATED, declare
@@ -23,7 +22,6 @@ STALE_STATUSES = ("stale", "stale_error")
 @get(
     "/api/products/{product_id:str}",
     opt=declare(AUTHENTICATED),
-    guards=[csrf_guard],
     summary="A product's page",
 )
 async def product_page(

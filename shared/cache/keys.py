@@ -14,13 +14,17 @@ from dataclasses import dataclass
 from typing import Final, TypeAlias, final
 from urllib.parse import quote
 
+from shared.cache.local import Lru
 from shared.platform.keys import KeyedHasher
 
 KeyPart: TypeAlias = str | int
 
 _NAME_RE: Final = re.compile(r"[a-z][a-z0-9_.-]{0,63}\Z")
+_UNRESERVED_RE: Final = re.compile(r"[A-Za-z0-9_.~-]*\Z")  # what quote() leaves as it is
 _KEY_FACTORY: Final = object()
 _USER_TAG_HEX_DIGITS: Final = 32  # 128 bits of the keyed hash: plenty for a name, short in Redis
+_KNOWN_USER_TAGS: Final = 10_000
+"""Users whose tag is remembered: a screen makes several keys of one user, each needing it."""
 
 
 @final
@@ -67,16 +71,22 @@ class UserKeys:
     """Makes per-user keys; the user appears in them only as ``KeyedHasher`` purpose
     ``cache-user`` of their ``sub`` (an unkeyed hash of an email address is easy to guess)."""
 
-    __slots__ = ("_hasher",)
+    __slots__ = ("_hasher", "_tags")
 
     def __init__(self, hasher: KeyedHasher) -> None:
         self._hasher = hasher
+        self._tags: Lru[str] = Lru(_KNOWN_USER_TAGS)
 
     def tag(self, sub: str) -> str:
-        """The hash tag of every entry, lock and generation of this user."""
+        """The hash tag of every entry, lock and generation of this user (an HMAC, made once
+        per user while they are active, not once per key)."""
         if not sub:
             raise ValueError("a per-user cache key needs the user's sub")
-        return "u:" + self._hasher.hex("cache-user", sub)[:_USER_TAG_HEX_DIGITS]
+        tag = self._tags.get(sub)
+        if tag is None:
+            tag = "u:" + self._hasher.hex("cache-user", sub)[:_USER_TAG_HEX_DIGITS]
+            self._tags.put(sub, tag)
+        return tag
 
     def key(self, sub: str, kind: str, *parts: KeyPart) -> CacheKey:
         rest = f":{check_name(kind)}{_join_parts(parts)}"
@@ -116,4 +126,9 @@ def _join_parts(parts: tuple[KeyPart, ...]) -> str:
     for part in parts:
         if not isinstance(part, str | int):
             raise TypeError(f"cache key parts are str or int, not {type(part).__name__}")
-    return "".join(":" + quote(str(part), safe="") for part in parts)
+    return "".join(":" + _quoted(str(part)) for part in parts)
+
+
+def _quoted(part: str) -> str:
+    """``quote(part, safe="")``, without its work for the usual ids that need no quoting."""
+    return part if _UNRESERVED_RE.match(part) else quote(part, safe="")

@@ -48,6 +48,7 @@ from shared.identity.token_index import OPAQUE_FORMAT, TokenIndex, find_token
 from shared.platform.crypto import new_opaque_id
 from shared.platform.keys import KeyedHasher
 from shared.platform.logging import get_logger
+from shared.platform.redis import Rider
 
 ACCESS_TOKEN_TTL_S = 300
 DEFAULT_REFRESH_REUSE_S = 10.0
@@ -214,13 +215,14 @@ class MobileTokenHandler:
         return issued
 
     async def session_for_access(
-        self, authorization: str | None, request: AppRequest
+        self, authorization: str | None, request: AppRequest, rider: Rider | None = None
     ) -> SessionRecord:
         """The live mobile session of ``Authorization: Bearer <current access token>``, or of
         ``DPoP <token>`` with the proof its binding needs (``AppProofs.check_resource``).
 
         ``NotSignedIn`` otherwise, saying whether a token was sent at all (RFC 6750 3.1), as
-        ``DpopTokenRefused`` where the answer is a DPoP challenge."""
+        ``DpopTokenRefused`` where the answer is a DPoP challenge. ``rider``'s commands (the
+        request's rate-limit count) travel with the session's read."""
         if not authorization:
             raise self.proofs.token_refused("An access token is required", credentials_sent=False)
         scheme, _, token = authorization.partition(" ")
@@ -229,7 +231,7 @@ class MobileTokenHandler:
             raise self.proofs.token_refused(
                 "The Authorization header must be 'Bearer <access token>' or 'DPoP <access token>'"
             )
-        found = await self._current_family_of(token)
+        found = await self._current_family_of(token, rider)
         if found is None:
             raise self.proofs.token_refused(
                 "The access token is not valid or has expired", scheme=scheme
@@ -239,13 +241,15 @@ class MobileTokenHandler:
         await self.reuse.note_use(family)
         return await self.sessions.slide(record)
 
-    async def _current_family_of(self, token: str) -> tuple[SessionRecord, TokenFamily] | None:
+    async def _current_family_of(
+        self, token: str, rider: Rider | None = None
+    ) -> tuple[SessionRecord, TokenFamily] | None:
         """The live mobile session whose current, unexpired access token this is."""
         found = await self._find("access", token)
         if found is None:
             return None
         session_id, token_hash = found
-        record = await self.sessions.load(session_id, slide=False)
+        record = await self.sessions.load(session_id, slide=False, rider=rider)
         if record is None or record.kind != "mobile":
             return None
         family = read_family(record)

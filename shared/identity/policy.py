@@ -2,7 +2,7 @@
 
 A route says who may call it next to its path, in the handler's ``opt``::
 
-    @get("/api/home", guards=[csrf_guard], opt=declare(AUTHENTICATED))
+    @get("/api/home", opt=declare(AUTHENTICATED))
     @get("/health/live", opt=PUBLIC_ROUTE)          # the platform's marker: no session needed
 
 and the gateway's session dependency (the one that loads the caller's session: the cookie

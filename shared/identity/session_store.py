@@ -25,6 +25,7 @@ from typing import Any
 from shared.identity.records import SessionAccess, SessionRecord, TokenSet
 from shared.identity.session_codec import SessionCodec
 from shared.platform.clock import Clock
+from shared.platform.redis import Rider
 
 
 class SessionStore(ABC):
@@ -39,12 +40,22 @@ class SessionStore(ABC):
         """Store a new session; ``ValueError`` if its id is weak or taken or it is expired."""
 
     @abstractmethod
-    async def get(self, session_id: str, *, now: float | None = None) -> SessionRecord | None:
-        """The live session, or None (missing, expired, undecodable, tokens do not open)."""
+    async def get(
+        self, session_id: str, *, now: float | None = None, rider: Rider | None = None
+    ) -> SessionRecord | None:
+        """The live session, or None (missing, expired, undecodable, tokens do not open).
+
+        ``rider``'s commands go in the same round trip as the read, when there is one."""
 
     @abstractmethod
     async def get_and_slide(
-        self, session_id: str, *, now: float, idle_timeout: float, min_interval: float
+        self,
+        session_id: str,
+        *,
+        now: float,
+        idle_timeout: float,
+        min_interval: float,
+        rider: Rider | None = None,
     ) -> SessionRecord | None:
         """:meth:`get`, and :meth:`touch` in the same step when the session was last slid at
         least ``min_interval`` seconds ago; the record returned is as stored after it."""

@@ -18,6 +18,7 @@ from shared.identity.records import SessionAccess, SessionRecord, TokenSet
 from shared.identity.session_codec import SessionCodec
 from shared.identity.session_store import SessionStore
 from shared.platform.clock import Clock
+from shared.platform.redis import Rider
 
 SWEEP_INTERVAL_S = 60.0
 
@@ -52,12 +53,22 @@ class MemorySessionStore(SessionStore):
         if record.idp_sid is not None:
             self._by_idp_sid.setdefault(record.idp_sid, set()).add(record.id)
 
-    async def get(self, session_id: str, *, now: float | None = None) -> SessionRecord | None:
+    async def get(
+        self, session_id: str, *, now: float | None = None, rider: Rider | None = None
+    ) -> SessionRecord | None:
+        del rider  # no round trip to ride along: its owner sends its commands itself
         return self._live(session_id, self.clock.time() if now is None else now)
 
     async def get_and_slide(
-        self, session_id: str, *, now: float, idle_timeout: float, min_interval: float
+        self,
+        session_id: str,
+        *,
+        now: float,
+        idle_timeout: float,
+        min_interval: float,
+        rider: Rider | None = None,
     ) -> SessionRecord | None:
+        del rider  # as in get
         record = self._live(session_id, now)
         if record is None or now - record.last_seen_at < min_interval:
             return record

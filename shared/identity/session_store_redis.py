@@ -29,11 +29,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import msgspec
 from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
 
 from shared.cache.local import Lru
 from shared.identity.records import SessionAccess, SessionRecord, TokenSet
@@ -41,7 +42,7 @@ from shared.identity.session_codec import SessionCodec, text
 from shared.identity.session_store import SessionStore
 from shared.platform.clock import Clock
 from shared.platform.keys import KeyedHasher
-from shared.platform.redis import RedisClient
+from shared.platform.redis import RedisClient, Rider
 
 HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
 KNOWN_OWNERS = 20_000
@@ -175,26 +176,51 @@ class RedisSessionStore(SessionStore):
         if not created:
             raise ValueError("the session id is already in use")
 
-    async def get(self, session_id: str, *, now: float | None = None) -> SessionRecord | None:
+    async def get(
+        self, session_id: str, *, now: float | None = None, rider: Rider | None = None
+    ) -> SessionRecord | None:
         now = self.clock.time() if now is None else now
         found = await self._locate(session_id)
         if found is None:
             return None
         uh, sd = found
-        fields = await self._redis.hgetall(self._record_key(uh, sd))
+        record_key = self._record_key(uh, sd)
+        if rider is None:
+            fields = await self._redis.hgetall(record_key)
+        else:
+            fields = await self._riding(lambda pipe: pipe.hgetall(record_key), rider, session_id)
         return await self._live(uh, sd, session_id, fields, now)
 
     async def get_and_slide(
-        self, session_id: str, *, now: float, idle_timeout: float, min_interval: float
+        self,
+        session_id: str,
+        *,
+        now: float,
+        idle_timeout: float,
+        min_interval: float,
+        rider: Rider | None = None,
     ) -> SessionRecord | None:
-        """Two round trips: the pointer, then one script reading (and maybe sliding) the
-        record in its own slot."""
+        """Two round trips: the pointer (remembered once known), then one script reading (and
+        maybe sliding) the record in its own slot, with ``rider``'s commands in the same
+        pipeline."""
         found = await self._locate(session_id)
         if found is None:
             return None
         uh, sd = found
+        keys = [self._record_key(uh, sd)]
         args = [repr(float(now)), repr(float(idle_timeout)), repr(float(min_interval))]
-        flat = await self._get_and_slide_script(keys=[self._record_key(uh, sd)], args=args)
+        script = self._get_and_slide_script
+        if rider is None:
+            flat = await script(keys=keys, args=args)
+        else:
+            try:
+                flat = await self._riding(
+                    lambda pipe: pipe.evalsha(script.sha, len(keys), *keys, *args),
+                    rider,
+                    session_id,
+                )
+            except NoScriptError:  # Redis restarted or flushed its scripts: loaded again here
+                flat = await script(keys=keys, args=args)
         fields = dict(zip(flat[::2], flat[1::2], strict=True))
         return await self._live(uh, sd, session_id, fields, now)
 
@@ -306,6 +332,18 @@ class RedisSessionStore(SessionStore):
             self._owners.put(sd, uh)
             return uh, sd
         return None
+
+    async def _riding(self, queue: Callable[[Any], Any], rider: Rider, session_id: str) -> Any:
+        """One pipeline: the command ``queue`` adds, then ``rider``'s; the rider gets its
+        answers and the first answer is returned (raised, if it is an error)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            queue(pipe)
+            rider.board(pipe, session_id)
+            answers = await pipe.execute(raise_on_error=False)
+        rider.land(answers[1:])
+        if isinstance(answers[0], Exception):
+            raise answers[0]
+        return answers[0]
 
     async def _members(self, index_key: str) -> list[str]:
         members = [text(m) for m in await self._redis.smembers(index_key)]

@@ -27,6 +27,7 @@ from shared.platform.crypto import DecryptionError
 from shared.platform.keys import KeyedHasher
 from shared.platform.logging import get_logger
 from shared.platform.metrics import ActiveSessions
+from shared.platform.redis import Rider
 from shared.platform.settings import Settings
 from shared.platform.telemetry import child_span
 
@@ -64,8 +65,11 @@ class SessionManager:
         self.clock = clock
         self._active = active
 
-    async def load(self, session_id: str | None, *, slide: bool = True) -> SessionRecord | None:
-        """The session behind an id, if it is live; slides the idle timeout unless told not to."""
+    async def load(
+        self, session_id: str | None, *, slide: bool = True, rider: Rider | None = None
+    ) -> SessionRecord | None:
+        """The session behind an id, if it is live; slides the idle timeout unless told not to.
+        ``rider``'s commands (a request's rate-limit count) travel with the session's read."""
         if not session_id or len(session_id) > MAX_SESSION_ID_LENGTH:
             return None
         with child_span("session.load") as span:
@@ -75,9 +79,10 @@ class SessionManager:
                     now=self.clock.time(),
                     idle_timeout=self.idle_timeout_s,
                     min_interval=self.slide_interval_s,
+                    rider=rider,
                 )
             else:
-                record = await self.store.get(session_id)
+                record = await self.store.get(session_id, rider=rider)
             span.set_attribute("bff.session.found", record is not None)
             if record is None:
                 return None
@@ -86,9 +91,11 @@ class SessionManager:
             self._active.seen(self._keys.hex("session-key", record.id))
         return record
 
-    async def require(self, session_id: str | None, *, slide: bool = True) -> SessionRecord:
+    async def require(
+        self, session_id: str | None, *, slide: bool = True, rider: Rider | None = None
+    ) -> SessionRecord:
         """Like :meth:`load`, but ``NotSignedIn`` instead of None."""
-        record = await self.load(session_id, slide=slide)
+        record = await self.load(session_id, slide=slide, rider=rider)
         if record is None:
             raise NotSignedIn(credentials_sent=bool(session_id))
         return record
@@ -198,8 +205,10 @@ class CookieSessionReader:
     async def read(self, cookies: Mapping[str, str], *, slide: bool = True) -> SessionRecord | None:
         return await self.manager.load(cookies.get(self.cookie_name), slide=slide)
 
-    async def require(self, cookies: Mapping[str, str], *, slide: bool = True) -> SessionRecord:
-        return await self.manager.require(cookies.get(self.cookie_name), slide=slide)
+    async def require(
+        self, cookies: Mapping[str, str], *, slide: bool = True, rider: Rider | None = None
+    ) -> SessionRecord:
+        return await self.manager.require(cookies.get(self.cookie_name), slide=slide, rider=rider)
 
 
 USER_CLAIMS = (

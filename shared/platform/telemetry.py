@@ -27,7 +27,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
@@ -219,14 +219,13 @@ def mark_error(span: Span, error_type: str) -> None:
     span.set_status(Status(StatusCode.ERROR, error_type))
 
 
-@contextmanager
 def child_span(
     name: str,
     attributes: Mapping[str, AttributeValue] | None = None,
     *,
     kind: SpanKind = SpanKind.INTERNAL,
     answers: tuple[type[BaseException], ...] = (),
-) -> Iterator[Span]:
+) -> AbstractContextManager[Span]:
     """A span under the current one, or the current (non-recording) span when it is unsampled.
 
     An exception leaving the block sets ``error.type`` (its class name; ``cancelled`` for a task
@@ -234,6 +233,9 @@ def child_span(
     as a remembered "not found", that the caller describes with its own attributes. Exceptions
     are not recorded as events: a stack trace in every failed span costs a lot and may carry
     data that must not leave the process.
+
+    Most requests are not sampled, and a cached screen opens a dozen of these: the unsampled
+    case is a small object handing back the parent, without a generator.
     """
     parent = trace.get_current_span()
     if not parent.is_recording():
@@ -241,12 +243,35 @@ def child_span(
         # that has ended (a shielded load still running after the lookup that started it gave
         # up) is not recording either, but writing to it would warn: the caller gets a no-op
         # span with the same context instead.
-        yield (
+        return _Unsampled(
             parent
             if isinstance(parent, NonRecordingSpan)
             else NonRecordingSpan(parent.get_span_context())
         )
-        return
+    return _recorded_child(parent, name, attributes, kind, answers)
+
+
+class _Unsampled(AbstractContextManager[Span]):
+    __slots__ = ("_span",)
+
+    def __init__(self, span: Span) -> None:
+        self._span = span
+
+    def __enter__(self) -> Span:
+        return self._span
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+
+@contextmanager
+def _recorded_child(
+    parent: Span,
+    name: str,
+    attributes: Mapping[str, AttributeValue] | None,
+    kind: SpanKind,
+    answers: tuple[type[BaseException], ...],
+) -> Iterator[Span]:
     span = _tracer.start_span(name, kind=kind, attributes=attributes)
     if not span.get_span_context().is_valid:  # no SDK installed: keep the caller's context
         yield parent

@@ -1,8 +1,10 @@
-"""Browser-facing defences: local-only return URLs, CSRF guard, security headers, CORS."""
+"""Browser-facing defences: local-only return URLs, CSRF check, security headers, CORS."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from litestar import Litestar
@@ -12,6 +14,7 @@ from bff_web.app import create_app
 from bff_web.security import validate_return_url
 from shared.platform.errors import BadRequest
 from shared.platform.settings import load_settings
+from tests.shared.remote.support import remote_apis_file
 
 ATTACKS = [
     "//evil.example",
@@ -85,6 +88,31 @@ def test_json_endpoints_need_the_csrf_header(client: TestClient[Litestar]) -> No
             response = client.request(method, path, headers=headers)
             assert response.status_code == 403, (method, path, headers)
             assert response.headers["content-type"].startswith("application/problem+json")
+
+
+def test_every_api_route_needs_the_csrf_header(tmp_path: Path) -> None:
+    """Every route under /api, the admin and remote API routes included, refuses a request
+    without X-CSRF: 1 before anything else (no session is read: no cookie is sent either)."""
+    remote = {"path": "/api/remote/reviews", "upstream": "http://127.0.0.1:9/reviews"}
+    environ = {
+        "BFF_OIDC_ISSUER": "http://127.0.0.1:9",
+        "BFF_REMOTE_APIS_FILE": remote_apis_file(tmp_path, remote),
+    }
+    app = create_app(load_settings("web", environ))
+    checked: list[tuple[str, str]] = []
+    with TestClient(app, base_url="http://127.0.0.1:8000") as client:
+        for route in app.routes:
+            if not route.path.startswith("/api"):
+                continue
+            path = re.sub(r"\{[^}]+\}", "x", route.path)
+            for method in sorted(getattr(route, "methods", ()) - {"OPTIONS", "HEAD"}):
+                response = client.request(method, path, headers={"X-CSRF": "0"})
+                assert response.status_code == 403, (method, route.path, response.text)
+                assert "X-CSRF" in response.json()["detail"]
+                checked.append((method, route.path))
+    paths = {path for _, path in checked}
+    assert {"/api/home", "/api/orders", "/api/remote/reviews"} <= paths
+    assert any(path.startswith("/api/admin") for path in paths), paths
 
 
 def test_a_foreign_origin_is_refused_even_with_the_csrf_header(

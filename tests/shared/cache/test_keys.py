@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from urllib.parse import quote
 
 import pytest
 import redis
@@ -80,3 +81,11 @@ async def test_keys_are_made_only_by_their_factories(make_cache: MakeCache) -> N
     assert cache.user_key("alice", "orders").per_user
     assert not CacheKey.shared("orders").per_user
     assert "alice" not in repr(cache.user_key("alice", "orders"))
+
+
+@pytest.mark.parametrize(
+    "part", ["7", "abc-DEF_1.2~3", "", "a:b", "a/b", "{tag}", "50%", "café", "a b", "x\ny"]
+)
+def test_a_part_is_written_as_percent_encoding_writes_it(part: str) -> None:
+    """Ids that need no quoting skip it; every other part is quoted exactly as before."""
+    assert repr(CacheKey.shared("kind", part)) == f"CacheKey({{s:kind:{quote(part, safe='')}}})"

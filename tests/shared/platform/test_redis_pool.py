@@ -1,0 +1,31 @@
+"""The gateway's standalone Redis pool: a worker with every connection busy refuses one more
+command at once (the error handler makes it a 503) rather than queueing it behind them."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from shared.platform import redis as platform_redis
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_a_command_past_the_pool_is_refused_while_the_others_still_run(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(platform_redis, "_MAX_CONNECTIONS", 2)
+    client = platform_redis.create_redis_client(redis_url)
+    try:
+        busy = [asyncio.create_task(client.blpop([f"nothing-{n}"], timeout=1)) for n in range(2)]
+        for _ in range(20):  # a few turns of the loop: both have taken their connection
+            await asyncio.sleep(0)
+        with pytest.raises(RedisConnectionError, match="Too many connections"):
+            await client.get("one-more")
+        assert not any(task.done() for task in busy)
+        assert await asyncio.gather(*busy) == [None, None]
+        assert await client.get("one-more") is None  # connections back in the pool
+    finally:
+        await client.aclose()
