@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Final
 
 import msgspec
@@ -29,7 +30,7 @@ from shared.cache.flight import RedisLocks, SingleFlight
 from shared.cache.health import REDIS_ERRORS, RedisHealth
 from shared.cache.keys import CacheKey, RedisNames
 from shared.platform.logging import get_logger
-from shared.platform.redis import RedisClient
+from shared.platform.redis import RedisClient, RedisPipeline
 
 Read = tuple[Envelope | None, str]
 """An entry (if it is valid under its user's current generation of its kind) and that
@@ -78,14 +79,30 @@ class RedisLevel:
         return found
 
     async def read_now(self, key: CacheKey, name: str) -> Read:
-        """One read of its own (Redis errors propagate): for a caller that polls."""
+        """One read of its own (Redis errors propagate)."""
         if key.per_user:
             raw_generation, raw = await self._user_reads.read(
                 self._names.generations(key), key.kind, name
             )
-            generation = raw_generation.decode() if raw_generation else ""
-        else:
-            raw, generation = await self._redis.get(name), ""
+            return self._decoded(key, raw_generation, raw)
+        return self._decoded(key, None, await self._redis.get(name))
+
+    def queue_read(self, pipe: RedisPipeline, key: CacheKey, name: str) -> None:
+        """The commands of a read in someone else's pipeline (``read_from`` decodes them): the
+        user's generation of the kind first for a per-user key, then the value."""
+        if key.per_user:
+            pipe.hget(self._names.generations(key), key.kind)
+        pipe.get(name)
+
+    def read_from(self, key: CacheKey, replies: Sequence[Any]) -> Read:
+        """The read that ``queue_read``'s commands answered."""
+        if key.per_user:
+            raw_generation, raw = replies
+            return self._decoded(key, raw_generation, raw)
+        return self._decoded(key, None, replies[0])
+
+    def _decoded(self, key: CacheKey, raw_generation: Any, raw: Any) -> Read:
+        generation = raw_generation.decode() if raw_generation else ""
         if not raw:
             return None, generation
         try:
@@ -173,6 +190,25 @@ class RedisLevel:
     def _invalidation_failed(self, exc: BaseException) -> None:
         self.health.failed(exc)
         _log.error("cache_invalidation_failed", cache=self._cache_name, error=type(exc).__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ReadUnderLock:
+    """The value a load's lock guards (``flight.GuardedRead``), read again with the lock's
+    ``SET NX``: another instance may have stored it since this one's first read.
+    ``servable`` says whether an entry found needs no load."""
+
+    level: RedisLevel
+    key: CacheKey
+    name: str
+    servable: Callable[[Envelope], bool]
+
+    def queue(self, pipe: RedisPipeline) -> None:
+        self.level.queue_read(pipe, self.key, self.name)
+
+    def ready(self, replies: Sequence[Any]) -> Envelope | None:
+        envelope, _ = self.level.read_from(self.key, replies)
+        return envelope if envelope is not None and self.servable(envelope) else None
 
 
 class UserReadBatch:

@@ -1,0 +1,148 @@
+"""Redis round trips on the way to a load: a cold key's core call waits for as few as there
+can be (the read, then the lock taken with the value read again, in one pipeline)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import pytest
+import redis
+
+from shared.cache import Cache, CacheKey
+from shared.cache.entries import Envelope, envelope_decoder, value_envelope
+from shared.cache.flight import RedisLocks
+from shared.cache.health import RedisHealth
+from shared.cache.results import CacheStats
+from shared.platform.keys import KeyedHasher
+from shared.platform.redis import RedisPipeline
+from tests.fixtures.clock import FakeClock
+from tests.shared.cache.support import (
+    SECRET,
+    CountingRedis,
+    Source,
+    counting_redis,
+    eventually,
+    get,
+    stored_names,
+)
+
+pytestmark = pytest.mark.anyio
+
+LOCK, VALUE = "bff:cache:t:l:{s:product:p1}", "bff:cache:t:v:{s:product:p1}"
+
+
+@pytest.fixture
+async def client(redis_url: str) -> AsyncIterator[CountingRedis]:
+    client = counting_redis(redis_url)
+    yield client
+    await client.aclose()
+
+
+class ValueRead:
+    """A ``GuardedRead`` of ``VALUE``: any entry there is servable."""
+
+    def queue(self, pipe: RedisPipeline) -> None:
+        pipe.get(VALUE)
+
+    def ready(self, replies: Sequence[Any]) -> Envelope | None:
+        return envelope_decoder.decode(replies[0]) if replies[0] else None
+
+
+def locks(client: CountingRedis, clock: FakeClock, *, wait_s: float = 1.0) -> RedisLocks:
+    health = RedisHealth("t", backoff_s=5.0, clock=clock, stats=CacheStats())
+    return RedisLocks(client, ttl_ms=5_000, wait_s=wait_s, health=health, name="t")
+
+
+@pytest.mark.parametrize(
+    ("per_user", "expected"),
+    [
+        (False, [("GET",), ("SET", "GET")]),
+        (True, [("HGET", "GET"), ("SET", "HGET", "GET")]),
+    ],
+)
+async def test_a_cold_key_costs_two_round_trips_before_its_load(
+    client: CountingRedis,
+    clock: FakeClock,
+    raw_redis: redis.Redis,
+    per_user: bool,
+    expected: list[tuple[str, ...]],
+) -> None:
+    """A cold lookup reads the key, then takes the load's lock and reads the key again (in
+    case another instance stored it meanwhile) in one pipeline; only then is the source
+    called. The value's write and the lock's release come after the answer."""
+    cache = Cache(client, hasher=KeyedHasher(SECRET), clock=clock, name="t")
+    key = cache.user_key("alice", "account") if per_user else CacheKey.shared("product", "p1")
+    source = Source()
+    source.hold()
+    try:
+        loading = asyncio.create_task(get(cache, key, source))
+        await eventually(lambda: source.calls == 1)
+        before_load = list(client.round_trips)
+        source.released.set()
+        result = await loading
+        await cache.writes_done()
+    finally:
+        await cache.aclose()
+
+    assert before_load == expected
+    assert (result.value, result.status) == ("v1", "miss")
+    after_load = client.round_trips[len(expected) :]  # (a first release loads its script)
+    assert (after_load[0], after_load[-1]) == (("SET",), ("EVALSHA",))
+    assert [name for name in stored_names(raw_redis) if b":l:" in name] == []  # released
+
+
+async def test_a_value_stored_meanwhile_is_taken_and_the_lock_given_back(
+    client: CountingRedis, clock: FakeClock, raw_redis: redis.Redis
+) -> None:
+    """If the read under the lock finds the value (another instance stored it after this
+    one's first read), the value is the answer and the lock is released at once."""
+    stored, payload = value_envelope("v1", "", clock.time())
+    raw_redis.set(VALUE, payload)
+
+    lock, ready = await locks(client, clock).take_or_wait(LOCK, ValueRead())
+
+    assert (lock, ready) == (None, stored)
+    assert client.round_trips[0] == ("SET", "GET")
+    assert client.round_trips[-1] == ("EVALSHA",)  # (after a SCRIPT LOAD, on a fresh Redis)
+    assert raw_redis.get(LOCK) is None
+
+
+async def test_a_lock_held_elsewhere_with_the_value_stored_needs_no_poll(
+    client: CountingRedis, clock: FakeClock, raw_redis: redis.Redis
+) -> None:
+    """The holder stored the value but has not released its lock yet: the read that went
+    with the refused ``SET NX`` already has the value, so there is no wait and no poll, and
+    the holder's lock is left alone."""
+    stored, payload = value_envelope("v1", "", clock.time())
+    raw_redis.set(VALUE, payload)
+    raw_redis.set(LOCK, b"another-instance", px=5_000)
+
+    lock, ready = await locks(client, clock).take_or_wait(LOCK, ValueRead())
+
+    assert (lock, ready) == (None, stored)
+    assert client.round_trips == [("SET", "GET")]
+    assert raw_redis.get(LOCK) == b"another-instance"
+
+
+async def test_a_lock_taken_in_the_pipeline_is_released_only_with_its_token(
+    client: CountingRedis, clock: FakeClock, raw_redis: redis.Redis
+) -> None:
+    """The lock handed back holds the token its ``SET NX`` wrote: its release deletes that
+    lock, and a lock that expired and went to another instance meanwhile is not touched."""
+    redis_locks = locks(client, clock)
+    lock, ready = await redis_locks.take_or_wait(LOCK, ValueRead())
+    assert lock is not None
+    assert ready is None
+    assert len(raw_redis.get(LOCK) or b"") == 32  # a random token of its own
+
+    raw_redis.set(LOCK, b"another-instance", px=5_000)  # ours expired; someone took it
+    await redis_locks.release(lock)
+    assert raw_redis.get(LOCK) == b"another-instance"
+
+    raw_redis.delete(LOCK)
+    lock, _ = await redis_locks.take_or_wait(LOCK, ValueRead())
+    assert lock is not None
+    await redis_locks.release(lock)
+    assert raw_redis.get(LOCK) is None
