@@ -20,6 +20,7 @@ from typing import Any, Final, Generic, Protocol, TypeVar
 from redis.asyncio.lock import Lock
 from redis.exceptions import LockError
 
+from shared.cache.batch import RedisBatch
 from shared.cache.entries import Envelope
 from shared.cache.health import REDIS_ERRORS, RedisHealth
 from shared.platform.logging import get_logger
@@ -89,9 +90,17 @@ class RedisLocks:
     """The lock that lets one instance load a key while the others wait for its value."""
 
     def __init__(
-        self, redis: RedisClient, *, ttl_ms: int, wait_s: float, health: RedisHealth, name: str
+        self,
+        redis: RedisClient,
+        batch: RedisBatch,
+        *,
+        ttl_ms: int,
+        wait_s: float,
+        health: RedisHealth,
+        name: str,
     ) -> None:
         self._redis = redis
+        self._batch = batch
         self._ttl_ms = ttl_ms
         self._ttl_s = ttl_ms / 1000
         self._wait_s = wait_s
@@ -126,7 +135,7 @@ class RedisLocks:
                     return None, None
                 await asyncio.sleep(delay)
                 delay = min(delay * 1.5, _POLL_MAX_S)
-                ready = value.ready(await self._execute(value))
+                ready = value.ready(await self._batch.send(value.queue))
                 if ready is not None:
                     return None, ready
         except REDIS_ERRORS as exc:
@@ -136,29 +145,26 @@ class RedisLocks:
     async def _take_and_read(
         self, lock_name: str, value: GuardedRead
     ) -> tuple[Lock | None, Envelope | None]:
-        """One round trip: ``SET lock token NX PX``, then the value's read, in one pipeline.
+        """One round trip: ``SET lock token NX PX``, then the value's read, in one pipeline
+        (the batch of this turn of the loop, with the other keys' locks and reads).
 
         Not a transaction, and none is needed: the lock and the value share a hash tag (one
         Cluster slot, so one node), which runs the read after the ``SET``. The lock is then
         redis-py's ``Lock`` holding that token, so its release stays redis-py's check-and-delete.
         """
         token = secrets.token_hex(16).encode()
-        pipe = self._redis.pipeline(transaction=False)
-        pipe.set(lock_name, token, nx=True, px=self._ttl_ms)
-        taken, *replies = await self._execute(value, pipe)
+
+        def queue(pipe: RedisPipeline) -> None:
+            pipe.set(lock_name, token, nx=True, px=self._ttl_ms)
+            value.queue(pipe)
+
+        taken, *replies = await self._batch.send(queue)
         ready = value.ready(replies)
         if not taken:
             return None, ready
         lock = Lock(self._redis, lock_name, timeout=self._ttl_s, thread_local=False)
         lock.local.token = token
         return lock, ready
-
-    async def _execute(self, value: GuardedRead, pipe: RedisPipeline | None = None) -> list[Any]:
-        """Send ``pipe`` (a new one when None) with the value's read at its end."""
-        if pipe is None:
-            pipe = self._redis.pipeline(transaction=False)
-        value.queue(pipe)
-        return await pipe.execute()
 
     async def release(self, lock: Lock) -> None:
         try:

@@ -11,6 +11,7 @@ import pytest
 import redis
 
 from shared.cache import Cache, CacheKey
+from shared.cache.batch import RedisBatch
 from shared.cache.entries import Envelope, envelope_decoder, value_envelope
 from shared.cache.flight import RedisLocks
 from shared.cache.health import RedisHealth
@@ -52,7 +53,9 @@ class ValueRead:
 
 def locks(client: CountingRedis, clock: FakeClock, *, wait_s: float = 1.0) -> RedisLocks:
     health = RedisHealth("t", backoff_s=5.0, clock=clock, stats=CacheStats())
-    return RedisLocks(client, ttl_ms=5_000, wait_s=wait_s, health=health, name="t")
+    return RedisLocks(
+        client, RedisBatch(client), ttl_ms=5_000, wait_s=wait_s, health=health, name="t"
+    )
 
 
 @pytest.mark.parametrize(
@@ -91,6 +94,37 @@ async def test_a_cold_key_costs_two_round_trips_before_its_load(
     after_load = client.round_trips[len(expected) :]  # (a first release loads its script)
     assert (after_load[0], after_load[-1]) == (("SET",), ("EVALSHA",))
     assert [name for name in stored_names(raw_redis) if b":l:" in name] == []  # released
+
+
+async def test_a_screens_cold_keys_share_their_round_trips(
+    client: CountingRedis, clock: FakeClock
+) -> None:
+    """A screen's cold keys looked up together (a product, its inventory, the user's account)
+    cost two round trips between them before their loads: every read in one pipeline, then
+    every lock with its read again in one pipeline. So their core calls start together."""
+    cache = Cache(client, hasher=KeyedHasher(SECRET), clock=clock, name="t")
+    keys = [
+        CacheKey.shared("product", "p1"),
+        CacheKey.shared("inventory", "p1"),
+        cache.user_key("alice", "account"),
+    ]
+    sources = [Source(), Source(), Source()]
+    for source in sources:
+        source.hold()
+    try:
+        loads = [asyncio.create_task(get(cache, k, s)) for k, s in zip(keys, sources, strict=True)]
+        await eventually(lambda: all(source.calls == 1 for source in sources))
+        before_load = list(client.round_trips)
+        for source in sources:
+            source.released.set()
+        await asyncio.gather(*loads)
+    finally:
+        await cache.aclose()
+
+    assert [sorted(trip) for trip in before_load] == [
+        sorted(["GET", "GET", "HGET", "GET"]),
+        sorted(["SET", "GET", "SET", "GET", "SET", "HGET", "GET"]),
+    ]
 
 
 async def test_a_value_stored_meanwhile_is_taken_and_the_lock_given_back(
