@@ -6,7 +6,8 @@ is each lock taken; worse, on one event loop those round trips come back one aft
 the second cold key's core call started well after the first's. Every read and every lock
 taken joins the batch being gathered; the batch is sent on the loop's next turn, so the parts
 of one screen that reach the cache together go out together, and their answers come back
-together. A failure fails every caller of the batch, as it would have failed each alone.
+together. A failure to talk to Redis fails every caller of the batch, as it would have failed
+each alone; an error reply fails only the caller whose command it answers.
 
 The pipeline is not a transaction (the Cluster client splits it by node); commands of one
 caller that share a hash tag sit on one node, which runs them in their order.
@@ -57,7 +58,7 @@ class RedisBatch:
             queue(pipe)
             ends.append(len(pipe))
         try:
-            replies = await pipe.execute()
+            replies = await pipe.execute(raise_on_error=False)
         except asyncio.CancelledError:
             for _, future in batch:
                 future.cancel()
@@ -69,6 +70,12 @@ class RedisBatch:
             return
         start = 0
         for (_, future), end in zip(batch, ends, strict=True):
-            if not future.done():
-                future.set_result(replies[start:end])
+            own = replies[start:end]
             start = end
+            if future.done():
+                continue
+            error = next((reply for reply in own if isinstance(reply, Exception)), None)
+            if error is None:
+                future.set_result(own)
+            else:
+                future.set_exception(error)

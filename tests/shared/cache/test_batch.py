@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 import redis
+from redis.exceptions import ResponseError
 
 from shared.cache.batch import RedisBatch
 from shared.platform.redis import create_redis_client
@@ -35,6 +36,27 @@ async def test_commands_started_together_share_one_round_trip(
         await client.aclose()
     assert (one, two, missing, later) == ([b"A"], [b"F", b"A"], [None], [b"A"])
     assert client.round_trips == [("GET", "HGET", "GET", "GET"), ("GET",)]
+
+
+async def test_an_error_reply_fails_only_the_caller_it_answers(
+    redis_url: str, raw_redis: redis.Redis
+) -> None:
+    """A command Redis refuses (here a hash read of a string) fails its own caller; the
+    others in the same pipeline get their replies."""
+    raw_redis.set("bff:test:a", b"A")
+    client = counting_redis(redis_url)
+    batch = RedisBatch(client)
+    try:
+        refused, answered = await asyncio.gather(
+            batch.send(lambda pipe: (pipe.get("bff:test:a"), pipe.hget("bff:test:a", "f"))),
+            batch.send(lambda pipe: pipe.get("bff:test:a")),
+            return_exceptions=True,
+        )
+    finally:
+        await client.aclose()
+    assert isinstance(refused, ResponseError)
+    assert answered == [b"A"]
+    assert len(client.round_trips) == 1
 
 
 async def test_a_failed_batch_fails_every_caller_in_it() -> None:
