@@ -32,6 +32,7 @@ from shared.cache.entries import MAX_LIFETIME_S, Envelope, envelope_decoder
 from shared.cache.flight import RedisLocks, SingleFlight
 from shared.cache.health import REDIS_ERRORS, RedisHealth
 from shared.cache.keys import CacheKey, RedisNames
+from shared.platform.after_answer import after_answer
 from shared.platform.logging import get_logger
 from shared.platform.redis import RedisClient, RedisPipeline
 
@@ -64,6 +65,7 @@ class RedisLevel:
         self._reads: SingleFlight[Read] = SingleFlight()
         self._batch = RedisBatch(redis)
         self._writes: set[asyncio.Task[None]] = set()
+        self._held_writes: set[Callable[[], None]] = set()
         self.locks = RedisLocks(
             redis,
             self._batch,
@@ -142,7 +144,9 @@ class RedisLevel:
         A cold screen waited for both round trips before answering; nobody needs them done
         first. Callers here have the value; this instance's level 1 has a shared entry; another
         instance waiting for the lock reads the value once the lock is gone, which is after the
-        write, as before. A load invalidated meanwhile (``discarded``) writes nothing.
+        write, as before. A load invalidated meanwhile (``discarded``) writes nothing. In a
+        request, the write starts once the answer has been sent (``after_answer``), so its
+        round trips do not take turns with the answer's last steps.
         """
 
         async def store_then_release() -> None:
@@ -153,12 +157,23 @@ class RedisLevel:
                 if lock is not None:
                     await self.locks.release(lock)
 
-        task = asyncio.create_task(store_then_release(), name="cache-write")
-        self._writes.add(task)
-        task.add_done_callback(self._writes.discard)
+        def start() -> None:
+            if start not in self._held_writes:  # started already, by writes_done
+                return
+            self._held_writes.discard(start)
+            task = asyncio.create_task(store_then_release(), name="cache-write")
+            self._writes.add(task)
+            task.add_done_callback(self._writes.discard)
+
+        self._held_writes.add(start)
+        after_answer(start)
 
     async def writes_done(self) -> None:
-        """Each write is bounded by the client's socket timeout, so this wait is too."""
+        """Start the writes still held for an answer (an invalidation must come after them),
+        and wait for every write. Each is bounded by the client's socket timeout, so this wait
+        is too."""
+        for start in list(self._held_writes):
+            start()
         await asyncio.gather(*self._writes, return_exceptions=True)
 
     async def delete(self, names: list[str]) -> None:

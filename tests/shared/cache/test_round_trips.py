@@ -1,5 +1,6 @@
 """Redis round trips on the way to a load: a cold key's core call waits for as few as there
-can be (the read, then the lock taken with the value read again, in one pipeline)."""
+can be (the read, then the lock taken with the value read again, in one pipeline); and the
+ones after it (the value's write, the lock's release) wait until the answer has been sent."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from shared.cache.entries import Envelope, envelope_decoder, value_envelope
 from shared.cache.flight import RedisLocks
 from shared.cache.health import RedisHealth
 from shared.cache.results import CacheStats
+from shared.platform.after_answer import answer_pending
 from shared.platform.keys import KeyedHasher
 from shared.platform.redis import RedisPipeline
 from tests.fixtures.clock import FakeClock
@@ -180,3 +182,34 @@ async def test_a_lock_taken_in_the_pipeline_is_released_only_with_its_token(
     assert lock is not None
     await redis_locks.release(lock)
     assert raw_redis.get(LOCK) is None
+
+
+async def test_in_a_request_the_write_and_release_wait_for_the_answer(
+    client: CountingRedis, clock: FakeClock, raw_redis: redis.Redis
+) -> None:
+    """Inside a request, a loaded value reaches Redis (and the lock is released) only once
+    the answer has been sent, so those round trips never delay it; an invalidation in the
+    same request starts them first, so its delete still comes after the write."""
+    cache = Cache(client, hasher=KeyedHasher(SECRET), clock=clock, name="t")
+    first, second = CacheKey.shared("product", "p1"), CacheKey.shared("product", "p2")
+    try:
+        with answer_pending():
+            result = await get(cache, first, Source())
+            await asyncio.sleep(0.05)
+            held = list(stored_names(raw_redis))
+        await cache.writes_done()
+        after = sorted(stored_names(raw_redis))
+
+        with answer_pending():
+            await get(cache, second, Source())
+            await cache.invalidate(second)
+        await cache.writes_done()
+    finally:
+        await cache.aclose()
+
+    assert (result.value, result.status) == ("v1", "miss")
+    assert len(held) == 1  # the lock only
+    assert b":l:" in held[0]
+    assert len(after) == 1  # the value only: the lock is released
+    assert b":v:" in after[0]
+    assert sorted(stored_names(raw_redis)) == after  # the second value: written, then deleted
