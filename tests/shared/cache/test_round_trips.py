@@ -21,6 +21,7 @@ from shared.platform.after_answer import answer_pending
 from shared.platform.keys import KeyedHasher
 from shared.platform.redis import RedisPipeline
 from tests.fixtures.clock import FakeClock
+from tests.fixtures.servers import free_port
 from tests.shared.cache.support import (
     SECRET,
     CountingRedis,
@@ -53,11 +54,9 @@ class ValueRead:
         return envelope_decoder.decode(replies[0]) if replies[0] else None
 
 
-def locks(client: CountingRedis, clock: FakeClock, *, wait_s: float = 1.0) -> RedisLocks:
-    health = RedisHealth("t", backoff_s=5.0, clock=clock, stats=CacheStats())
-    return RedisLocks(
-        client, RedisBatch(client), ttl_ms=5_000, wait_s=wait_s, health=health, name="t"
-    )
+def locks(client: CountingRedis, clock: FakeClock, health: RedisHealth | None = None) -> RedisLocks:
+    health = health or RedisHealth("t", backoff_s=5.0, clock=clock, stats=CacheStats())
+    return RedisLocks(client, RedisBatch(client), ttl_ms=5_000, wait_s=1.0, health=health, name="t")
 
 
 @pytest.mark.parametrize(
@@ -160,6 +159,18 @@ async def test_a_lock_held_elsewhere_with_the_value_stored_needs_no_poll(
     assert (lock, ready) == (None, stored)
     assert client.round_trips == [("SET", "GET")]
     assert raw_redis.get(LOCK) == b"another-instance"
+
+
+async def test_redis_failing_at_the_lock_means_loading_without_it(clock: FakeClock) -> None:
+    """Redis unreachable when the lock is to be taken: the load goes ahead without the lock
+    (``(None, None)``), and the cache's health hears of the failure."""
+    client = counting_redis(f"redis://127.0.0.1:{free_port()}")  # nothing listens there
+    health = RedisHealth("t", backoff_s=5.0, clock=clock, stats=CacheStats())
+    try:
+        assert await locks(client, clock, health).take_or_wait(LOCK, ValueRead()) == (None, None)
+    finally:
+        await client.aclose()
+    assert not health.up
 
 
 async def test_a_lock_taken_in_the_pipeline_is_released_only_with_its_token(
