@@ -40,7 +40,7 @@ from shared.cache.flight import Flight, SingleFlight
 from shared.cache.health import RedisHealth
 from shared.cache.keys import CacheKey, KeyPart, RedisNames, UserKeys, check_name
 from shared.cache.local import LocalEntries, Lru
-from shared.cache.redis_level import RedisLevel
+from shared.cache.redis_level import ReadUnderLock, RedisLevel
 from shared.cache.results import CacheResult, CacheStats, CacheStatus
 from shared.platform import metrics as bff_metrics
 from shared.platform.clock import SYSTEM_CLOCK, Clock
@@ -297,9 +297,10 @@ class Cache:
         redis = self._redis
         held = _HeldLock()
         if redis is not None and load.found.generation is not None:
-            read_ready = partial(self._read_ready, redis, load)
+            servable = partial(self._servable_without_load, load.freshness)
+            value = ReadUnderLock(redis, load.key, load.found.name, servable)
             lock_name = self._names.lock(load.key)
-            held.lock, ready = await redis.locks.take_or_wait(lock_name, read_ready)
+            held.lock, ready = await redis.locks.take_or_wait(lock_name, value)
             if ready is not None:
                 if ready.error is not None:
                     raise load.freshness.rebuild_error(ready.error)
@@ -310,13 +311,9 @@ class Cache:
             if redis is not None and held.lock is not None:  # not handed to a write
                 await redis.locks.release(held.lock)
 
-    async def _read_ready(self, redis: RedisLevel, load: _Load) -> Envelope | None:
-        """The value another instance stored meanwhile, if it needs no load."""
-        envelope, _ = await redis.read_now(load.key, load.found.name)
-        now = self._clock.time()
-        if envelope is not None and load.freshness.servable_without_load(envelope, now):
-            return envelope
-        return None
+    def _servable_without_load(self, freshness: Freshness, envelope: Envelope) -> bool:
+        """Whether a value another instance stored meanwhile needs no load."""
+        return freshness.servable_without_load(envelope, self._clock.time())
 
     async def _load(self, flight: Flight[_Outcome], load: _Load, held: _HeldLock) -> _Outcome:
         self.stats.loads += 1

@@ -2,7 +2,8 @@
 
 Every Redis call of the cache goes through here, and every failure of one is told to
 ``RedisHealth``, which decides when to try Redis again. Reads of one key that overlap share one
-round trip: a burst of requests for a hot key costs one pooled connection, not one per request.
+read: a burst of requests for a hot key costs one pooled connection, not one per request. Reads
+and locks started together go out in one pipeline (``batch``).
 
 Invalidation of a user's kinds across instances: every user has a small Redis hash of
 generations, one field per kind, next to their entries (same hash tag, so same Cluster slot).
@@ -18,18 +19,22 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
 from typing import Any, Final
 
 import msgspec
 from redis.asyncio.lock import Lock
 
+from shared.cache.batch import RedisBatch
 from shared.cache.entries import MAX_LIFETIME_S, Envelope, envelope_decoder
 from shared.cache.flight import RedisLocks, SingleFlight
 from shared.cache.health import REDIS_ERRORS, RedisHealth
 from shared.cache.keys import CacheKey, RedisNames
+from shared.platform.after_answer import after_answer
 from shared.platform.logging import get_logger
-from shared.platform.redis import RedisClient
+from shared.platform.redis import RedisClient, RedisPipeline
 
 Read = tuple[Envelope | None, str]
 """An entry (if it is valid under its user's current generation of its kind) and that
@@ -58,17 +63,23 @@ class RedisLevel:
         self.health = health
         self._cache_name = cache_name
         self._reads: SingleFlight[Read] = SingleFlight()
-        self._user_reads = UserReadBatch(redis)
+        self._batch = RedisBatch(redis)
         self._writes: set[asyncio.Task[None]] = set()
+        self._held_writes: set[Callable[[], None]] = set()
         self.locks = RedisLocks(
-            redis, ttl_ms=lock_ttl_ms, wait_s=lock_wait_s, health=health, name=cache_name
+            redis,
+            self._batch,
+            ttl_ms=lock_ttl_ms,
+            wait_s=lock_wait_s,
+            health=health,
+            name=cache_name,
         )
 
     async def read(self, key: CacheKey, name: str) -> Read | None:
         """The entry at ``name``, or None when Redis is not to be used for this lookup."""
         if not self.health.usable():
             return None
-        read = self._reads.join(name, lambda _flight: self.read_now(key, name))
+        read = self._reads.join(name, lambda _flight: self._read_now(key, name))
         try:
             found = await asyncio.shield(read.task)
         except REDIS_ERRORS as exc:
@@ -77,15 +88,27 @@ class RedisLevel:
         self.health.ok()
         return found
 
-    async def read_now(self, key: CacheKey, name: str) -> Read:
-        """One read of its own (Redis errors propagate): for a caller that polls."""
+    async def _read_now(self, key: CacheKey, name: str) -> Read:
+        """One read, in the batch of this turn of the loop (Redis errors propagate)."""
+        replies = await self._batch.send(partial(self.queue_read, key=key, name=name))
+        return self.read_from(key, replies)
+
+    def queue_read(self, pipe: RedisPipeline, *, key: CacheKey, name: str) -> None:
+        """The commands of a read (``read_from`` decodes their replies): the user's generation
+        of the kind first for a per-user key, then the value."""
         if key.per_user:
-            raw_generation, raw = await self._user_reads.read(
-                self._names.generations(key), key.kind, name
-            )
-            generation = raw_generation.decode() if raw_generation else ""
-        else:
-            raw, generation = await self._redis.get(name), ""
+            pipe.hget(self._names.generations(key), key.kind)
+        pipe.get(name)
+
+    def read_from(self, key: CacheKey, replies: Sequence[Any]) -> Read:
+        """The read that ``queue_read``'s commands answered."""
+        if key.per_user:
+            raw_generation, raw = replies
+            return self._decoded(key, raw_generation, raw)
+        return self._decoded(key, None, replies[0])
+
+    def _decoded(self, key: CacheKey, raw_generation: Any, raw: Any) -> Read:
+        generation = raw_generation.decode() if raw_generation else ""
         if not raw:
             return None, generation
         try:
@@ -121,7 +144,9 @@ class RedisLevel:
         A cold screen waited for both round trips before answering; nobody needs them done
         first. Callers here have the value; this instance's level 1 has a shared entry; another
         instance waiting for the lock reads the value once the lock is gone, which is after the
-        write, as before. A load invalidated meanwhile (``discarded``) writes nothing.
+        write, as before. A load invalidated meanwhile (``discarded``) writes nothing. In a
+        request, the write starts once the answer has been sent (``after_answer``), so its
+        round trips do not take turns with the answer's last steps.
         """
 
         async def store_then_release() -> None:
@@ -132,12 +157,23 @@ class RedisLevel:
                 if lock is not None:
                     await self.locks.release(lock)
 
-        task = asyncio.create_task(store_then_release(), name="cache-write")
-        self._writes.add(task)
-        task.add_done_callback(self._writes.discard)
+        def start() -> None:
+            if start not in self._held_writes:  # started already, by writes_done
+                return
+            self._held_writes.discard(start)
+            task = asyncio.create_task(store_then_release(), name="cache-write")
+            self._writes.add(task)
+            task.add_done_callback(self._writes.discard)
+
+        self._held_writes.add(start)
+        after_answer(start)
 
     async def writes_done(self) -> None:
-        """Each write is bounded by the client's socket timeout, so this wait is too."""
+        """Start the writes still held for an answer (an invalidation must come after them),
+        and wait for every write. Each is bounded by the client's socket timeout, so this wait
+        is too."""
+        for start in list(self._held_writes):
+            start()
         await asyncio.gather(*self._writes, return_exceptions=True)
 
     async def delete(self, names: list[str]) -> None:
@@ -168,64 +204,27 @@ class RedisLevel:
         self._reads.discard_where(covers)
 
     def tasks(self) -> list[asyncio.Task[Any]]:
-        return [*self._reads.tasks(), *self._user_reads.tasks(), *self._writes]
+        return [*self._reads.tasks(), *self._batch.tasks(), *self._writes]
 
     def _invalidation_failed(self, exc: BaseException) -> None:
         self.health.failed(exc)
         _log.error("cache_invalidation_failed", cache=self._cache_name, error=type(exc).__name__)
 
 
-class UserReadBatch:
-    """Per-user reads started in the same turn of the event loop share one pipeline.
+@dataclass(frozen=True, slots=True)
+class ReadUnderLock:
+    """The value a load's lock guards (``flight.GuardedRead``), read again with the lock's
+    ``SET NX``: another instance may have stored it since this one's first read.
+    ``servable`` says whether an entry found needs no load."""
 
-    A screen reads several per-user entries at once (the account, the recommendations…), each
-    with its user's generation; without this, each would be a round trip of its own. Every read
-    joins the batch being gathered; the batch is sent on the loop's next turn, so the parts of
-    one screen that reach the cache together go out together. A failure fails every read of the
-    batch, as it would have failed each alone.
-    """
+    level: RedisLevel
+    key: CacheKey
+    name: str
+    servable: Callable[[Envelope], bool]
 
-    def __init__(self, redis: RedisClient) -> None:
-        self._redis = redis
-        self._pending: list[tuple[str, str, str, asyncio.Future[tuple[Any, Any]]]] = []
-        self._sending: set[asyncio.Task[None]] = set()
+    def queue(self, pipe: RedisPipeline) -> None:
+        self.level.queue_read(pipe, key=self.key, name=self.name)
 
-    def read(self, generations: str, kind: str, name: str) -> asyncio.Future[tuple[Any, Any]]:
-        """``(raw generation, raw entry)`` of one per-user entry, once the batch is sent."""
-        loop = asyncio.get_running_loop()
-        if not self._pending:
-            loop.call_soon(self._send)
-        future: asyncio.Future[tuple[Any, Any]] = loop.create_future()
-        self._pending.append((generations, kind, name, future))
-        return future
-
-    def tasks(self) -> list[asyncio.Task[None]]:
-        return list(self._sending)
-
-    def _send(self) -> None:
-        batch, self._pending = self._pending, []
-        task = asyncio.create_task(self._execute(batch), name="cache-user-reads")
-        self._sending.add(task)
-        task.add_done_callback(self._sending.discard)
-
-    async def _execute(
-        self, batch: list[tuple[str, str, str, asyncio.Future[tuple[Any, Any]]]]
-    ) -> None:
-        pipe = self._redis.pipeline(transaction=False)  # the Cluster client splits it by slot
-        for generations, kind, name, _ in batch:
-            pipe.hget(generations, kind)
-            pipe.get(name)
-        try:
-            results = await pipe.execute()
-        except asyncio.CancelledError:
-            for *_, future in batch:
-                future.cancel()
-            raise
-        except Exception as exc:
-            for *_, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-            return
-        for index, (*_, future) in enumerate(batch):
-            if not future.done():
-                future.set_result((results[2 * index], results[2 * index + 1]))
+    def ready(self, replies: Sequence[Any]) -> Envelope | None:
+        envelope, _ = self.level.read_from(self.key, replies)
+        return envelope if envelope is not None and self.servable(envelope) else None

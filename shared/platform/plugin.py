@@ -30,6 +30,7 @@ from litestar.types import Scope
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis, RedisCluster
 
+from shared.platform.after_answer import AfterAnswerMiddleware
 from shared.platform.client_address import ClientAddresses
 from shared.platform.clock import SYSTEM_CLOCK, Clock
 from shared.platform.errors import EXCEPTION_HANDLERS, NotFound, NotReady, Unauthenticated
@@ -281,7 +282,8 @@ def build_gateway_app(
 
     Server-span, request-id and access-log middleware wrap the whole ASGI handler (not just the
     matched routes) so unknown paths and Litestar's own errors are covered too. The server span
-    is outermost, so the access line carries its trace and span ids.
+    is outermost, so the access line carries its trace and span ids. Innermost, work held for
+    after the answer (``after_answer``) starts as soon as the response has been sent.
     """
     app = Litestar(
         route_handlers=list(route_handlers),
@@ -290,5 +292,7 @@ def build_gateway_app(
         logging_config=None,  # structlog (configure_logging) owns logging, not Litestar's default
         **litestar_options,
     )
-    app.asgi_handler = ServerSpanMiddleware(RequestContextMiddleware(app.asgi_handler))
+    app.asgi_handler = ServerSpanMiddleware(
+        RequestContextMiddleware(AfterAnswerMiddleware(app.asgi_handler))
+    )
     return app

@@ -15,12 +15,15 @@ from typing import Any, Protocol, TypeAlias
 from urllib.parse import urlsplit
 
 from redis.asyncio import ConnectionPool, Redis, RedisCluster
+from redis.asyncio.client import Pipeline
+from redis.asyncio.cluster import ClusterPipeline
 from redis.asyncio.sentinel import Sentinel
 
 from shared.platform.settings import RedisMode
 from shared.platform.tls import TlsClientFiles
 
 RedisClient: TypeAlias = "Redis | RedisCluster"
+RedisPipeline: TypeAlias = "Pipeline | ClusterPipeline"
 
 
 class Rider(Protocol):

@@ -11,6 +11,8 @@ from typing import Any
 
 import msgspec
 import redis
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from shared.cache import Cache, CacheKey, CacheResult
 from tests.fixtures.redis import redis_server_command
@@ -74,6 +76,38 @@ async def wait_for_value(
             if result.value == value:
                 return result
             await asyncio.sleep(0.02)
+
+
+class CountingRedis(Redis):
+    """A Redis client that records each request it sends in ``round_trips``, as the names of
+    its commands: one tuple a round trip (a pipeline is one, whatever its length)."""
+
+    round_trips: list[tuple[str, ...]]
+
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        self.round_trips.append((str(args[0]).upper(),))
+        return await super().execute_command(*args, **options)
+
+    def pipeline(self, transaction: bool = True, shard_hint: str | None = None) -> Pipeline:
+        return _CountingPipeline(
+            self.round_trips, self.connection_pool, self.response_callbacks, transaction, shard_hint
+        )
+
+
+def counting_redis(url: str) -> CountingRedis:
+    client = CountingRedis.from_url(url)
+    client.round_trips = []
+    return client
+
+
+class _CountingPipeline(Pipeline):
+    def __init__(self, round_trips: list[tuple[str, ...]], *args: Any) -> None:
+        super().__init__(*args)
+        self._round_trips = round_trips
+
+    async def execute(self, raise_on_error: bool = True) -> list[Any]:
+        self._round_trips.append(tuple(str(args[0]).upper() for args, _ in self.command_stack))
+        return await super().execute(raise_on_error)
 
 
 def stored_names(client: redis.Redis) -> list[bytes]:

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from typing import Any
 
 import pytest
 import redis
 from redis.crc import key_slot
 
-from shared.cache.redis_level import UserReadBatch
-from shared.platform.redis import RedisClient, create_redis_client
-from tests.fixtures.servers import free_port
 from tests.shared.cache.support import MakeCache, Source, eventually, get, stored_names
 
 pytestmark = pytest.mark.anyio
@@ -69,50 +65,3 @@ async def test_a_load_running_during_an_invalidation_is_not_kept(make_cache: Mak
 
     for cache in (first, second):
         assert (await get(cache, key, source)).value == "after the order"
-
-
-class RecordingBatch(UserReadBatch):
-    """Counts the pipelines sent, so a test can tell one round trip from several."""
-
-    def __init__(self, client: RedisClient) -> None:
-        super().__init__(client)
-        self.sent: list[int] = []
-
-    async def _execute(self, batch: list[Any]) -> None:
-        self.sent.append(len(batch))
-        await super()._execute(batch)
-
-
-async def test_per_user_reads_started_together_share_one_round_trip(
-    redis_url: str, raw_redis: redis.Redis
-) -> None:
-    """The parts of one screen reading their user's entries at once cost one pipeline, and
-    each still gets its own entry and generation."""
-    raw_redis.set("bff:cache:t:v:{u:x}:account", b"A")
-    raw_redis.hset("bff:cache:t:g:{u:x}", "account", b"g1")
-    client = create_redis_client(redis_url)
-    batch = RecordingBatch(client)
-    try:
-        account, reco, missing = await asyncio.gather(
-            batch.read("bff:cache:t:g:{u:x}", "account", "bff:cache:t:v:{u:x}:account"),
-            batch.read("bff:cache:t:g:{u:x}", "reco", "bff:cache:t:v:{u:x}:reco"),
-            batch.read("bff:cache:t:g:{u:y}", "account", "bff:cache:t:v:{u:y}:account"),
-        )
-        later = await batch.read("bff:cache:t:g:{u:x}", "account", "bff:cache:t:v:{u:x}:account")
-    finally:
-        await client.aclose()
-    assert (account, reco, missing) == ((b"g1", b"A"), (None, None), (None, None))
-    assert later == (b"g1", b"A")
-    assert batch.sent == [3, 1]
-
-
-async def test_a_failed_batch_fails_every_read_in_it() -> None:
-    client = create_redis_client(f"redis://127.0.0.1:{free_port()}")  # nothing listens there
-    batch = UserReadBatch(client)
-    try:
-        results = await asyncio.gather(
-            batch.read("g", "account", "a"), batch.read("g", "reco", "b"), return_exceptions=True
-        )
-    finally:
-        await client.aclose()
-    assert [type(result).__name__ for result in results] == ["ConnectionError"] * 2
