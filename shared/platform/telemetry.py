@@ -35,6 +35,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from opentelemetry import context as otel_context
 from opentelemetry import metrics, propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.metrics import MeterProvider
@@ -89,6 +90,8 @@ _KNOWN_METHODS = frozenset(
 @dataclass(frozen=True)
 class _Installed:
     tracer_provider: TracerProvider
+    tracer: trace.Tracer
+    """The SDK's tracer for "bff": the server span skips the proxy's indirection."""
     meter_provider: MeterProvider | None
     prometheus: CollectorRegistry | None
 
@@ -182,7 +185,7 @@ def configure_telemetry(otel: OtelSettings) -> None:
             # Without a reader the API's no-op instruments stay in place: nothing is aggregated.
             meter_provider = MeterProvider(resource=resource, metric_readers=readers)
             metrics.set_meter_provider(meter_provider)
-        _installed = _Installed(provider, meter_provider, registry)
+        _installed = _Installed(provider, provider.get_tracer("bff"), meter_provider, registry)
 
 
 def tracer_provider() -> TracerProvider | None:
@@ -289,19 +292,10 @@ class ServerSpanMiddleware:
             return
         started = time.perf_counter()
         method = _method(scope["method"])
-        carrier = {
-            name.decode("latin-1"): value.decode("latin-1")
-            for name, value in scope["headers"]
-            if name in self._fields
-        }
-        # No traceparent: a new trace, whatever context the server happens to run in.
-        parent = self._propagator.extract(carrier) if carrier else Context()
-        span = _tracer.start_span(method, context=parent, kind=SpanKind.SERVER)
-        context = span.get_span_context()
-        traceresponse = (
-            f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
-        ).encode("ascii")
-        trace_id = f"{context.trace_id:032x}".encode("ascii")
+        tracer = _installed.tracer if _installed is not None else _tracer
+        span = tracer.start_span(method, context=self._parent(scope), kind=SpanKind.SERVER)
+        ids = span.get_span_context()
+        traceresponse = b"00-%032x-%016x-%02x" % (ids.trace_id, ids.span_id, ids.trace_flags)
         status = 500
         error_type: str | None = None
 
@@ -312,36 +306,50 @@ class ServerSpanMiddleware:
                 message["headers"] = [
                     *message.get("headers", ()),
                     (b"traceresponse", traceresponse),
-                    (b"x-trace-id", trace_id),  # the same id, for clients that read only this
+                    # the same trace id, for clients that read only this
+                    (b"x-trace-id", traceresponse[3:35]),
                 ]
             await send(message)
 
-        # The status is set by hand below; no exception event (stack traces stay in the logs).
-        with trace.use_span(
-            span, end_on_exit=False, record_exception=False, set_status_on_exception=False
-        ):
-            try:
-                await self.app(scope, receive, send_with_traceresponse)
-            except BaseException as exc:
-                error_type = type(exc).__name__
-                raise
-            finally:
-                route: str | None = scope.get("path_template")
-                if error_type is None and status >= 500:
-                    error_type = str(status)
-                attributes: dict[str, AttributeValue] = {
-                    "http.request.method": method,
-                    "url.scheme": scope.get("scheme", "http"),
-                    "http.response.status_code": status,
-                }
-                if route:
-                    attributes["http.route"] = route
-                if error_type is not None:
-                    attributes["error.type"] = error_type
-                bff_metrics.SERVER_DURATION.record(time.perf_counter() - started, attributes)
-                if span.is_recording():
-                    _describe_server_span(span, scope, method, route, attributes, error_type)
-                span.end()
+        # What trace.use_span does, without its generator: the status is set by hand below and
+        # no exception event is recorded (stack traces stay in the logs).
+        in_span = trace.set_span_in_context(span)
+        token = otel_context.attach(in_span)
+        try:
+            await self.app(scope, receive, send_with_traceresponse)
+        except BaseException as exc:
+            error_type = type(exc).__name__
+            raise
+        finally:
+            route: str | None = scope.get("path_template")
+            if error_type is None and status >= 500:
+                error_type = str(status)
+            attributes: dict[str, AttributeValue] = {
+                "http.request.method": method,
+                "url.scheme": scope.get("scheme", "http"),
+                "http.response.status_code": status,
+            }
+            if route:
+                attributes["http.route"] = route
+            if error_type is not None:
+                attributes["error.type"] = error_type
+            duration = time.perf_counter() - started
+            bff_metrics.SERVER_DURATION.record(duration, attributes, in_span)
+            if span.is_recording():
+                _describe_server_span(span, scope, method, route, attributes, error_type)
+            span.end()
+            otel_context.detach(token)
+
+    def _parent(self, scope: Scope) -> Context:
+        """The caller's trace context (``traceparent``, ``tracestate``) when it sent one; without
+        one, a new trace, whatever context the server happens to run in."""
+        carrier: dict[str, str] | None = None
+        for name, value in scope["headers"]:
+            if name in self._fields:
+                if carrier is None:
+                    carrier = {}
+                carrier[name.decode("latin-1")] = value.decode("latin-1")
+        return Context() if carrier is None else self._propagator.extract(carrier)
 
 
 def _method(raw: str) -> str:
@@ -361,10 +369,10 @@ def _describe_server_span(
     every sampled request (made, then encoded and exported). The request id is not among them:
     the access log line joins it to the trace id."""
     span.update_name(f"{method} {route}" if route else method)
-    span.set_attributes(attributes)
-    span.set_attribute("url.path", scope.get("path", ""))
+    described: dict[str, AttributeValue] = {**attributes, "url.path": scope.get("path", "")}
     if method == "_OTHER":
-        span.set_attribute("http.request.method_original", str(scope.get("method", "")))
+        described["http.request.method_original"] = str(scope.get("method", ""))
+    span.set_attributes(described)  # one call: each takes the span's lock
     if error_type is not None:  # only 5xx and exceptions: a 4xx is the caller's problem
         span.set_status(Status(StatusCode.ERROR, error_type))
 
