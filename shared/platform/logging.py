@@ -202,9 +202,10 @@ def add_trace_context(
 ) -> MutableMapping[str, Any]:
     """structlog processor: the active span's ids, so logs and traces join up."""
     ctx = trace.get_current_span().get_span_context()
-    if ctx.is_valid:
-        event_dict.setdefault("trace_id", format(ctx.trace_id, "032x"))
-        event_dict.setdefault("span_id", format(ctx.span_id, "016x"))
+    trace_id, span_id = ctx.trace_id, ctx.span_id
+    if trace_id != trace.INVALID_TRACE_ID and span_id != trace.INVALID_SPAN_ID:  # is_valid
+        event_dict.setdefault("trace_id", format(trace_id, "032x"))
+        event_dict.setdefault("span_id", format(span_id, "016x"))
         # Whether the trace was kept: an SRE then knows whether to look for it.
         event_dict.setdefault("trace_sampled", ctx.trace_flags.sampled)
     return event_dict

@@ -44,13 +44,10 @@ from shared.platform.rate_limits import (
 )
 from shared.platform.redis import RedisClient, create_redis_client
 from shared.platform.route_policy import PUBLIC_ROUTE
+from shared.platform.server_span import ServerSpanMiddleware
 from shared.platform.settings import Settings
 from shared.platform.state import Injected, StateSlot
-from shared.platform.telemetry import (
-    ServerSpanMiddleware,
-    configure_telemetry,
-    prometheus_registry,
-)
+from shared.platform.telemetry import configure_telemetry, prometheus_registry
 from shared.platform.tls import tls_log_fields
 
 ResourceFactory = Callable[[Litestar], AbstractAsyncContextManager[None]]

@@ -18,7 +18,8 @@ from opentelemetry.trace import SpanKind, StatusCode
 from prometheus_client import generate_latest
 
 from shared.platform.logging import REDACTED, RequestContextMiddleware, configure_logging
-from shared.platform.telemetry import ServerSpanMiddleware, prometheus_registry
+from shared.platform.server_span import ServerSpanMiddleware
+from shared.platform.telemetry import prometheus_registry
 from tests.shared.platform.test_telemetry import (
     SpanRecorder,
     parse_traceparent,
