@@ -1,30 +1,27 @@
-"""structlog set-up, the per-request context, and the redaction every log line passes through.
+"""structlog set-up and the redaction every log line passes through.
 
 One ``configure_logging`` call: shared processors, then JSON (production, or whenever stdout is
 not a terminal) or the console renderer (a developer's TTY). Every line carries the request id,
 and the trace and span ids of the active span, so an SRE can go from a log line to its trace.
 Secrets never reach the output: ``redact_secrets`` masks known secret fields by name and any value
-that looks like a bearer token or a JWT, wherever it sits in the event.
+that looks like a bearer token or a JWT, wherever it sits in the event. The request id, the
+request's log context and its access line are ``shared.platform.request_context``'s.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import re
 import sys
 import time
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 import structlog
-from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from opentelemetry import trace
 
-REQUEST_ID_HEADER = b"x-request-id"
-_REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 REDACTED = "[REDACTED]"
 SECRET_FIELD_NAMES = frozenset(
     {
@@ -86,65 +83,26 @@ def _may_hold_secret(text: str) -> bool:
     return "bearer" in lowered or "dpop" in lowered or "eyj" in lowered or "private key" in lowered
 
 
-class _NamedWriteLogger(structlog.WriteLogger):
+class NamedWriteLogger(structlog.WriteLogger):
     """A logger to stdout that knows its name, so ``add_logger_name`` can put it on each line.
 
     structlog's ``WriteLogger`` rather than its ``PrintLogger``: the same line and newline, then
     a flush, written directly instead of through ``print`` (a fifth of a line's cost less)."""
 
     def __init__(self, name: str) -> None:
-        super().__init__(sys.stdout)
+        self.file = sys.stdout
+        """Where its lines go: a logger kept across lines is made anew when stdout changes."""
+        super().__init__(self.file)
         self.name = name
 
 
-def _named_logger_factory(*args: Any) -> _NamedWriteLogger:
-    return _NamedWriteLogger(str(args[0]) if args else "bff")
+def _named_logger_factory(*args: Any) -> NamedWriteLogger:
+    return NamedWriteLogger(str(args[0]) if args else "bff")
 
 
 def get_logger(name: str) -> Any:
     """A lazily configured structlog logger (tests' ``capture_logs`` sees it too)."""
     return structlog.get_logger(name)
-
-
-class _AssembledLogger:
-    """A structlog logger assembled once per configuration, for the line written on every request.
-
-    ``get_logger``'s lazy proxy assembles a new bound logger, print logger included, for each
-    line, so that a reconfigured structlog is seen at once; for the access line that cost as
-    much as three of its processors. This one assembles again only when what it was made from is
-    replaced: the processor list, wrapper (level), logger factory or context class
-    (``structlog.configure``; ``capture_logs`` edits the processor list in place, which a bound
-    logger sees anyway), or ``sys.stdout``, which a print logger keeps (pytest's capture)."""
-
-    def __init__(self, name: str) -> None:
-        self._name = name
-        self._made: tuple[object, object, object, object, object, Any] | None = None
-        """What the logger was made from (processors, wrapper, factory, context class, stdout),
-        and the logger."""
-
-    def get(self) -> Any:
-        config = structlog.get_config()
-        made = self._made
-        if (
-            made is None
-            or made[0] is not config["processors"]
-            or made[1] is not config["wrapper_class"]
-            or made[2] is not config["logger_factory"]
-            or made[3] is not config["context_class"]
-            or made[4] is not sys.stdout
-        ):
-            made = self._made = (
-                config["processors"],
-                config["wrapper_class"],
-                config["logger_factory"],
-                config["context_class"],
-                sys.stdout,
-                structlog.get_logger(self._name).bind(),
-            )
-        return made[5]
-
-
-_access_logger = _AssembledLogger("bff.access")
 
 
 def _redact_text(text: str) -> str:
@@ -267,12 +225,20 @@ def configure_logging(level: str = "INFO", log_format: str = "auto") -> None:
         else structlog.dev.ConsoleRenderer(colors=sys.stdout.isatty())
     )
     numeric_level = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
+    processors = [*shared_processors(), renderer]
+    wrapper_class = structlog.make_filtering_bound_logger(numeric_level)
     structlog.configure(
-        processors=[*shared_processors(), renderer],
-        wrapper_class=structlog.make_filtering_bound_logger(numeric_level),
+        processors=processors,
+        wrapper_class=wrapper_class,
         logger_factory=_named_logger_factory,
         # Not cached, so structlog.testing.capture_logs() sees every logger in tests.
         cache_logger_on_first_use=False,
+    )
+    global _json_lines  # replaced whole, as structlog's configuration is
+    _json_lines = (
+        JsonLines(tuple(processors), wrapper_class, numeric_level <= logging.INFO)
+        if use_json
+        else None
     )
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(
@@ -287,69 +253,52 @@ def configure_logging(level: str = "INFO", log_format: str = "auto") -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
-def request_id_from(headers: Iterable[tuple[bytes, bytes]]) -> str:
-    """The caller's ``X-Request-Id`` when it is well-formed, else a fresh one (never echoed raw).
-
-    A fresh id is 32 lowercase hex characters of the system's random source, as ``uuid4().hex``
-    gave before without its object and version bits (a quarter of the cost)."""
-    for name, value in headers:
-        if name == REQUEST_ID_HEADER:
-            candidate = value.decode("latin-1")
-            if _REQUEST_ID_PATTERN.fullmatch(candidate):
-                return candidate
-            break
-    return os.urandom(16).hex()
+# --- the access line's short path -------------------------------------------------------------
 
 
-class RequestContextMiddleware:
-    """Pure ASGI middleware: request id in and out, log context, and one access line per request.
+@dataclass(frozen=True)
+class JsonLines:
+    """The JSON configuration ``configure_logging`` installed: its processors as installed, its
+    wrapper class (the level), and whether info lines pass."""
 
-    It is pure ASGI (not a Litestar middleware class) so that it wraps every response, including
-    the ones Litestar's own exception handling produces for unknown routes.
-    """
+    processors: tuple[Any, ...]
+    wrapper_class: Any
+    info_enabled: bool
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP:
-            await self.app(scope, receive, send)
-            return
-        request_id = request_id_from(scope["headers"])
-        scope.setdefault("state", {})["request_id"] = request_id
-        structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(request_id=request_id)
-        started = time.perf_counter()
-        status = 500
-
-        async def send_with_request_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-                message["headers"] = [
-                    *message.get("headers", ()),
-                    (REQUEST_ID_HEADER, request_id.encode("ascii")),
-                ]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_request_id)
-        finally:
-            route = scope.get("path_template") or _route_template(scope)
-            _access_logger.get().info(
-                "request",
-                method=scope.get("method"),
-                request_id=request_id,
-                route=route,
-                status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
-            )
-            structlog.contextvars.clear_contextvars()
+    def is_current(self, config: Mapping[str, Any]) -> bool:
+        """Whether structlog's configuration is still this one (a test's capture edits the
+        processor list in place, a new configuration replaces it)."""
+        return (
+            config["wrapper_class"] is self.wrapper_class
+            and config["logger_factory"] is _named_logger_factory
+            and config["context_class"] is dict
+            and tuple(config["processors"]) == self.processors
+        )
 
 
-def _route_template(scope: Scope) -> str:
-    handler = scope.get("route_handler")
-    paths = getattr(handler, "paths", None)
-    if paths:
-        return str(sorted(paths)[0])
-    return "unmatched"
+_json_lines: JsonLines | None = None
+
+
+def installed_json_lines() -> JsonLines | None:
+    """What ``configure_logging`` installed for JSON lines, if it did, with the short path on."""
+    return _json_lines
+
+
+def write_json_access_line(writer: NamedWriteLogger, fields: dict[str, Any]) -> None:
+    """The access line as ``shared_processors()`` and the JSON renderer make it, without
+    structlog's per-call assembly and the three processors whose effect on this line is known:
+    it has no exception unless one was bound to the context (``format_exc_info``), its logger is
+    ``writer``'s name and its level ``info``. ``fields`` become the event, in their order, then
+    ``event``, as structlog builds it; redaction sees everything a caller can influence, as on
+    every line. It stands for ``shared_processors()``: change the two together (the tests pin
+    that list and compare this line with structlog's)."""
+    event = {**fields, "event": "request"}
+    structlog.contextvars.merge_contextvars(writer, "info", event)
+    if "exc_info" in event:
+        structlog.processors.format_exc_info(writer, "info", event)
+    redact_secrets(writer, "info", event)
+    event["logger"] = writer.name
+    event["level"] = "info"
+    add_timestamp(writer, "info", event)
+    add_trace_context(writer, "info", event)
+    writer.msg(_json_line(event))

@@ -23,14 +23,17 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 from shared.identity.dpop import DpopKey
 from shared.platform.logging import (
     REDACTED,
-    RequestContextMiddleware,
+    NamedWriteLogger,
     add_timestamp,
     add_trace_context,
     configure_logging,
     get_logger,
+    installed_json_lines,
     redact_secrets,
     shared_processors,
+    write_json_access_line,
 )
+from shared.platform.request_context import RequestContextMiddleware
 
 JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLWJ5dGVz"
 
@@ -276,3 +279,48 @@ def drive(app: Any, request_id: str) -> None:
         "headers": [(b"x-request-id", request_id.encode())],
     }
     asyncio.run(app(scope, receive, send))
+
+
+@pytest.mark.usefixtures("structlog_restored")
+def test_the_access_lines_short_path_writes_what_structlogs_chain_writes(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under the production configuration the access line skips structlog's assembly; the line
+    is the same, byte for byte: field order, redaction of fields and bound values, trace ids."""
+    configure_logging("INFO", "json")
+    json_lines = installed_json_lines()
+    assert json_lines is not None  # shared_processors() is what the short path stands for
+    assert json_lines.is_current(structlog.get_config())
+    monkeypatch.setattr(time, "time_ns", lambda: 1_764_524_306_242_603_917)
+    fields = {
+        "method": f"DPoP {JWT}",
+        "request_id": JWT,
+        "route": "/items/{item_id}",
+        "status": 200,
+        "duration_ms": 1.25,
+    }
+    context = SpanContext(0xABC, 0xDEF, is_remote=False, trace_flags=TraceFlags(1))
+    structlog.contextvars.bind_contextvars(code="c0de", nested={"token": "t", "ok": [1, "x=y"]})
+    try:
+        capsys.readouterr()
+        with trace.use_span(NonRecordingSpan(context)):
+            write_json_access_line(NamedWriteLogger("bff.access"), dict(fields))
+            get_logger("bff.access").info("request", **fields)
+    finally:
+        structlog.contextvars.clear_contextvars()
+    short, chain = capsys.readouterr().out.splitlines()
+    assert short == chain
+    assert JWT not in short
+    assert "c0de" not in short
+
+
+@pytest.mark.usefixtures("structlog_restored")
+def test_the_short_path_is_off_for_the_console_and_a_changed_chain() -> None:
+    configure_logging("INFO", "console")
+    assert installed_json_lines() is None
+    configure_logging("WARNING", "json")
+    json_lines = installed_json_lines()
+    assert json_lines is not None
+    assert not json_lines.info_enabled
+    with structlog.testing.capture_logs():
+        assert not json_lines.is_current(structlog.get_config())

@@ -17,7 +17,8 @@ from litestar.types import Message, Receive, Scope, Send
 from opentelemetry.trace import SpanKind, StatusCode
 from prometheus_client import generate_latest
 
-from shared.platform.logging import REDACTED, RequestContextMiddleware, configure_logging
+from shared.platform.logging import REDACTED, configure_logging
+from shared.platform.request_context import RequestContextMiddleware
 from shared.platform.server_span import ServerSpanMiddleware
 from shared.platform.telemetry import prometheus_registry
 from tests.shared.platform.test_telemetry import (
