@@ -35,7 +35,7 @@ from shared.platform.client_address import ClientAddresses
 from shared.platform.clock import SYSTEM_CLOCK, Clock
 from shared.platform.errors import EXCEPTION_HANDLERS, NotFound, NotReady, Unauthenticated
 from shared.platform.keys import KeyedHasher
-from shared.platform.logging import RequestContextMiddleware, configure_logging, get_logger
+from shared.platform.logging import configure_logging, get_logger
 from shared.platform.openapi import ProblemDocumentingJsonPlugin
 from shared.platform.rate_limits import (
     RATE_LIMITS,
@@ -44,14 +44,12 @@ from shared.platform.rate_limits import (
     rate_limit_storage,
 )
 from shared.platform.redis import RedisClient, create_redis_client
+from shared.platform.request_context import RequestContextMiddleware
 from shared.platform.route_policy import PUBLIC_ROUTE
+from shared.platform.server_span import ServerSpanMiddleware
 from shared.platform.settings import Settings
 from shared.platform.state import Injected, StateSlot
-from shared.platform.telemetry import (
-    ServerSpanMiddleware,
-    configure_telemetry,
-    prometheus_registry,
-)
+from shared.platform.telemetry import configure_telemetry, prometheus_registry
 from shared.platform.tls import tls_log_fields
 
 ResourceFactory = Callable[[Litestar], AbstractAsyncContextManager[None]]

@@ -1,4 +1,4 @@
-"""OpenTelemetry for both gateways: the process-wide set-up, the server span, and child spans.
+"""OpenTelemetry for both gateways: the process-wide set-up and child spans.
 
 ``configure_telemetry`` installs the SDK once per process from the ``OTEL_*`` settings (a tracer
 provider with a parent-based sampler and the chosen span exporter; a meter provider feeding
@@ -8,13 +8,8 @@ second call (a second app in the same process, as in the tests) changes nothing.
 Only W3C trace context is propagated (``traceparent``/``tracestate``): ``baggage`` from public
 callers is untrusted data we would otherwise forward to every core service.
 
-The server span comes from ``ServerSpanMiddleware``, not from opentelemetry-instrumentation-asgi:
-that one records ``url.query`` (the ``code`` and ``state`` of the OIDC callback), the client's IP
-address and user agent, and costs more per request than the few stable attributes kept here.
-The span is named ``{method} {route template}`` once Litestar has routed the request (never the
-raw path: ids in span names leak data and explode cardinality), the trace is returned to the
-caller in ``traceresponse`` (W3C Trace Context Level 2), and ``http.server.request.duration`` is
-recorded with the route template.
+The server span, ``traceresponse`` and ``http.server.request.duration`` are made by
+``shared.platform.server_span.ServerSpanMiddleware``.
 
 ``child_span`` makes the spans under it (session load, cache lookups, fan-out, core calls). It
 makes nothing when the current span is not recording: with every standard sampler a child of an
@@ -33,10 +28,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from opentelemetry import metrics, propagate, trace
-from opentelemetry.context import Context
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import (
     ConsoleMetricExporter,
@@ -62,8 +54,8 @@ from shared.platform import metrics as bff_metrics
 from shared.platform.settings import OtelSettings
 
 __all__ = [
-    "ServerSpanMiddleware",
     "TracedTransport",
+    "bounded_method",
     "build_sampler",
     "child_span",
     "client_response_attributes",
@@ -72,6 +64,7 @@ __all__ = [
     "mark_error",
     "prometheus_registry",
     "safe_url",
+    "server_tracer",
     "tracer_provider",
 ]
 
@@ -89,6 +82,8 @@ _KNOWN_METHODS = frozenset(
 @dataclass(frozen=True)
 class _Installed:
     tracer_provider: TracerProvider
+    tracer: trace.Tracer
+    """The SDK's tracer for "bff": the server span skips the proxy's indirection."""
     meter_provider: MeterProvider | None
     prometheus: CollectorRegistry | None
 
@@ -182,7 +177,9 @@ def configure_telemetry(otel: OtelSettings) -> None:
             # Without a reader the API's no-op instruments stay in place: nothing is aggregated.
             meter_provider = MeterProvider(resource=resource, metric_readers=readers)
             metrics.set_meter_provider(meter_provider)
-        _installed = _Installed(provider, meter_provider, registry)
+        # What the proxy _tracer resolves to (the global provider's), without the proxy's hop.
+        tracer = trace.get_tracer_provider().get_tracer("bff")
+        _installed = _Installed(provider, tracer, meter_provider, registry)
 
 
 def tracer_provider() -> TracerProvider | None:
@@ -293,105 +290,18 @@ def _recorded_child(
             raise
 
 
-# --- the server span ------------------------------------------------------------------------
+# --- shared with the server span -----------------------------------------------------------
 
 
-class ServerSpanMiddleware:
-    """Pure ASGI: the server span, ``traceresponse``, and ``http.server.request.duration``.
-
-    Outermost, so the request-id/access-log middleware and every response (Litestar's own 404s
-    included) run inside the span, and access lines carry its trace and span ids.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-        self._propagator = propagate.get_global_textmap()
-        self._fields = frozenset(field.encode("latin-1") for field in self._propagator.fields)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP:
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        method = _method(scope["method"])
-        carrier = {
-            name.decode("latin-1"): value.decode("latin-1")
-            for name, value in scope["headers"]
-            if name in self._fields
-        }
-        # No traceparent: a new trace, whatever context the server happens to run in.
-        parent = self._propagator.extract(carrier) if carrier else Context()
-        span = _tracer.start_span(method, context=parent, kind=SpanKind.SERVER)
-        context = span.get_span_context()
-        traceresponse = (
-            f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
-        ).encode("ascii")
-        trace_id = f"{context.trace_id:032x}".encode("ascii")
-        status = 500
-        error_type: str | None = None
-
-        async def send_with_traceresponse(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-                message["headers"] = [
-                    *message.get("headers", ()),
-                    (b"traceresponse", traceresponse),
-                    (b"x-trace-id", trace_id),  # the same id, for clients that read only this
-                ]
-            await send(message)
-
-        # The status is set by hand below; no exception event (stack traces stay in the logs).
-        with trace.use_span(
-            span, end_on_exit=False, record_exception=False, set_status_on_exception=False
-        ):
-            try:
-                await self.app(scope, receive, send_with_traceresponse)
-            except BaseException as exc:
-                error_type = type(exc).__name__
-                raise
-            finally:
-                route: str | None = scope.get("path_template")
-                if error_type is None and status >= 500:
-                    error_type = str(status)
-                attributes: dict[str, AttributeValue] = {
-                    "http.request.method": method,
-                    "url.scheme": scope.get("scheme", "http"),
-                    "http.response.status_code": status,
-                }
-                if route:
-                    attributes["http.route"] = route
-                if error_type is not None:
-                    attributes["error.type"] = error_type
-                bff_metrics.SERVER_DURATION.record(time.perf_counter() - started, attributes)
-                if span.is_recording():
-                    _describe_server_span(span, scope, method, route, attributes, error_type)
-                span.end()
+def server_tracer() -> trace.Tracer:
+    """The tracer for server spans: the SDK's once ``configure_telemetry`` has installed it (what
+    the proxy would resolve to, without the proxy's hop on every request), else the proxy."""
+    return _installed.tracer if _installed is not None else _tracer
 
 
-def _method(raw: str) -> str:
+def bounded_method(raw: str) -> str:
     """Known methods as is; anything else as ``_OTHER`` (semantic conventions: bounded values)."""
     return raw if raw in _KNOWN_METHODS else "_OTHER"
-
-
-def _describe_server_span(
-    span: Span,
-    scope: Scope,
-    method: str,
-    route: str | None,
-    attributes: dict[str, AttributeValue],
-    error_type: str | None,
-) -> None:
-    """The stable HTTP server attributes that help an SRE, no more: each one is paid for on
-    every sampled request (made, then encoded and exported). The request id is not among them:
-    the access log line joins it to the trace id."""
-    span.update_name(f"{method} {route}" if route else method)
-    span.set_attributes(attributes)
-    span.set_attribute("url.path", scope.get("path", ""))
-    if method == "_OTHER":
-        span.set_attribute("http.request.method_original", str(scope.get("method", "")))
-    if error_type is not None:  # only 5xx and exceptions: a 4xx is the caller's problem
-        span.set_status(Status(StatusCode.ERROR, error_type))
 
 
 # --- client spans for the IdP (and any httpx client that is not a core client) ---------------
@@ -410,7 +320,7 @@ class TracedTransport(httpx.AsyncBaseTransport):
         self.upstream = upstream
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        method = _method(request.method)
+        method = bounded_method(request.method)
         base: dict[str, AttributeValue] = {
             "http.request.method": method,
             "server.address": request.url.host,

@@ -3,8 +3,13 @@ trace and span ids, and each request is one access line with its request id."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import io
 import json
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -18,13 +23,17 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 from shared.identity.dpop import DpopKey
 from shared.platform.logging import (
     REDACTED,
-    RequestContextMiddleware,
+    NamedWriteLogger,
+    add_timestamp,
     add_trace_context,
     configure_logging,
     get_logger,
+    installed_json_lines,
     redact_secrets,
     shared_processors,
+    write_json_access_line,
 )
+from shared.platform.request_context import RequestContextMiddleware
 
 JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLWJ5dGVz"
 
@@ -169,3 +178,149 @@ def test_one_access_line_per_request_with_route_template_status_and_request_id()
     assert access[1]["request_id"] == fresh.headers["x-request-id"] != "req-0000-1111"
     handling = [e for e in capture.entries if e["event"] == "handling"]
     assert handling[0]["request_id"] == "req-0000-1111"  # bound for every line of the request
+
+
+def test_only_fields_from_code_and_the_clock_are_added_after_redaction() -> None:
+    """Redaction runs once the logged fields, the bound context and an exception's text are in
+    the event; what is added after it (logger name, level, time, trace ids) is not searched, so
+    nothing that copies request data in may come after it."""
+    processors = shared_processors()
+    after = processors[processors.index(redact_secrets) + 1 :]
+    assert after == [
+        structlog.stdlib.add_logger_name,
+        structlog.processors.add_log_level,
+        add_timestamp,
+        add_trace_context,
+    ]
+    before = processors[: processors.index(redact_secrets)]
+    assert structlog.contextvars.merge_contextvars in before
+    assert structlog.processors.format_exc_info in before
+
+
+@pytest.mark.usefixtures("structlog_restored")
+def test_bound_context_and_exception_text_are_redacted_in_rendered_lines(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("INFO", "json")
+    capsys.readouterr()
+    structlog.contextvars.bind_contextvars(code="c0de", note=f"got {JWT}")
+    try:
+        try:
+            raise RuntimeError(f"refresh failed for Bearer t0ken and {JWT}")
+        except RuntimeError:
+            get_logger("bff.test").exception("refresh_failed")
+    finally:
+        structlog.contextvars.clear_contextvars()
+    output = capsys.readouterr().out
+    (line,) = [json.loads(raw) for raw in output.splitlines()]
+    assert line["code"] == REDACTED
+    assert line["note"] == f"got {REDACTED}"
+    assert "RuntimeError: refresh failed for" in line["exception"]
+    for secret in ("c0de", "t0ken", JWT):
+        assert secret not in output
+    assert (line["logger"], line["level"]) == ("bff.test", "error")
+
+
+@pytest.mark.parametrize("nanos", [1_764_524_306_242_603_917, 1_764_524_306_000_000_999, 0])
+def test_timestamps_are_written_as_structlogs_iso_utc_stamper_writes_them(
+    monkeypatch: pytest.MonkeyPatch, nanos: int
+) -> None:
+    """UTC, microseconds (truncated, as the clock's reading is), no fraction on a whole second."""
+    monkeypatch.setattr(time, "time_ns", lambda: nanos)
+    instant = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=nanos // 1000)
+    expected = instant.isoformat().replace("+00:00", "Z")
+    assert add_timestamp(None, "info", {})["timestamp"] == expected
+    assert add_timestamp(None, "info", {})["timestamp"] == expected  # the second's text, kept
+
+
+@pytest.mark.usefixtures("structlog_restored")
+def test_access_lines_follow_a_new_configuration_and_a_new_stdout(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The access line's logger is assembled once, but again whenever structlog is configured
+    anew or stdout is replaced, as a lazily assembled logger would be."""
+    app = RequestContextMiddleware(answer_ok)
+    configure_logging("INFO", "json")
+    capsys.readouterr()
+    drive(app, "req-first-1")
+    assert json.loads(capsys.readouterr().out)["request_id"] == "req-first-1"
+    with structlog.testing.capture_logs() as captured:  # the processor list, edited in place
+        drive(app, "req-second-2")
+    assert [e["request_id"] for e in captured] == ["req-second-2"]
+    capture = structlog.testing.LogCapture()
+    structlog.configure(processors=[*shared_processors(), capture])  # a new processor list
+    drive(app, "req-third-3")
+    assert [e["request_id"] for e in capture.entries] == ["req-third-3"]
+    configure_logging("WARNING", "json")  # a new wrapper: info lines are dropped
+    drive(app, "req-fourth-4")
+    assert capsys.readouterr().out == ""
+    configure_logging("INFO", "json")
+    with capsys.disabled(), contextlib.redirect_stdout(io.StringIO()) as replaced:
+        drive(app, "req-fifth-5")
+    assert json.loads(replaced.getvalue())["request_id"] == "req-fifth-5"
+
+
+async def answer_ok(scope: Any, receive: Any, send: Any) -> None:
+    await send({"type": "http.response.start", "status": 204, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
+
+
+def drive(app: Any, request_id: str) -> None:
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Any) -> None:
+        pass
+
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/",
+        "headers": [(b"x-request-id", request_id.encode())],
+    }
+    asyncio.run(app(scope, receive, send))
+
+
+@pytest.mark.usefixtures("structlog_restored")
+def test_the_access_lines_short_path_writes_what_structlogs_chain_writes(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under the production configuration the access line skips structlog's assembly; the line
+    is the same, byte for byte: field order, redaction of fields and bound values, trace ids."""
+    configure_logging("INFO", "json")
+    json_lines = installed_json_lines()
+    assert json_lines is not None  # shared_processors() is what the short path stands for
+    assert json_lines.is_current(structlog.get_config())
+    monkeypatch.setattr(time, "time_ns", lambda: 1_764_524_306_242_603_917)
+    fields = {
+        "method": f"DPoP {JWT}",
+        "request_id": JWT,
+        "route": "/items/{item_id}",
+        "status": 200,
+        "duration_ms": 1.25,
+    }
+    context = SpanContext(0xABC, 0xDEF, is_remote=False, trace_flags=TraceFlags(1))
+    structlog.contextvars.bind_contextvars(code="c0de", nested={"token": "t", "ok": [1, "x=y"]})
+    try:
+        capsys.readouterr()
+        with trace.use_span(NonRecordingSpan(context)):
+            write_json_access_line(NamedWriteLogger("bff.access"), dict(fields))
+            get_logger("bff.access").info("request", **fields)
+    finally:
+        structlog.contextvars.clear_contextvars()
+    short, chain = capsys.readouterr().out.splitlines()
+    assert short == chain
+    assert JWT not in short
+    assert "c0de" not in short
+
+
+@pytest.mark.usefixtures("structlog_restored")
+def test_the_short_path_is_off_for_the_console_and_a_changed_chain() -> None:
+    configure_logging("INFO", "console")
+    assert installed_json_lines() is None
+    configure_logging("WARNING", "json")
+    json_lines = installed_json_lines()
+    assert json_lines is not None
+    assert not json_lines.info_enabled
+    with structlog.testing.capture_logs():
+        assert not json_lines.is_current(structlog.get_config())

@@ -15,8 +15,8 @@ from litestar.testing import TestClient
 from core_clients.wiring import CORE
 from shared.identity.wiring import IDENTITY, Identity
 from shared.platform.clock import SYSTEM_CLOCK
-from shared.platform.logging import RequestContextMiddleware
 from shared.platform.plugin import CLOCK, SETTINGS
+from shared.platform.request_context import RequestContextMiddleware
 from shared.platform.settings import load_settings
 from shared.screens.context import Screen
 from shared.screens.provider import screen_for_mobile_session, screen_for_session
