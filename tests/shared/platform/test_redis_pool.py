@@ -7,6 +7,7 @@ import asyncio
 
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import DataError
 
 from shared.platform import redis as platform_redis
 
@@ -27,5 +28,36 @@ async def test_a_command_past_the_pool_is_refused_while_the_others_still_run(
         assert not any(task.done() for task in busy)
         assert await asyncio.gather(*busy) == [None, None]
         assert await client.get("one-more") is None  # connections back in the pool
+    finally:
+        await client.aclose()
+
+
+async def test_commands_packed_by_hiredis_mean_what_redis_py_would_send(redis_url: str) -> None:
+    """Text, bytes, numbers, non-ASCII, a bytearray (which hiredis refuses: redis-py packs it),
+    a command of two words; a bool is refused as redis-py refuses it."""
+    client = platform_redis.create_redis_client(redis_url)
+    try:
+        connection = await client.connection_pool.get_connection()
+        try:
+            assert type(connection).pack_command is platform_redis._packed_by_hiredis
+        finally:
+            await client.connection_pool.release(connection)
+        await client.set("text", "café")
+        await client.set("bytes", b"\x00\xff")
+        await client.set("number", 12)
+        await client.set("float", 1.5)
+        await client.set("bytearray", bytearray(b"ba"))
+        assert await client.mget("text", "bytes", "number", "float", "bytearray") == [
+            "café".encode(),
+            b"\x00\xff",
+            b"12",
+            b"1.5",
+            b"ba",
+        ]
+        assert await client.execute_command("CONFIG GET", "maxmemory-policy") == {
+            "maxmemory-policy": "noeviction"
+        }
+        with pytest.raises(DataError):
+            await client.set("bool", True)  # type: ignore[arg-type]
     finally:
         await client.aclose()
