@@ -252,6 +252,8 @@ class MobileTokenHandler:
         record = await self.sessions.load(session_id, slide=False, rider=rider)
         if record is None or record.kind != "mobile":
             return None
+        # This check, on the record as Redis has it now, is what refuses a rotated-out or
+        # expired token whose index entry an instance still remembers (RedisTokenIndex).
         family = read_family(record)
         if (
             family is None

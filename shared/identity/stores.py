@@ -44,5 +44,7 @@ def build_stores(
     return IdentityStores(
         sessions=RedisSessionStore(redis, codec, keys, clock),
         one_time=RedisOneTimeStore(redis, cipher, keys, clock),
-        tokens=RedisTokenIndex(redis, cipher, clock),
+        # Access entries are remembered: MobileTokenHandler checks every access token against
+        # the session record (read from Redis each time), which refuses one rotated or expired.
+        tokens=RedisTokenIndex(redis, cipher, clock, remembered=frozenset({"access"})),
     )

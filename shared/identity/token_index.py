@@ -13,6 +13,7 @@ import math
 import re
 from abc import ABC, abstractmethod
 
+from shared.cache.local import Lru
 from shared.identity.session_codec import text
 from shared.platform.clock import Clock
 from shared.platform.crypto import DecryptionError, TokenCipher
@@ -25,6 +26,8 @@ _TOKEN_KIND = re.compile(r"[a-z][a-z0-9-]{0,31}")
 _HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
 # What new_opaque_id() makes is 43 characters; a little room either way, nothing else.
 OPAQUE_FORMAT = re.compile(r"[A-Za-z0-9_-]{32,128}")
+REMEMBERED_ENTRIES = 10_000
+"""Access tokens whose entry one instance keeps (about 200 bytes each)."""
 
 _logger = get_logger("bff.sessions")
 
@@ -64,14 +67,32 @@ class TokenIndex(ABC):
 
 
 class RedisTokenIndex(TokenIndex):
-    """``<prefix>:tok:<kind>:<hash>`` STRING: the sealed session id, with the entry's TTL."""
+    """``<prefix>:tok:<kind>:<hash>`` STRING: the sealed session id, with the entry's TTL.
+
+    Entries of the ``remembered`` kinds are kept in this process once read (sealed, as Redis
+    holds them, in a bounded LRU), so a request presenting the same access token again costs no
+    round trip for it. A remembered entry can outlive its Redis entry (expired, or dropped by
+    another instance when the pair rotated): that is safe only for kinds whose every lookup is
+    followed by a check against the session record, read from Redis on every request, which
+    refuses such a token (``MobileTokenHandler``: the family's current access hash and expiry;
+    an ended session has no record). The refresh kind is not remembered: its lookups decide
+    rotation and reuse.
+    """
 
     def __init__(
-        self, redis: RedisClient, cipher: TokenCipher, clock: Clock, *, prefix: str = "bff:sess"
+        self,
+        redis: RedisClient,
+        cipher: TokenCipher,
+        clock: Clock,
+        *,
+        prefix: str = "bff:sess",
+        remembered: frozenset[str] = frozenset(),
     ) -> None:
         super().__init__(cipher, clock)
         self._redis = redis
         self._prefix = prefix
+        self._remembered_kinds = remembered
+        self._remembered: Lru[bytes | str] = Lru(REMEMBERED_ENTRIES)
 
     async def add(self, kind: str, token_hash: str, session_id: str, ttl: float) -> None:
         sealed = self._seal(kind, token_hash, session_id, ttl)
@@ -81,17 +102,25 @@ class RedisTokenIndex(TokenIndex):
     async def lookup(self, kind: str, token_hash: str) -> str | None:
         check_entry_name(kind, token_hash)
         key = self._key(kind, token_hash)
-        sealed = await self._redis.get(key)
+        remember = kind in self._remembered_kinds
+        sealed = self._remembered.get(key) if remember else None
         if sealed is None:
-            return None
+            sealed = await self._redis.get(key)
+            if sealed is None:
+                return None
         session_id = self._open(kind, token_hash, sealed)
         if session_id is None:
+            self._remembered.pop(key)
             await self._redis.delete(key)
+        elif remember:
+            self._remembered.put(key, sealed)
         return session_id
 
     async def drop(self, kind: str, token_hash: str) -> bool:
         check_entry_name(kind, token_hash)
-        return bool(await self._redis.delete(self._key(kind, token_hash)))
+        key = self._key(kind, token_hash)
+        self._remembered.pop(key)
+        return bool(await self._redis.delete(key))
 
     def _key(self, kind: str, token_hash: str) -> str:
         return f"{self._prefix}:tok:{kind}:{token_hash}"

@@ -107,3 +107,22 @@ def test_without_a_window_rotation_is_strict(
     access_token, _ = _pair(refresh(mobile.url, tokens["refresh_token"]))
     assert _refused(refresh(mobile.url, tokens["refresh_token"]))
     assert get_me(mobile.url, access_token).status_code == 401
+
+
+def test_a_token_one_instance_has_seen_is_refused_there_once_rotated_or_logged_out(
+    instances: tuple[RunningGateway, RunningGateway],
+) -> None:
+    """Each instance remembers the index entries of the access tokens it has seen; the token is
+    still checked against the session as Redis has it on every request, so the pair rotating or
+    the session ending on the other instance is refused at once on this one too."""
+    first, second = instances
+    tokens = log_in_app(first.url)
+    assert get_me(second.url, tokens["access_token"]).status_code == 200  # now remembered
+    access_token, _ = _pair(refresh(first.url, tokens["refresh_token"]))
+    assert get_me(second.url, tokens["access_token"]).status_code == 401
+    assert get_me(second.url, access_token).status_code == 200  # remembered too
+    logout = httpx.post(
+        f"{first.url}/auth/logout", headers={"Authorization": f"Bearer {access_token}"}
+    )
+    assert logout.status_code == 204
+    assert get_me(second.url, access_token).status_code == 401

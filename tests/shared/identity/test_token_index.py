@@ -154,3 +154,24 @@ async def test_a_tampered_token_entry_is_missing_and_deleted(
     assert await redis_stores.tokens.lookup("access", second) is None
     assert await redis.exists(f"bff:sess:tok:access:{second}") == 0
     assert await redis_stores.tokens.lookup("access", first) == "s" * 43
+
+
+async def test_an_access_entry_read_once_is_remembered_and_a_refresh_entry_is_not(
+    redis_stores: IdentityStores, redis: Redis
+) -> None:
+    """Remembered: a second lookup of an access token costs no round trip, even once another
+    instance dropped the entry (the session record's check refuses such a token, see
+    MobileTokenHandler); a refresh entry is read from Redis every time; a drop here forgets."""
+    index = redis_stores.tokens
+    access, refresh = KEYS.hex("token", BEARER), KEYS.hex("token", BEARER + "-refresh")
+    await index.add("access", access, "s" * 43, ttl=60)
+    await index.add("refresh", refresh, "s" * 43, ttl=60)
+    assert await index.lookup("access", access) == "s" * 43
+    assert await index.lookup("refresh", refresh) == "s" * 43
+    await redis.delete(*[key async for key in redis.scan_iter("*:tok:*")])  # another instance
+    gets_before = (await redis.info("commandstats"))["cmdstat_get"]["calls"]
+    assert await index.lookup("access", access) == "s" * 43
+    assert (await redis.info("commandstats"))["cmdstat_get"]["calls"] == gets_before
+    assert await index.lookup("refresh", refresh) is None
+    await index.drop("access", access)
+    assert await index.lookup("access", access) is None
