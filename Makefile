@@ -7,7 +7,7 @@ TOOLS  := .tools
 UV     := $(TOOLS)/bin/uv
 RUN    := $(UV) run --frozen
 
-.PHONY: run test install lint typecheck pytest bench soak redis-check browser-check clean
+.PHONY: run test install lint typecheck pytest bench bench-instructions soak redis-check browser-check clean
 
 run: install
 	$(RUN) bff dev
@@ -55,19 +55,32 @@ typecheck: install
 pytest: install
 	$(RUN) pytest
 
-# The scenarios drive load with wrk; install Debian's when we may (root with apt-get), as
-# browser-check does for Chromium. BENCH_ARGS passes options through: --quick, --only NAME, ...
+# $(call debian-tool,COMMAND,PACKAGE,PURPOSE,OTHERWISE): a recipe line that installs Debian's
+# PACKAGE when COMMAND is missing and we may (root with apt-get), as browser-check does for
+# Chromium, and otherwise says how to install it and fails.
+define debian-tool
+@command -v $(1) >/dev/null || { \
+  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+    echo "Installing $(2) for $(3) (apt-get install $(2))"; \
+    (apt-get install -y -qq $(2) >/dev/null 2>&1 || \
+     (apt-get update -qq && apt-get install -y -qq $(2) >/dev/null)) || exit 1; \
+  else \
+    echo "$(1) is needed for $(3): install it with 'apt-get install $(2)'$(4)."; \
+    exit 1; \
+  fi; }
+endef
+
+# The scenarios drive load with wrk. BENCH_ARGS passes options through: --quick, --only NAME, ...
 bench: install redis-check
-	@command -v wrk >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "Installing wrk for the benchmark (apt-get install wrk)"; \
-	    (apt-get install -y -qq wrk >/dev/null 2>&1 || \
-	     (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)) || exit 1; \
-	  else \
-	    echo "wrk is needed for the benchmark: install it with 'apt-get install wrk' (macOS: 'brew install wrk')."; \
-	    exit 1; \
-	  fi; }
+	$(call debian-tool,wrk,wrk,the benchmark, (macOS: 'brew install wrk'))
 	$(RUN) python -m bench $(BENCH_ARGS)
+
+# Instructions per request under valgrind's callgrind (bench/instructions.py): repeatable to
+# about 2 % on a busy machine, where req/s is not; not part of `make test`. INSTRUCTIONS_ARGS
+# passes options through: --only NAME,NAME, --requests N, ...
+bench-instructions: install redis-check
+	$(call debian-tool,valgrind,valgrind,counting instructions,)
+	$(RUN) python -m bench.instructions $(INSTRUCTIONS_ARGS)
 
 # Both gateways under mixed traffic with chaos on and off (docs/reliability.md); not part of
 # `make test`. SOAK_ARGS passes options through: --minutes N (default 10), --users N, ...

@@ -36,6 +36,7 @@ import httpx
 from bench import report, table
 from bench.cold import ScenarioError
 from bench.logins import LoginError
+from bench.options import names_of
 from bench.otlp_sink import running_sink
 from bench.processes import StartError
 from bench.scenarios import NAMES, SCENARIOS, Plan, Run, Scenario
@@ -62,18 +63,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--quick", action="store_true", help="short runs: about a minute")
     parser.add_argument("--seconds", type=float, help="measured seconds per wrk scenario")
-    parser.add_argument("--only", type=_names, help=f"comma list of: {', '.join(NAMES)}")
+    parser.add_argument("--only", type=names_of(NAMES), help=f"comma list of: {', '.join(NAMES)}")
     parser.add_argument("--dry-run", action="store_true", help="start nothing; results shape only")
     parser.add_argument("--output", type=Path, default=RESULTS, help=f"default {RESULTS}")
     return parser.parse_args(argv)
-
-
-def _names(text: str) -> list[str]:
-    names = [name.strip() for name in text.split(",") if name.strip()]
-    unknown = sorted(set(names) - set(NAMES))
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(f"unknown {unknown}; known: {', '.join(NAMES)}")
-    return names
 
 
 def plan_for(args: argparse.Namespace) -> Plan:

@@ -228,15 +228,23 @@ def git_commit() -> Record:
     return {"commit": git("rev-parse", "HEAD") or None, "dirty": bool(changes)}
 
 
+def run_facts(*, dry_run: bool) -> Record:
+    """What every results file says of its run (``bench.instructions`` too): when, which code,
+    which machine."""
+    return {
+        "dry_run": dry_run,
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "git": git_commit(),
+        "machine": machine(),
+    }
+
+
 def document(records: Records, settings: Record, *, dry_run: bool) -> Record:
     ratios = {target.name: target.check(records) for target in TARGETS}
     verdicts = [check["pass"] for check in ratios.values()]
     return {
         "schema": SCHEMA_VERSION,
-        "dry_run": dry_run,
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "git": git_commit(),
-        "machine": machine(),
+        **run_facts(dry_run=dry_run),
         "settings": settings,
         "scenarios": {name: records.get(name, not_run(name)) for name in SHAPES},
         "ratios": ratios,

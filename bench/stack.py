@@ -187,11 +187,15 @@ class BenchStack:
             command = [PYTHON, "-m", "bench.serve", target, "--port", str(port)]
             return command, env, http_ok(f"{url}/health")
         spec = GATEWAYS[name]
-        env.update(self._gateway_env(spec, url))
+        env.update(self.gateway_env(spec, url))
         command = [*BFF, "serve", spec.gateway, "--port", str(port), "--workers", "1"]
         return command, env, http_ok(f"{url}/health/ready")
 
-    def _gateway_env(self, spec: GatewaySpec, url: str) -> dict[str, str]:
+    def gateway_env(self, spec: GatewaySpec, url: str) -> dict[str, str]:
+        """The ``BFF_*`` (and ``OTEL_*``) settings of a gateway answering at ``url``, on top of
+        ``clean_environ()``: what a gateway of this stack is started with, and what
+        ``bench.instructions`` builds its in-process gateways with, so both measure the same
+        configuration."""
         env = {
             "BFF_PUBLIC_URL": url,
             "BFF_OIDC_ISSUER": self.urls["idp"],
