@@ -284,21 +284,13 @@ def installed_json_lines() -> JsonLines | None:
     return _json_lines
 
 
-def write_json_access_line(writer: NamedWriteLogger, fields: dict[str, Any]) -> None:
-    """The access line as ``shared_processors()`` and the JSON renderer make it, without
-    structlog's per-call assembly and the three processors whose effect on this line is known:
-    it has no exception unless one was bound to the context (``format_exc_info``), its logger is
-    ``writer``'s name and its level ``info``. ``fields`` become the event, in their order, then
-    ``event``, as structlog builds it; redaction sees everything a caller can influence, as on
-    every line. It stands for ``shared_processors()``: change the two together (the tests pin
-    that list and compare this line with structlog's)."""
-    event = {**fields, "event": "request"}
-    structlog.contextvars.merge_contextvars(writer, "info", event)
-    if "exc_info" in event:
-        structlog.processors.format_exc_info(writer, "info", event)
-    redact_secrets(writer, "info", event)
-    event["logger"] = writer.name
-    event["level"] = "info"
-    add_timestamp(writer, "info", event)
-    add_trace_context(writer, "info", event)
-    writer.msg(_json_line(event))
+def write_json_access_line(
+    json_lines: JsonLines, writer: NamedWriteLogger, fields: dict[str, Any]
+) -> None:
+    """The access line through the installed processors and renderer, as structlog's own call
+    runs them, without its per-call assembly of a bound logger. ``fields`` become the event, in
+    their order, then ``event``, as structlog builds it."""
+    event: Any = {**fields, "event": "request"}
+    for processor in json_lines.processors:
+        event = processor(writer, "info", event)
+    writer.msg(event)

@@ -97,8 +97,8 @@ class _AccessLine:
     ``get_logger``'s lazy proxy assembles a new bound logger, print logger included, for each
     line, so that a reconfigured structlog is seen at once; for the access line that cost as
     much as three of its processors. Under the JSON configuration ``configure_logging``
-    installed, the line takes ``write_json_access_line``, the same processors called directly.
-    Under any other (the console, a test's capture, a configuration of its own), a logger is
+    installed, the line takes ``write_json_access_line``: the installed processors, called
+    directly. Under any other (the console, a test's capture, a configuration of its own), a logger is
     assembled again only when what it was made from is replaced: the processor list, wrapper
     (level), logger factory or context class (``structlog.configure``; ``capture_logs`` edits the
     processor list in place, which a bound logger sees anyway), or ``sys.stdout``, which a
@@ -119,7 +119,7 @@ class _AccessLine:
                 writer = self._writer
                 if writer is None or writer.file is not sys.stdout:
                     writer = self._writer = NamedWriteLogger(self._name)
-                write_json_access_line(writer, fields)
+                write_json_access_line(json_lines, writer, fields)
             return
         self.get(config).info("request", **fields)
 
