@@ -98,10 +98,10 @@ class _AccessLine:
     line, so that a reconfigured structlog is seen at once; for the access line that cost as
     much as three of its processors. Under the JSON configuration ``configure_logging``
     installed, the line takes ``write_json_access_line``: the installed processors, called
-    directly. Under any other (the console, a test's capture, a configuration of its own), a logger is
-    assembled again only when what it was made from is replaced: the processor list, wrapper
-    (level), logger factory or context class (``structlog.configure``; ``capture_logs`` edits the
-    processor list in place, which a bound logger sees anyway), or ``sys.stdout``, which a
+    directly. Under any other (the console, a test's capture, a configuration of its own), a
+    logger is assembled again only when what it was made from is replaced: the processor list,
+    wrapper (level), logger factory or context class (``structlog.configure``; ``capture_logs``
+    edits the processor list in place, which a bound logger sees anyway), or ``sys.stdout``, which a
     logger keeps (pytest's capture)."""
 
     def __init__(self, name: str) -> None:
