@@ -10,18 +10,23 @@ and the client certificate of ``BFF_REDIS_CLIENT_CERT_FILE`` shown when configur
 
 from __future__ import annotations
 
+import asyncio
 import ssl
+from collections.abc import Iterable
 from typing import Any, Protocol, TypeAlias
 from urllib.parse import urlsplit
 
 import hiredis
-from redis.asyncio import ConnectionPool, Redis, RedisCluster
+from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.client import Pipeline
 from redis.asyncio.cluster import ClusterPipeline
 from redis.asyncio.connection import AbstractConnection, Connection, SSLConnection
 from redis.asyncio.sentinel import Sentinel
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.typing import EncodableT
 
+from shared.platform.redis_round_trip import LeanConnectionPool, StandaloneRedis
 from shared.platform.settings import RedisMode
 from shared.platform.tls import TlsClientFiles
 
@@ -119,17 +124,18 @@ def create_redis_client(
         )
         client.sentinels = tuple(sentinel.sentinels)
         return client
-    # redis-py's plain pool: a worker with _MAX_CONNECTIONS commands in flight is overloaded,
-    # and one more is refused at once (a 503) instead of queueing behind them. Its blocking
-    # pool's waiting (a condition and a timeout on every checkout and release) cost about 4 %
-    # of a cached screen's instructions, for a case that should shed load anyway.
+    # A plain pool (``LeanConnectionPool``, redis-py's checked out more cheaply): a worker
+    # with _MAX_CONNECTIONS commands in flight is overloaded, and one more is refused at once
+    # (a 503) instead of queueing behind them. redis-py's blocking pool's waiting (a condition
+    # and a timeout on every checkout and release) cost about 4 % of a cached screen's
+    # instructions, for a case that should shed load anyway.
     scheme = urlsplit(url).scheme
     packed: dict[str, Any] = {
         "connection_class": _HiredisPackedSSLConnection
         if scheme == "rediss"
         else _HiredisPackedConnection
     }
-    pool = ConnectionPool.from_url(
+    pool = LeanConnectionPool.from_url(
         url,
         **(packed if scheme in ("redis", "rediss") else {}),  # unix:// keeps its own class
         max_connections=_MAX_CONNECTIONS,
@@ -137,7 +143,9 @@ def create_redis_client(
         socket_connect_timeout=_TIMEOUT_S,
         **secure,
     )
-    return Redis.from_pool(pool)  # the client owns the pool and closes it in aclose()
+    # Its plain pipelines (the session's read, the cache's batch) are one write and their
+    # replies under one timeout: see ``redis_round_trip``.
+    return StandaloneRedis.on_pool(pool, timeout_s=_TIMEOUT_S)
 
 
 def _packed_by_hiredis(connection: AbstractConnection, *args: EncodableT) -> list[bytes]:
@@ -157,12 +165,47 @@ def _packed_by_hiredis(connection: AbstractConnection, *args: EncodableT) -> lis
         return AbstractConnection.pack_command(connection, *args)
 
 
+async def _send_within_timeout(
+    connection: AbstractConnection,
+    command: bytes | str | Iterable[bytes],
+    check_health: bool = True,
+) -> None:
+    """redis-py's ``send_packed_command`` with its socket timeout kept by ``asyncio.timeout``
+    instead of ``asyncio.wait_for``, which on Python 3.11 runs every write in a task of its own
+    (a task for a write that almost always completes at once). The same errors: a write that
+    times out or fails closes the connection and raises redis-py's ``TimeoutError`` or
+    ``ConnectionError``. A connection still to be made, or one due for a health check, takes
+    redis-py's own path."""
+    timeout = connection.socket_timeout
+    due = check_health and connection.health_check_interval
+    if not connection.is_connected or not timeout or due:
+        await AbstractConnection.send_packed_command(connection, command, check_health)
+        return
+    if isinstance(command, str):
+        command = command.encode()
+    chunks = [command] if isinstance(command, bytes) else command
+    try:
+        async with asyncio.timeout(timeout):
+            await connection._send_packed_command(chunks)
+    except TimeoutError:
+        await connection.disconnect(nowait=True)
+        raise RedisTimeoutError("Timeout writing to socket") from None
+    except OSError as exc:
+        await connection.disconnect(nowait=True)
+        raise RedisConnectionError(f"Error while writing to socket. {exc.args}.") from exc
+    except BaseException:
+        await connection.disconnect(nowait=True)
+        raise
+
+
 class _HiredisPackedConnection(Connection):
     pack_command = _packed_by_hiredis
+    send_packed_command = _send_within_timeout
 
 
 class _HiredisPackedSSLConnection(SSLConnection):
     pack_command = _packed_by_hiredis
+    send_packed_command = _send_within_timeout
 
 
 def sentinel_service(url: str) -> str:

@@ -1,0 +1,123 @@
+"""What a round trip to a standalone Redis costs: the pool's checkout and a pipeline's run.
+
+Counted with callgrind, two GETs in one redis-py asyncio pipeline cost about 366,000 CPU
+instructions, nearly twice what the framework spends on a whole request, and every screen
+sends two such round trips (the session with its rate count, and the cache's batch). Most of it
+is redis-py's per-call machinery rather than the commands:
+
+* ``ConnectionPool.get_connection`` and ``release`` take an ``asyncio.Lock`` and record
+  connection counts and events for observability this service does not use;
+* a pipeline's run releases its connection in a task of its own (``asyncio.shield``), wraps the
+  run in a retry helper (with no retries configured here), and arms a timer for the write and
+  one for every reply.
+
+``LeanConnectionPool`` checks connections out and in without the lock (one event loop owns the
+pool, and nothing between taking a connection and marking it in use awaits) and without the
+bookkeeping, and still connects, checks for unread data or a closed socket, and refuses a
+checkout past ``max_connections`` as redis-py does. ``OneTripPipeline`` runs a plain pipeline
+on one such connection under one ``asyncio.timeout`` (the socket timeout) for the write and
+every reply; a round trip that times out, fails or is cancelled closes its connection, as
+redis-py's own reads do. redis-py's commands, packing, reply parser and reply callbacks are
+kept. A transaction, a WATCH, or a pipeline with scripts to load runs as redis-py runs it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, cast
+
+from redis.asyncio import ConnectionPool, Redis
+from redis.asyncio.client import Pipeline
+from redis.asyncio.connection import AbstractConnection, Connection
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+__all__ = ["LeanConnectionPool", "OneTripPipeline", "StandaloneRedis"]
+
+
+class LeanConnectionPool(ConnectionPool):
+    """redis-py's pool, checked out and in without its lock and observability records."""
+
+    async def get_connection(self, *_: Any, **__: Any) -> AbstractConnection:
+        connection: AbstractConnection = self.get_available_connection()  # type: ignore[no-untyped-call]
+        try:
+            await self.ensure_connection(connection)  # connected, nothing unread, not closed
+        except BaseException:
+            await self.release(connection)
+            raise
+        return connection
+
+    async def release(self, connection: AbstractConnection) -> None:
+        self._in_use_connections.remove(connection)
+        if connection.should_reconnect():  # type: ignore[no-untyped-call]
+            await connection.disconnect()
+        self._available_connections.append(connection)
+
+
+class OneTripPipeline(Pipeline):
+    """redis-py's pipeline, whose plain runs are one write and its replies on one connection,
+    under one timeout."""
+
+    def __init__(self, timeout_s: float, *args: Any) -> None:
+        super().__init__(*args)
+        self._timeout_s = timeout_s
+
+    async def execute(self, raise_on_error: bool = True) -> list[Any]:
+        plain = not (self.is_transaction or self.explicit_transaction or self.watching)
+        if not plain or self.scripts or self.connection is not None:
+            return await super().execute(raise_on_error)
+        stack, self.command_stack = self.command_stack, []
+        if not stack:
+            return []
+        pool = self.connection_pool
+        connection = cast(Connection, await pool.get_connection())  # type: ignore[no-untyped-call]
+        # The round trip's one timeout bounds the write and every reply: the connection's own
+        # would arm a timer for each.
+        socket_timeout, connection.socket_timeout = connection.socket_timeout, None
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                replies = await self._write_and_read(connection, stack)
+        except TimeoutError:
+            await connection.disconnect(nowait=True)
+            raise RedisTimeoutError("Timeout in a Redis round trip") from None
+        finally:
+            connection.socket_timeout = socket_timeout
+            await pool.release(connection)
+        if raise_on_error:
+            self.raise_first_error(stack, replies)
+        return replies
+
+    async def _write_and_read(self, connection: Connection, stack: Any) -> list[Any]:
+        """The replies in order, an error reply in its place. Any other failure (or a
+        cancellation) closes the connection inside redis-py's write or read."""
+        await connection.send_packed_command(
+            connection.pack_commands([args for args, _ in stack]), check_health=False
+        )
+        replies: list[Any] = []
+        for args, options in stack:
+            try:
+                replies.append(await self.parse_response(connection, args[0], **options))
+            except ResponseError as error:
+                replies.append(error)
+        return replies
+
+
+class StandaloneRedis(Redis):
+    """The client of a standalone Redis (``create_redis_client``), on a ``LeanConnectionPool``:
+    its plain pipelines are ``OneTripPipeline``s; everything else is redis-py's own."""
+
+    round_trip_timeout_s: float
+
+    @classmethod
+    def on_pool(cls, pool: LeanConnectionPool, *, timeout_s: float) -> StandaloneRedis:
+        client = cls.from_pool(pool)  # the client owns the pool and closes it in aclose()
+        assert isinstance(client, StandaloneRedis)
+        client.round_trip_timeout_s = timeout_s
+        return client
+
+    def pipeline(self, transaction: bool = True, shard_hint: str | None = None) -> Pipeline:
+        if transaction or shard_hint is not None:
+            return super().pipeline(transaction, shard_hint)
+        return OneTripPipeline(
+            self.round_trip_timeout_s, self.connection_pool, self.response_callbacks, False, None
+        )
