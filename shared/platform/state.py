@@ -45,8 +45,11 @@ class StateSlot(Generic[T]):
         state[self.name] = None
 
     def get(self, state: State) -> T:
-        value = state.get(self.name)
-        if not isinstance(value, self.type_):
+        """The value ``fill`` checked. Read on every request, so only its presence is checked
+        here: an ``isinstance`` against a runtime-checkable protocol (``Clock``) walks the
+        protocol's members each time."""
+        value: T | None = state.get(self.name)
+        if value is None:
             raise RuntimeError(f"state slot {self.name!r} is not filled (is the lifespan running?)")
         return value
 
