@@ -1,11 +1,14 @@
 """Encoding, validators and device hints shared by the app's screens.
 
 * ``Accept: application/msgpack`` gets the same payload as MessagePack, anything else JSON.
-* Every GET carries a strong ``ETag``: a keyed hash of the user and the exact bytes sent, so a
-  tag is never valid for another user (a shared cache or a second account on the phone cannot
-  replay it) and changes whenever the content does. ``If-None-Match`` with a current tag gets a
-  304 with no body. ``Cache-Control: private, no-cache`` lets only the app keep the answer, and
-  only after revalidating.
+* Every GET carries a strong ``ETag``: a keyed hash of the user and of everything the bytes
+  sent are made from (the screen's gathered data, the encoding, the pixel ratio, and the code
+  that shapes and encodes them: ``rendering_fingerprint``), so a tag is never valid for another
+  user (a shared cache or a second account on the phone cannot replay it), changes whenever the
+  content can, and is known before the payload is shaped. ``If-None-Match`` with a current tag
+  gets a 304 with no body, and no payload is shaped or encoded for it.
+  ``Cache-Control: private, no-cache`` lets only the app keep the answer, and only after
+  revalidating.
 * ``X-Device-DPR`` (1, 2 or 3; default 1) picks the image width the device needs.
 
 A handler gets these headers and the user as its ``reply`` dependency (``REPLY``), which turns
@@ -15,9 +18,12 @@ the payload into the response.
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, TypeVar
 
 import msgspec
 import msgspec.inspect
@@ -26,6 +32,7 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import HeaderParameter
 
+import shared.screens as shared_screens
 from bff_mobile.schemas import Screen as ScreenPayload
 from core_clients.base import Money
 from core_clients.catalog import Image
@@ -40,6 +47,7 @@ MSGPACK = "application/msgpack"
 JSON = "application/json"
 SUPPORTED_DPR = (1, 2, 3)
 VARY = "Accept, Authorization, X-Device-DPR, X-App-Version"
+PayloadT = TypeVar("PayloadT", bound=ScreenPayload)
 
 
 def device_pixel_ratio(header: str | None) -> int:
@@ -74,7 +82,7 @@ class Shaper:
             self._urls.append(url)
         return url
 
-    def finish(self, payload: ScreenPayload) -> ScreenPayload:
+    def finish(self, payload: PayloadT) -> PayloadT:
         """Set ``imageBase`` and cut it off every image URL in the payload."""
         # Character by character on purpose: the prefix is cut back to its last "/" below.
         base = os.path.commonprefix(self._urls) if len(self._urls) > 1 else ""  # noqa: RUF071
@@ -132,15 +140,33 @@ def wants_msgpack(accept: str | None) -> bool:
     return any(part.split(";")[0].strip() == MSGPACK for part in (accept or "").split(","))
 
 
-def encode(accept: str | None, payload: msgspec.Struct) -> tuple[bytes, str]:
-    if wants_msgpack(accept):
-        return msgspec.msgpack.encode(payload), MSGPACK
-    return msgspec.json.encode(payload), JSON
+def media_type_for(accept: str | None) -> str:
+    return MSGPACK if wants_msgpack(accept) else JSON
 
 
-def entity_tag(keys: KeyedHasher, sub: str, media_type: str, body: bytes) -> str:
-    """Keyed by the user: the same bytes for two users give two unrelated tags."""
-    return '"' + keys.short("etag", sub, media_type, body) + '"'
+def encode(media_type: str, payload: msgspec.Struct) -> bytes:
+    if media_type == MSGPACK:
+        return msgspec.msgpack.encode(payload)
+    return msgspec.json.encode(payload)
+
+
+@functools.cache
+def rendering_fingerprint() -> str:
+    """What decides a screen's bytes besides its data and the request's headers: the source of
+    the code that shapes and encodes screens (this package and ``shared.screens``) and the
+    encoder's version. A deploy that changes any of it changes every tag, so an app never
+    keeps bytes that the same data would no longer give."""
+    digest = hashlib.sha256(msgspec.__version__.encode())
+    for package in (Path(__file__).parents[1], Path(shared_screens.__file__).parent):
+        for source in sorted(package.rglob("*.py")):
+            digest.update(source.read_bytes())
+    return digest.hexdigest()
+
+
+def entity_tag(keys: KeyedHasher, sub: str, media_type: str, dpr: int, made_from: bytes) -> str:
+    """Keyed by the user: the same data for two users gives two unrelated tags."""
+    parts = (sub, media_type, str(dpr), rendering_fingerprint(), made_from)
+    return '"' + keys.short("etag", *parts) + '"'
 
 
 def _matches(if_none_match: str | None, tag: str) -> bool:
@@ -164,20 +190,28 @@ class Reply:
     def device_pixel_ratio(self) -> int:
         return device_pixel_ratio(self.dpr)
 
-    def screen(self, payload: msgspec.Struct, degraded: list[str]) -> Response[bytes]:
-        """A GET's answer: tagged for the user, and a 304 without body when the app has it."""
-        body, media_type = encode(self.accept, payload)
-        tag = entity_tag(self.keys, self.sub, media_type, body)
+    def screen(
+        self, data: object, payload: Callable[[], msgspec.Struct], degraded: list[str]
+    ) -> Response[bytes]:
+        """A GET's answer, tagged for the user from ``data`` (the screen's gathered data, which
+        ``payload`` shapes): a 304 without body when the app has the current tag, before any
+        payload is shaped or encoded."""
+        media_type = media_type_for(self.accept)
+        made_from = msgspec.msgpack.encode(data)
+        tag = entity_tag(self.keys, self.sub, media_type, self.device_pixel_ratio(), made_from)
         headers = _headers(degraded) | {"etag": tag, "cache-control": "private, no-cache"}
         if _matches(self.if_none_match, tag):
             return Response(b"", status_code=304, headers=headers)
+        body = encode(media_type, payload())
         return Response(body, status_code=200, media_type=media_type, headers=headers)
 
     def created(self, payload: msgspec.Struct, degraded: list[str]) -> Response[bytes]:
         """A POST's answer: 201, kept by no cache (it is no representation to revalidate)."""
-        body, media_type = encode(self.accept, payload)
+        media_type = media_type_for(self.accept)
         headers = _headers(degraded) | {"cache-control": "no-store"}
-        return Response(body, status_code=201, media_type=media_type, headers=headers)
+        return Response(
+            encode(media_type, payload), status_code=201, media_type=media_type, headers=headers
+        )
 
 
 def _headers(degraded: list[str]) -> dict[str, str]:

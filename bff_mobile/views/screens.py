@@ -9,6 +9,7 @@ failed optional part leaves its section out and is named in ``degraded`` and
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any
 
 from litestar import MediaType, Request, Response, get, post
@@ -117,17 +118,23 @@ def answers(payload: type[Payload], status: int = 200) -> dict[int, ResponseSpec
 async def home(screen: NamedDependency[Screen], reply: NamedDependency[Reply]) -> Response[bytes]:
     dpr = reply.device_pixel_ratio()
     data = await screen.home(recent_orders=RECENT_ORDERS, recommended=RECOMMENDED)
-    account, recent = data.account, data.recent_orders
-    shape = Shaper(dpr, account.currency)
-    payload = Home(
-        currency=account.currency,
-        name=account.display_name,
-        tier=account.tier,
-        orders=[order_summary(o, recent.products, shape) for o in recent.orders] if recent else [],
-        recommended=[card(p, shape) for p in data.recommendations or []],
-        degraded=data.degraded,
-    )
-    return reply.screen(shape.finish(payload), data.degraded)
+
+    def payload() -> Home:
+        account, recent = data.account, data.recent_orders
+        shape = Shaper(dpr, account.currency)
+        orders = [order_summary(o, recent.products, shape) for o in recent.orders] if recent else []
+        return shape.finish(
+            Home(
+                currency=account.currency,
+                name=account.display_name,
+                tier=account.tier,
+                orders=orders,
+                recommended=[card(p, shape) for p in data.recommendations or []],
+                degraded=data.degraded,
+            )
+        )
+
+    return reply.screen(data, payload, data.degraded)
 
 
 @get(
@@ -143,25 +150,31 @@ async def product(
     check_product_id(product_id)
     dpr = reply.device_pixel_ratio()
     data = await screen.product(product_id, related=RELATED)
-    item, inventory = data.product, data.availability
-    shape = Shaper(dpr, item.price.currency)
-    hero = shape.image(item.images, HERO_WIDTH)
-    payload = ProductDetail(
-        currency=item.price.currency,
-        id=item.id,
-        title=item.title,
-        description=item.description,
-        price=item.price.amount_minor,
-        images=[hero] if hero else [],
-        rating=round(item.rating.average, 1),
-        ratings=item.rating.count,
-        in_stock=inventory.in_stock if inventory else None,
-        stock=inventory.quantity if inventory else None,
-        restock_date=inventory.restock_date if inventory else None,
-        related=[card(p, shape) for p in data.related or []],
-        degraded=data.degraded,
-    )
-    return reply.screen(shape.finish(payload), data.degraded)
+
+    def payload() -> ProductDetail:
+        item, inventory = data.product, data.availability
+        shape = Shaper(dpr, item.price.currency)
+        hero = shape.image(item.images, HERO_WIDTH)
+        return shape.finish(
+            ProductDetail(
+                currency=item.price.currency,
+                id=item.id,
+                title=item.title,
+                description=item.description,
+                price=item.price.amount_minor,
+                images=[hero] if hero else [],
+                rating=round(item.rating.average, 1),
+                ratings=item.rating.count,
+                in_stock=inventory.in_stock if inventory else None,
+                stock=inventory.quantity if inventory else None,
+                restock_date=inventory.restock_date if inventory else None,
+                related=[card(p, shape) for p in data.related or []],
+                degraded=data.degraded,
+            )
+        )
+
+    # The cache's status of the product is not shown: it does not make a new tag.
+    return reply.screen(replace(data, cache_status=""), payload, data.degraded)
 
 
 @get(
@@ -179,16 +192,21 @@ async def orders(
 ) -> Response[bytes]:
     dpr = reply.device_pixel_ratio()
     data = await screen.orders(cursor=cursor, limit=limit)
-    items, products = data.page.items, data.products or {}
-    currency = items[0].total.currency if items else DEFAULT_CURRENCY
-    shape = Shaper(dpr, currency)
-    payload = OrdersPage(
-        currency=currency,
-        items=[order_detail(order, products, shape) for order in items],
-        next_cursor=data.page.next_cursor,
-        degraded=data.degraded,
-    )
-    return reply.screen(shape.finish(payload), data.degraded)
+
+    def payload() -> OrdersPage:
+        items, products = data.page.items, data.products or {}
+        currency = items[0].total.currency if items else DEFAULT_CURRENCY
+        shape = Shaper(dpr, currency)
+        return shape.finish(
+            OrdersPage(
+                currency=currency,
+                items=[order_detail(order, products, shape) for order in items],
+                next_cursor=data.page.next_cursor,
+                degraded=data.degraded,
+            )
+        )
+
+    return reply.screen(data, payload, data.degraded)
 
 
 @post(

@@ -3,6 +3,7 @@ ETag/304, MessagePack, device pixel ratio, degradation, and the payload budget a
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -10,7 +11,8 @@ import msgspec
 import pytest
 
 from bff_mobile.schemas import Home
-from bff_mobile.views.common import JSON, MSGPACK, Reply, entity_tag
+from bff_mobile.views import common as views_common
+from bff_mobile.views.common import JSON, MSGPACK, Reply, entity_tag, rendering_fingerprint
 from shared.platform.keys import KeyedHasher
 from tests.bff_mobile.test_auth_flow import APP_VERSION, log_in_app
 from tests.fixtures.gateways import TEST_SECRET_KEY, RunningGateway, StartGateway, log_in_browser
@@ -192,25 +194,56 @@ def test_mobile_home_is_at_most_half_the_bytes_of_web_home(
     )
 
 
-def test_an_entity_tag_is_strong_and_keyed_by_user_media_type_and_bytes() -> None:
+def test_an_entity_tag_is_strong_and_keyed_by_user_media_type_pixel_ratio_and_data() -> None:
     keys = KeyedHasher(TEST_SECRET_KEY)
-    tag = entity_tag(keys, "alice", JSON, b"{}")
-    assert tag == '"' + keys.short("etag", "alice", JSON, b"{}") + '"'
-    assert entity_tag(keys, "bob", JSON, b"{}") != tag
-    assert entity_tag(keys, "alice", JSON, b"{ }") != tag
-    assert entity_tag(keys, "alice", MSGPACK, b"{}") != tag
-    assert entity_tag(KeyedHasher("another secret, another key!"), "alice", JSON, b"{}") != tag
+    tag = entity_tag(keys, "alice", JSON, 2, b"{}")
+    assert tag == '"' + keys.short("etag", "alice", JSON, "2", rendering_fingerprint(), b"{}") + '"'
+    assert entity_tag(keys, "bob", JSON, 2, b"{}") != tag
+    assert entity_tag(keys, "alice", JSON, 2, b"{ }") != tag
+    assert entity_tag(keys, "alice", MSGPACK, 2, b"{}") != tag
+    assert entity_tag(keys, "alice", JSON, 3, b"{}") != tag
+    assert entity_tag(KeyedHasher("another secret, another key!"), "alice", JSON, 2, b"{}") != tag
+
+
+def test_the_rendering_fingerprint_follows_the_shaping_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deploy that changes how a screen is shaped changes every tag: the same data no longer
+    gives the same bytes."""
+    before = rendering_fingerprint()
+    assert rendering_fingerprint() == before  # computed once
+    rendering_fingerprint.cache_clear()
+    shaping = tmp_path / "bff_mobile" / "views" / "common.py"
+    shaping.parent.mkdir(parents=True)
+    shaping.write_text("# another way to shape a screen\n")
+    monkeypatch.setattr(views_common, "__file__", str(shaping))
+    try:
+        assert rendering_fingerprint() != before
+    finally:
+        rendering_fingerprint.cache_clear()
 
 
 def test_a_reply_is_a_304_only_for_the_users_current_tag() -> None:
     keys = KeyedHasher(TEST_SECRET_KEY)
     payload = Home(currency="EUR", name="Alice")
-    first = Reply(keys, "alice", None, None, None).screen(payload, [])
+    data = {"account": "alice's"}
+    shaped: list[Home] = []
+
+    def shape() -> Home:
+        shaped.append(payload)
+        return payload
+
+    first = Reply(keys, "alice", None, None, None).screen(data, shape, [])
     tag = first.headers["etag"]
-    assert first.status_code == 200
-    again = Reply(keys, "alice", None, None, f'W/"x", {tag}').screen(payload, [])
+    assert (first.status_code, first.content) == (200, msgspec.json.encode(payload))
+    again = Reply(keys, "alice", None, None, f'W/"x", {tag}').screen(data, shape, [])
     assert (again.status_code, again.content) == (304, b"")
-    assert Reply(keys, "bob", None, None, tag).screen(payload, []).status_code == 200
+    assert len(shaped) == 1  # the 304 was answered before any payload was shaped
+    assert Reply(keys, "bob", None, None, tag).screen(data, shape, []).status_code == 200
+    changed = Reply(keys, "alice", None, None, tag).screen({"account": "new"}, shape, [])
+    assert changed.status_code == 200
+    other_ratio = Reply(keys, "alice", None, "3", tag).screen(data, shape, [])
+    assert other_ratio.status_code == 200
     created = Reply(keys, "alice", None, None, None).created(payload, ["products"])
     assert created.status_code == 201
     assert "etag" not in created.headers
