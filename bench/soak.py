@@ -180,8 +180,10 @@ def chaos_loop(soak: Soak, every_s: float, rng: random.Random) -> None:
     while not soak.stop.wait(every_s):
         service, mode = rng.choice(SERVICES), rng.choice(CHAOS_MODES)
         spec = {"errorRate": 0.5, "status": 503, "mode": mode}
-        httpx.put(f"{soak.stubs}/_chaos/{service}", json=spec).raise_for_status()
+        # Before the switch: a request the stubs fail while the switch's answer is on its way
+        # is inside the window.
         started = time.monotonic()
+        httpx.put(f"{soak.stubs}/_chaos/{service}", json=spec).raise_for_status()
         soak.stop.wait(every_s / 2)
         httpx.delete(f"{soak.stubs}/_chaos").raise_for_status()
         soak.chaos_windows.append((started, time.monotonic()))
