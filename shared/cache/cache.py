@@ -186,7 +186,7 @@ class Cache:
                 raise freshness.rebuild_error(envelope.error)
             if state in ("fresh", "stale"):
                 try:
-                    value = msgspec.msgpack.decode(envelope.value, type=type)
+                    value = self._local.decode(found.name, envelope, type)
                 except msgspec.DecodeError:  # written by an older version of the code: reload
                     _log.warning("cache_entry_unreadable", cache=self._name, kind=key.kind)
                 else:

@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
+
+import msgspec
 
 from shared.cache.entries import Envelope
 
@@ -38,6 +40,10 @@ class Lru(Generic[V]):
         if len(self._data) > self._max:
             self._data.popitem(last=False)
 
+    def peek(self, key: str) -> V | None:
+        """The entry, without making it the most recently used."""
+        return self._data.get(key)
+
     def pop(self, key: str) -> None:
         self._data.pop(key, None)
 
@@ -61,10 +67,12 @@ _SWEEP_PER_PUT = 2
 """More than one, so the map shrinks back when fewer keys are read than before."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LocalEntry:
     envelope: Envelope
     keep_until: float  # monotonic
+    decoded: tuple[Any, Any] | None = None
+    """The value decoded, and the type it was decoded into (``LocalEntries.decode``)."""
 
 
 class LocalEntries:
@@ -88,6 +96,21 @@ class LocalEntries:
         many keys would grow to that bound (entries live about a second with Redis)."""
         self._entries.put(name, LocalEntry(envelope, keep_until))
         self._entries.drop_oldest_while(lambda entry: entry.keep_until <= now, _SWEEP_PER_PUT)
+
+    def decode(self, name: str, envelope: Envelope, type_: Any) -> Any:
+        """``envelope``'s value as ``type_``. When it is the envelope held here under ``name``,
+        it is decoded once and the value kept with it: a shared entry (a product, a batch of
+        them) is read by every request for about a second, and decoding it each time was most
+        of a level-1 hit. The values are msgspec's frozen structs, read and never changed by
+        the screens; a value read from Redis is decoded for its caller alone."""
+        entry = self._entries.peek(name)
+        if entry is None or entry.envelope is not envelope:
+            return msgspec.msgpack.decode(envelope.value, type=type_)
+        if entry.decoded is not None and entry.decoded[0] == type_:
+            return entry.decoded[1]
+        value = msgspec.msgpack.decode(envelope.value, type=type_)
+        entry.decoded = (type_, value)
+        return value
 
     def __len__(self) -> int:
         return len(self._entries)

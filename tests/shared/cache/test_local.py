@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import msgspec
+
 from shared.cache.entries import value_envelope
 from shared.cache.local import LocalEntries, Lru
 
@@ -44,3 +46,34 @@ def test_entries_past_their_time_are_forgotten_as_new_ones_come() -> None:
             entries.put(f"product:{second}:{key}", envelope, keep_until=second + 1.0, now=second)
     assert len(entries) <= 60  # about the last second's worth, not 3,000
     assert entries.get("product:99:0", now=99.5) == envelope
+
+
+def test_a_held_entry_is_decoded_once_per_type_and_others_each_time() -> None:
+    """A product read from level 1 by every request is decoded once; an envelope that is not
+    the one held under its name (read from Redis, or replaced meanwhile) is decoded for its
+    caller alone."""
+    entries = LocalEntries(max_entries=10)
+    name = "bff:cache:core:v:{s:product:1}"
+    envelope, _ = value_envelope(Product(id="1", title="Lamp"), "", 0.0)
+    entries.put(name, envelope, keep_until=100.0, now=0.0)
+
+    first = entries.decode(name, envelope, Product)
+    assert first == Product(id="1", title="Lamp")
+    assert entries.decode(name, envelope, Product) is first
+    as_mapping = entries.decode(name, envelope, dict[str, str])
+    assert as_mapping == {"id": "1", "title": "Lamp"}  # another type: decoded into it
+
+    from_redis, _ = value_envelope(Product(id="1", title="Lamp"), "", 0.0)
+    assert entries.decode(name, from_redis, Product) == first
+    assert entries.decode(name, from_redis, Product) is not entries.decode(
+        name, from_redis, Product
+    )
+
+    newer, _ = value_envelope(Product(id="1", title="Desk lamp"), "", 1.0)
+    entries.put(name, newer, keep_until=100.0, now=1.0)
+    assert entries.decode(name, newer, Product).title == "Desk lamp"
+
+
+class Product(msgspec.Struct, frozen=True):
+    id: str
+    title: str
