@@ -10,23 +10,21 @@ and the client certificate of ``BFF_REDIS_CLIENT_CERT_FILE`` shown when configur
 
 from __future__ import annotations
 
-import asyncio
 import ssl
-from collections.abc import Iterable
 from typing import Any, Protocol, TypeAlias
 from urllib.parse import urlsplit
 
-import hiredis
 from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.client import Pipeline
 from redis.asyncio.cluster import ClusterPipeline
-from redis.asyncio.connection import AbstractConnection, Connection, SSLConnection
 from redis.asyncio.sentinel import Sentinel
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-from redis.typing import EncodableT
 
-from shared.platform.redis_round_trip import LeanConnectionPool, StandaloneRedis
+from shared.platform.redis_round_trip import (
+    HiredisPackedConnection,
+    HiredisPackedSSLConnection,
+    LeanConnectionPool,
+    StandaloneRedis,
+)
 from shared.platform.settings import RedisMode
 from shared.platform.tls import TlsClientFiles
 
@@ -131,9 +129,9 @@ def create_redis_client(
     # instructions, for a case that should shed load anyway.
     scheme = urlsplit(url).scheme
     packed: dict[str, Any] = {
-        "connection_class": _HiredisPackedSSLConnection
+        "connection_class": HiredisPackedSSLConnection
         if scheme == "rediss"
-        else _HiredisPackedConnection
+        else HiredisPackedConnection
     }
     pool = LeanConnectionPool.from_url(
         url,
@@ -146,66 +144,6 @@ def create_redis_client(
     # Its plain pipelines (the session's read, the cache's batch) are one write and their
     # replies under one timeout: see ``redis_round_trip``.
     return StandaloneRedis.on_pool(pool, timeout_s=_TIMEOUT_S)
-
-
-def _packed_by_hiredis(connection: AbstractConnection, *args: EncodableT) -> list[bytes]:
-    """A command in RESP, packed by hiredis as redis-py's own sync client packs it when hiredis
-    is installed; its asyncio connection packs in Python, a tenth of the speed (about 18 us of
-    a cached screen's six commands). A first argument of several words (``CONFIG GET``) is
-    split, as redis-py splits it; what hiredis refuses (a bytearray, or a bool or None, which
-    redis-py refuses too) goes to redis-py's packer, which packs or names it."""
-    first = args[0]
-    if isinstance(first, str):
-        args = (*first.encode().split(), *args[1:])
-    elif isinstance(first, bytes) and b" " in first:
-        args = (*first.split(), *args[1:])
-    try:
-        return [hiredis.pack_command(args)]  # type: ignore[arg-type]  # a bytearray: TypeError
-    except TypeError:
-        return AbstractConnection.pack_command(connection, *args)
-
-
-async def _send_within_timeout(
-    connection: AbstractConnection,
-    command: bytes | str | Iterable[bytes],
-    check_health: bool = True,
-) -> None:
-    """redis-py's ``send_packed_command`` with its socket timeout kept by ``asyncio.timeout``
-    instead of ``asyncio.wait_for``, which on Python 3.11 runs every write in a task of its own
-    (a task for a write that almost always completes at once). The same errors: a write that
-    times out or fails closes the connection and raises redis-py's ``TimeoutError`` or
-    ``ConnectionError``. A connection still to be made, or one due for a health check, takes
-    redis-py's own path."""
-    timeout = connection.socket_timeout
-    due = check_health and connection.health_check_interval
-    if not connection.is_connected or not timeout or due:
-        await AbstractConnection.send_packed_command(connection, command, check_health)
-        return
-    if isinstance(command, str):
-        command = command.encode()
-    chunks = [command] if isinstance(command, bytes) else command
-    try:
-        async with asyncio.timeout(timeout):
-            await connection._send_packed_command(chunks)
-    except TimeoutError:
-        await connection.disconnect(nowait=True)
-        raise RedisTimeoutError("Timeout writing to socket") from None
-    except OSError as exc:
-        await connection.disconnect(nowait=True)
-        raise RedisConnectionError(f"Error while writing to socket. {exc.args}.") from exc
-    except BaseException:
-        await connection.disconnect(nowait=True)
-        raise
-
-
-class _HiredisPackedConnection(Connection):
-    pack_command = _packed_by_hiredis
-    send_packed_command = _send_within_timeout
-
-
-class _HiredisPackedSSLConnection(SSLConnection):
-    pack_command = _packed_by_hiredis
-    send_packed_command = _send_within_timeout
 
 
 def sentinel_service(url: str) -> str:

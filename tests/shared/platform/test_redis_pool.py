@@ -10,6 +10,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import DataError
 
 from shared.platform import redis as platform_redis
+from shared.platform import redis_round_trip
 
 pytestmark = pytest.mark.anyio
 
@@ -39,7 +40,7 @@ async def test_commands_packed_by_hiredis_mean_what_redis_py_would_send(redis_ur
     try:
         connection = await client.connection_pool.get_connection()
         try:
-            assert type(connection).pack_command is platform_redis._packed_by_hiredis
+            assert type(connection).pack_command is redis_round_trip.packed_by_hiredis
         finally:
             await client.connection_pool.release(connection)
         await client.set("text", "café")
