@@ -14,33 +14,25 @@ minimum arrives already parsed in the settings, so the gate cannot disagree with
 from __future__ import annotations
 
 from litestar.datastructures import Headers
-from litestar.enums import ScopeType
-from litestar.middleware import ASGIMiddleware
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.types import Scope
 
 from shared.platform.errors import BadRequest, UpgradeRequired
+from shared.platform.router_checks import RouterCheck
 from shared.platform.versions import Version, parse_version
 
 APP_VERSION_HEADER = "x-app-version"
 
 
-class AppVersionMiddleware(ASGIMiddleware):
+class AppVersionMiddleware(RouterCheck):
     """Refuses apps older than ``minimum`` on every route of a router, before the session is
-    read. A middleware rather than a guard: Litestar hands every guard call a copy of its route
-    handler, about 30 us of a cached screen's time."""
-
-    scopes = (ScopeType.HTTP,)
+    read (``shared.platform.router_checks``)."""
 
     def __init__(self, minimum: Version, upgrade_url: str) -> None:
         self.minimum = minimum
         self.upgrade_url = upgrade_url
 
-    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        if scope.get("method") != "OPTIONS":  # Litestar's own answer, which no guard ran on either
-            self.check(Headers.from_scope(scope).getall(APP_VERSION_HEADER, []))
-        await next_app(scope, receive, send)
-
-    def check(self, sent: list[str]) -> None:
+    def check(self, headers: Headers, scope: Scope) -> None:
+        sent = headers.getall(APP_VERSION_HEADER, [])
         if len(sent) > 1:
             # Which one would count is up to each proxy and server on the way: refuse both.
             raise BadRequest("The X-App-Version header must be sent once")

@@ -21,13 +21,12 @@ from urllib.parse import quote, unquote, urlsplit
 
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Headers
-from litestar.enums import ScopeType
 from litestar.handlers.base import BaseRouteHandler
-from litestar.middleware import ASGIMiddleware
-from litestar.types import ASGIApp, BeforeMessageSendHookHandler, Receive, Scope, Send
+from litestar.types import BeforeMessageSendHookHandler, Scope
 
 from shared.platform.errors import BadRequest, Forbidden
 from shared.platform.plugin import SETTINGS
+from shared.platform.router_checks import RouterCheck
 from shared.platform.security_headers import security_headers_hook
 from shared.platform.settings import Settings
 
@@ -43,18 +42,12 @@ async def csrf_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRout
     check_csrf(connection.headers, SETTINGS.get(connection.app.state))
 
 
-class CsrfMiddleware(ASGIMiddleware):
+class CsrfMiddleware(RouterCheck):
     """``csrf_guard``'s check for every route of a router (the ``/api`` screens and remote
-    APIs), before the session is read, as the guard ran. A middleware rather than the guard on
-    each route: Litestar hands every guard call a copy of its route handler, about 30 us of a
-    cached screen's time."""
+    APIs), before the session is read, as the guard ran (``shared.platform.router_checks``)."""
 
-    scopes = (ScopeType.HTTP,)
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        if scope.get("method") != "OPTIONS":  # Litestar's own answer, which no guard ran on either
-            check_csrf(Headers.from_scope(scope), SETTINGS.get(scope["litestar_app"].state))
-        await next_app(scope, receive, send)
+    def check(self, headers: Headers, scope: Scope) -> None:
+        check_csrf(headers, SETTINGS.get(scope["litestar_app"].state))
 
 
 def check_csrf(headers: Headers, settings: Settings) -> None:
