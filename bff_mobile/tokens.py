@@ -19,8 +19,8 @@ from shared.identity.app_proofs import AppRequest
 from shared.identity.policy import authorize
 from shared.identity.records import SessionRecord
 from shared.identity.wiring import IDENTITY
-from shared.platform.rate_limits import RATE_LIMITS
 from shared.platform.redis import Rider
+from shared.screens.provider import api_session_read
 
 _DPOP_HEADER = b"dpop"
 
@@ -85,14 +85,13 @@ async def api_bearer_session(
 ) -> SessionRecord:
     """``bearer_session`` for ``/m/v1/*``, each call counted against the session's
     ``BFF_RATE_LIMIT_API`` (a 429 problem with ``Retry-After`` past it), the count sent in the
-    session read's round trip. The limits come from the state's slot, as the identity does, so
-    a screen's dependencies stay one chain."""
+    session read's round trip with the user's cache generations (``api_session_read``). The
+    limits come from the state's slot, as the identity does, so a screen's dependencies stay
+    one chain."""
     del dpop  # as in bearer_session
-    limits = RATE_LIMITS.get(state)
-    hit = limits.session_hit()
-    record = await authorized_bearer_session(state, authorization, scope, rider=hit)
-    await limits.check_session(record.id, hit=hit)
-    return record
+    return await api_session_read(
+        state, lambda rider: authorized_bearer_session(state, authorization, scope, rider=rider)
+    )
 
 
 MobileSession: TypeAlias = NamedDependency[SessionRecord]

@@ -8,6 +8,7 @@ keys, so no cached answer can reach another user. Imports only ``shared.platform
     keys.py         CacheKey, per-user keys (a keyed hash of the user), Redis names
     entries.py      the stored envelope, remembered errors, freshness
     local.py        level 1, the in-process LRU
+    generations.py  a user's generations read with their session: their entries in level 1
     redis_level.py  level 2: Redis reads, writes, user generations
     flight.py       single flight in a process (tasks) and across processes (Redis locks)
     health.py       Redis back-off after a failure

@@ -1,6 +1,8 @@
 """``Cache``: the two levels put together, with stale-while-revalidate and stale-if-error.
 
 Level 1 is a small LRU in this process (``local``); level 2 is Redis, shared by every instance.
+A shared entry in level 1 is served for up to ``local_ttl``; a user's, only to a request that
+read the user's generations with its session (``generations``), under the same generation.
 Without a Redis client (the one-process dev setup) level 1 is the whole cache. A lookup finds
 the entry, judges it by its age (``entries``) and, when it must, loads it once (``flight``)::
 
@@ -33,10 +35,12 @@ from typing import Any, Final, TypeVar
 import msgspec
 from opentelemetry import trace
 from opentelemetry.util.types import AttributeValue
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.lock import Lock
 
 from shared.cache.entries import Envelope, Freshness, NegativeExceptions, value_envelope
 from shared.cache.flight import Flight, SingleFlight
+from shared.cache.generations import GenerationsRider, SessionUsers, known_generation
 from shared.cache.health import RedisHealth
 from shared.cache.keys import CacheKey, KeyPart, RedisNames, UserKeys, check_name
 from shared.cache.local import LocalEntries, Lru
@@ -124,6 +128,9 @@ class Cache:
         self._lookups = bff_metrics.CacheLookups(self._name)
         self._health = RedisHealth(name, backoff_s=redis_backoff_s, clock=clock, stats=self.stats)
         self._redis: RedisLevel | None = None
+        self._sessions: SessionUsers | None = None
+        if redis is not None and not isinstance(redis, RedisCluster):
+            self._sessions = SessionUsers(self._users, self._names)
         if redis is not None:
             self._redis = RedisLevel(
                 redis,
@@ -134,6 +141,12 @@ class Cache:
                 cache_name=name,
             )
             bff_metrics.CACHE_REDIS_AVAILABLE.set(1, {"bff.cache.name": self._name})
+
+    def generations_rider(self) -> GenerationsRider | None:
+        """A rider for a request's session read, bringing its user's generations along
+        (``generations``); None without Redis, or on a Cluster, where they sit on another node
+        than the session."""
+        return None if self._sessions is None else self._sessions.rider()
 
     def user_key(self, sub: str, kind: str, *parts: KeyPart) -> CacheKey:
         """A key for one user's data; the user's ``sub`` appears in it only as a keyed hash."""
@@ -202,11 +215,11 @@ class Cache:
     async def invalidate(self, *keys: CacheKey) -> None:
         """Drop these entries here and in Redis.
 
-        Another instance may still serve a shared entry from its level 1 for up to
-        ``local_ttl``. For per-user data prefer :meth:`invalidate_user_kinds`, which also voids
-        loads that are already running on other instances. A value this instance loaded
-        before is written first (its write may still be behind its answer), so the delete
-        comes after it.
+        Another instance may still serve the entry from its level 1 for up to ``local_ttl``.
+        For per-user data prefer :meth:`invalidate_user_kinds`: every instance sees it on the
+        user's next request, and loads already running on other instances are voided. A value
+        this instance loaded before is written first (its write may still be behind its
+        answer), so the delete comes after it.
         """
         names = [self._names.value(key) for key in keys]
         for name in names:
@@ -246,16 +259,24 @@ class Cache:
         local = self._local.get(name, self._clock.monotonic())
         if self._redis is None:
             return _Found(name, local, "")
-        if local is not None and freshness.servable_without_load(local, self._clock.time()):
-            return _Found(name, local, "")  # only shared entries are in level 1 here
+        # A shared entry in level 1 is served for up to local_ttl; a user's, only under the
+        # generation this request read with its session (``generations``).
+        generation = "" if key.user_tag is None else known_generation(key)
+        if (
+            local is not None
+            and generation is not None
+            and local.generation == generation
+            and freshness.servable_without_load(local, self._clock.time())
+        ):
+            return _Found(name, local, generation)
         read = await self._redis.read(key, name)
         if read is None:
             return _Found(name, None, None)
-        envelope, generation = read
-        if envelope is not None and not key.per_user:
+        envelope, read_generation = read
+        if envelope is not None and self._held_locally(key, read_generation):
             now = self._clock.monotonic()
             self._local.put(name, envelope, now + self._local_ttl, now)
-        return _Found(name, envelope, generation)
+        return _Found(name, envelope, read_generation)
 
     def _serve_stale(self, load: _Load) -> CacheStatus:
         retry_at = self._failed_refreshes.get(load.found.flight_key)
@@ -361,13 +382,20 @@ class Cache:
         if self._redis is None:
             self._local.put(name, envelope, now + lifetime, now)
             return
-        if not load.key.per_user:
+        if self._held_locally(load.key, envelope.generation):
             self._local.put(name, envelope, now + min(self._local_ttl, lifetime), now)
         if load.found.generation is not None:
             lock, held.lock = held.lock, None
             self._redis.write_behind(
                 name, payload, lifetime=lifetime, lock=lock, discarded=lambda: flight.discarded
             )
+
+    @staticmethod
+    def _held_locally(key: CacheKey, generation: str) -> bool:
+        """Whether an entry stored under ``generation`` goes to level 1: a shared one always;
+        a user's when this request read that generation with its session (else no request
+        could be served it from there)."""
+        return key.user_tag is None or known_generation(key) == generation
 
     def _forget_locally(self, name: str, *, with_parts: bool) -> None:
         """Drop level-1 entries and running loads of ``name`` (and of its longer keys)."""

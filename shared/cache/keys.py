@@ -56,6 +56,11 @@ class CacheKey:
     def per_user(self) -> bool:
         return self._tag.startswith("u:")
 
+    @property
+    def user_tag(self) -> str | None:
+        """The user's tag (the hash tag of all their entries), or None for a shared key."""
+        return self._tag if self._tag.startswith("u:") else None
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, CacheKey) and (self._tag, self._rest) == (other._tag, other._rest)
 

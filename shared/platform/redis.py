@@ -50,6 +50,34 @@ class Rider(Protocol):
         ...
 
 
+class Riders:
+    """Several riders in one round trip: each boards in turn and lands its own answers."""
+
+    __slots__ = ("_boarded", "_riders")
+
+    def __init__(self, riders: list[Rider]) -> None:
+        self._riders = riders
+        self._boarded: list[int] = []
+
+    def board(self, pipe: Any, subject: str) -> int:
+        self._boarded = [rider.board(pipe, subject) for rider in self._riders]
+        return sum(self._boarded)
+
+    def land(self, answers: list[Any]) -> None:
+        start = 0
+        for rider, count in zip(self._riders, self._boarded, strict=True):
+            rider.land(answers[start : start + count])
+            start += count
+
+
+def ride_together(*riders: Rider | None) -> Rider | None:
+    """One rider for those given (None for none)."""
+    present = [rider for rider in riders if rider is not None]
+    if len(present) < 2:
+        return present[0] if present else None
+    return Riders(present)
+
+
 _TIMEOUT_S = 2.0
 _MAX_CONNECTIONS = 512
 _SENTINEL_MASTER = "mymaster"

@@ -18,6 +18,8 @@ session as the only dependency, the chain session -> screen resolves without a t
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.types import Scope
@@ -26,9 +28,11 @@ from core_clients.wiring import CORE
 from shared.identity.records import SessionRecord
 from shared.identity.wiring import IDENTITY
 from shared.platform.plugin import CLOCK, SETTINGS, provide_request_id
+from shared.platform.rate_limits import RATE_LIMITS
+from shared.platform.redis import Rider, ride_together
 from shared.screens.context import Screen, open_screen_for
 
-__all__ = ["screen_for_mobile_session", "screen_for_session"]
+__all__ = ["api_session_read", "screen_for_mobile_session", "screen_for_session"]
 
 
 async def screen_for_session(
@@ -54,3 +58,20 @@ async def _open(session: SessionRecord, state: State, scope: Scope) -> Screen:
         request_id=provide_request_id(scope),
         clock=CLOCK.get(state),
     )
+
+
+async def api_session_read(
+    state: State, read: Callable[[Rider | None], Awaitable[SessionRecord]]
+) -> SessionRecord:
+    """An API call's session, read by ``read`` (the cookie's or the bearer's) with two riders in
+    its round trip: the call's count under ``BFF_RATE_LIMIT_API`` (a 429 past it, checked
+    here) and the user's cache generations (``shared.cache.generations``: the screen's
+    per-user entries may then come from this process)."""
+    limits = RATE_LIMITS.get(state)
+    hit = limits.session_hit()
+    generations = CORE.get(state).cache.generations_rider()
+    record = await read(ride_together(hit, generations))
+    if generations is not None:
+        generations.learn(record.sub)
+    await limits.check_session(record.id, hit=hit)
+    return record
