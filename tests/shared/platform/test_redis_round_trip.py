@@ -1,6 +1,7 @@
 """The standalone client's cheaper round trips (``redis_round_trip``): a plain pipeline answers
-what redis-py's own would, on one pooled connection, and a round trip that times out or is
-cancelled never leaves a reply on the wire for the next caller."""
+what redis-py's own would, on one pooled connection; the pipelines of one turn of the loop
+share one round trip, each with its own replies; and a round trip that times out, or whose
+caller is cancelled, never leaves a reply on the wire for the next caller."""
 
 from __future__ import annotations
 
@@ -96,9 +97,9 @@ async def test_a_round_trip_past_its_timeout_closes_its_connection(
     await assert_the_next_round_trip_reads_its_own_replies(client)
 
 
-async def test_a_cancelled_round_trip_leaves_no_reply_for_the_next(
-    client: StandaloneRedis,
-) -> None:
+async def test_a_cancelled_caller_leaves_no_reply_for_the_next(client: StandaloneRedis) -> None:
+    """The round trip goes on without its cancelled caller; its late reply is read and
+    dropped, and the next round trip reads its own on another connection."""
     await client.set("here", "yes")
 
     async def blocked() -> list[object]:
@@ -112,6 +113,51 @@ async def test_a_cancelled_round_trip_leaves_no_reply_for_the_next(
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+    await client.rpush("nothing", "late")  # the blocked BLPOP's, answered to nobody
+    pipe = client.pipeline(transaction=False)
+    pipe.get("here")
+    pipe.lpop("nothing")
+    assert await pipe.execute() == [b"yes", None]
+    for _ in range(100):
+        if in_use(client) == 0:
+            break
+        await asyncio.sleep(0.01)
     assert in_use(client) == 0
 
-    await assert_the_next_round_trip_reads_its_own_replies(client)
+
+async def test_the_pipelines_of_one_turn_share_one_round_trip(client: StandaloneRedis) -> None:
+    """Ten callers at once: each gets its own replies, an error reply only its own caller's,
+    and one connection carried them all."""
+    await client.set("text", "not a number")
+
+    async def caller(n: int) -> list[object]:
+        pipe = client.pipeline(transaction=False)
+        pipe.set(f"key-{n}", n)
+        pipe.get(f"key-{n}")
+        if n == 3:
+            pipe.incr("text")
+        return await pipe.execute(raise_on_error=n != 3)
+
+    answers = await asyncio.gather(*(caller(n) for n in range(10)))
+    for n, answer in enumerate(answers):
+        assert answer[:2] == [True, str(n).encode()]
+    assert isinstance(answers[3][2], ResponseError)
+    pool = client.connection_pool
+    assert len(pool._available_connections) + in_use(client) == 1
+
+
+async def test_an_error_reply_raised_for_one_caller_spares_the_others(
+    client: StandaloneRedis,
+) -> None:
+    await client.set("text", "not a number")
+
+    async def caller(fails: bool) -> list[object]:
+        pipe = client.pipeline(transaction=False)
+        pipe.incr("text" if fails else "counter")
+        return await pipe.execute()
+
+    failing = asyncio.create_task(caller(True))
+    fine = asyncio.create_task(caller(False))
+    with pytest.raises(ResponseError):
+        await failing
+    assert await fine == [1]
