@@ -10,13 +10,15 @@ request's log context and its access line are ``shared.platform.request_context`
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import sys
 import time
 from collections.abc import Mapping, MutableMapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TextIO
 
 import msgspec
 import structlog
@@ -86,14 +88,50 @@ def _may_hold_secret(text: str) -> bool:
 class NamedWriteLogger(structlog.WriteLogger):
     """A logger to stdout that knows its name, so ``add_logger_name`` can put it on each line.
 
-    structlog's ``WriteLogger`` rather than its ``PrintLogger``: the same line and newline, then
-    a flush, written directly instead of through ``print`` (a fifth of a line's cost less)."""
+    structlog's ``WriteLogger`` rather than its ``PrintLogger``: the same line and newline,
+    written directly instead of through ``print`` (a fifth of a line's cost less). Its flush
+    (a system call per line, about 2 % of a loaded worker's time with an access line per
+    request) is made once per turn of the event loop for the lines written in it: a line
+    reaches stdout before the loop waits again. Outside a running loop (start-up, a thread)
+    each line is flushed at once."""
 
     def __init__(self, name: str) -> None:
         self.file = sys.stdout
         """Where its lines go: a logger kept across lines is made anew when stdout changes."""
         super().__init__(self.file)
         self.name = name
+
+    def msg(self, message: str) -> None:
+        with self._lock:
+            self._write(message + "\n")
+        flush_soon(self.file, self._lock)
+
+    log = debug = info = warn = warning = msg
+    fatal = failure = err = error = critical = exception = msg
+
+
+_flushing: set[TextIO] = set()
+
+
+def flush_soon(file: TextIO, lock: AbstractContextManager[Any]) -> None:
+    """Flush ``file`` (under ``lock``, its writers' lock) at the end of this turn of the event
+    loop, once for whatever was written in it; now when no loop runs in this thread."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        with lock:
+            file.flush()
+        return
+    if file not in _flushing:
+        _flushing.add(file)
+        loop.call_soon(_flush, file, lock)
+
+
+def _flush(file: TextIO, lock: AbstractContextManager[Any]) -> None:
+    _flushing.discard(file)
+    with lock:
+        if not file.closed:  # a stream replaced and closed meanwhile (a test's capture)
+            file.flush()
 
 
 def _named_logger_factory(*args: Any) -> NamedWriteLogger:

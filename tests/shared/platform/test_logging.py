@@ -324,3 +324,43 @@ def test_the_short_path_is_off_for_the_console_and_a_changed_chain() -> None:
     assert not json_lines.info_enabled
     with structlog.testing.capture_logs():
         assert not json_lines.is_current(structlog.get_config())
+
+
+class FlushCountingFile(io.StringIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.flushes = 0
+
+    def flush(self) -> None:
+        self.flushes += 1
+        super().flush()
+
+
+@pytest.mark.anyio
+async def test_the_lines_of_one_turn_of_the_loop_are_flushed_once_at_its_end(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    file = FlushCountingFile()
+    monkeypatch.setattr("sys.stdout", file)
+    access, app = NamedWriteLogger("bff.access"), NamedWriteLogger("bff.app")
+    access.msg("one")
+    app.msg("two")
+    access.msg("three")
+    assert file.getvalue() == "one\ntwo\nthree\n"
+    assert file.flushes == 0
+    await asyncio.sleep(0)
+    assert file.flushes == 1
+    access.msg("four")
+    await asyncio.sleep(0)
+    assert file.flushes == 2
+
+
+def test_without_a_running_loop_each_line_is_flushed_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    file = FlushCountingFile()
+    monkeypatch.setattr("sys.stdout", file)
+    logger = NamedWriteLogger("bff")
+    logger.msg("one")
+    logger.error("two")
+    assert file.flushes == 2
