@@ -16,9 +16,8 @@ import re
 import sys
 import time
 from collections.abc import Mapping, MutableMapping
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import Any
 
 import msgspec
 import structlog
@@ -91,7 +90,7 @@ class NamedWriteLogger(structlog.WriteLogger):
     structlog's ``WriteLogger`` rather than its ``PrintLogger``: the same line and newline,
     written directly instead of through ``print`` (a fifth of a line's cost less). Its flush
     (a system call per line, about 2 % of a loaded worker's time with an access line per
-    request) is made once per turn of the event loop for the lines written in it: a line
+    request) is made once per turn of the event loop for the lines it wrote in it: a line
     reaches stdout before the loop waits again. Outside a running loop (start-up, a thread)
     each line is flushed at once."""
 
@@ -100,38 +99,29 @@ class NamedWriteLogger(structlog.WriteLogger):
         """Where its lines go: a logger kept across lines is made anew when stdout changes."""
         super().__init__(self.file)
         self.name = name
+        self._flush_due_in: asyncio.AbstractEventLoop | None = None
+        """The loop whose turn ends with this logger's flush, while one is due."""
 
     def msg(self, message: str) -> None:
         with self._lock:
             self._write(message + "\n")
-        flush_soon(self.file, self._lock)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop in this thread: now
+            self._flush_now()
+            return
+        if self._flush_due_in is not loop:  # (a loop that stopped before its turn ended too)
+            self._flush_due_in = loop
+            loop.call_soon(self._flush_now)
 
     log = debug = info = warn = warning = msg
     fatal = failure = err = error = critical = exception = msg
 
-
-_flushing: set[TextIO] = set()
-
-
-def flush_soon(file: TextIO, lock: AbstractContextManager[Any]) -> None:
-    """Flush ``file`` (under ``lock``, its writers' lock) at the end of this turn of the event
-    loop, once for whatever was written in it; now when no loop runs in this thread."""
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
-        with lock:
-            file.flush()
-        return
-    if file not in _flushing:
-        _flushing.add(file)
-        loop.call_soon(_flush, file, lock)
-
-
-def _flush(file: TextIO, lock: AbstractContextManager[Any]) -> None:
-    _flushing.discard(file)
-    with lock:
-        if not file.closed:  # a stream replaced and closed meanwhile (a test's capture)
-            file.flush()
+    def _flush_now(self) -> None:
+        self._flush_due_in = None
+        with self._lock:
+            if not self._file.closed:  # a stream replaced and closed meanwhile (a test's capture)
+                self._flush()
 
 
 def _named_logger_factory(*args: Any) -> NamedWriteLogger:

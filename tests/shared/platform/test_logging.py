@@ -342,9 +342,9 @@ async def test_the_lines_of_one_turn_of_the_loop_are_flushed_once_at_its_end(
 ) -> None:
     file = FlushCountingFile()
     monkeypatch.setattr("sys.stdout", file)
-    access, app = NamedWriteLogger("bff.access"), NamedWriteLogger("bff.app")
+    access = NamedWriteLogger("bff.access")
     access.msg("one")
-    app.msg("two")
+    access.info("two")
     access.msg("three")
     assert file.getvalue() == "one\ntwo\nthree\n"
     assert file.flushes == 0
@@ -364,3 +364,31 @@ def test_without_a_running_loop_each_line_is_flushed_at_once(
     logger.msg("one")
     logger.error("two")
     assert file.flushes == 2
+
+
+def test_a_flush_left_due_in_a_stopped_loop_does_not_hold_back_the_next(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A loop stopped before the turn's flush ran: the next loop flushes its own lines."""
+    file = FlushCountingFile()
+    monkeypatch.setattr("sys.stdout", file)
+    logger = NamedWriteLogger("bff")
+
+    async def write_and_stop() -> None:
+        logger.msg("one")
+        asyncio.get_running_loop().stop()  # the loop ends with this turn, its flush not run
+
+    first = asyncio.new_event_loop()
+    try:
+        first.run_until_complete(write_and_stop())
+    finally:
+        first.close()
+    assert file.flushes == 0
+
+    async def write_and_turn() -> None:
+        logger.msg("two")
+        await asyncio.sleep(0)
+
+    asyncio.run(write_and_turn())
+    assert file.flushes == 1
+    assert file.getvalue() == "one\ntwo\n"
