@@ -273,9 +273,8 @@ class Cache:
         if read is None:
             return _Found(name, None, None)
         envelope, read_generation = read
-        if envelope is not None and self._held_locally(key, read_generation):
-            now = self._clock.monotonic()
-            self._local.put(name, envelope, now + self._local_ttl, now)
+        if envelope is not None:
+            self._keep_locally(key, name, envelope, self._local_ttl)
         return _Found(name, envelope, read_generation)
 
     def _serve_stale(self, load: _Load) -> CacheStatus:
@@ -322,9 +321,10 @@ class Cache:
             value = ReadUnderLock(redis, load.key, load.found.name, servable)
             lock_name = self._names.lock(load.key)
             held.lock, ready = await redis.locks.take_or_wait(lock_name, value)
-            if ready is not None:
+            if ready is not None:  # another loader stored it meanwhile
                 if ready.error is not None:
                     raise load.freshness.rebuild_error(ready.error)
+                self._keep_locally(load.key, load.found.name, ready, self._local_ttl)
                 return _Outcome(ready, "miss")
         try:
             return await self._load(flight, load, held)
@@ -382,20 +382,20 @@ class Cache:
         if self._redis is None:
             self._local.put(name, envelope, now + lifetime, now)
             return
-        if self._held_locally(load.key, envelope.generation):
-            self._local.put(name, envelope, now + min(self._local_ttl, lifetime), now)
+        self._keep_locally(load.key, name, envelope, min(self._local_ttl, lifetime))
         if load.found.generation is not None:
             lock, held.lock = held.lock, None
             self._redis.write_behind(
                 name, payload, lifetime=lifetime, lock=lock, discarded=lambda: flight.discarded
             )
 
-    @staticmethod
-    def _held_locally(key: CacheKey, generation: str) -> bool:
-        """Whether an entry stored under ``generation`` goes to level 1: a shared one always;
-        a user's when this request read that generation with its session (else no request
-        could be served it from there)."""
-        return key.user_tag is None or known_generation(key) == generation
+    def _keep_locally(self, key: CacheKey, name: str, envelope: Envelope, keep_s: float) -> None:
+        """Level 1 holds a Redis-backed entry for ``keep_s``: a shared one always; a user's
+        when this request read its generation with the session (no other request could be
+        served it from there)."""
+        if key.user_tag is None or known_generation(key) == envelope.generation:
+            now = self._clock.monotonic()
+            self._local.put(name, envelope, now + keep_s, now)
 
     def _forget_locally(self, name: str, *, with_parts: bool) -> None:
         """Drop level-1 entries and running loads of ``name`` (and of its longer keys)."""

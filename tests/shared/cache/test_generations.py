@@ -16,7 +16,14 @@ from shared.cache.keys import RedisNames, UserKeys
 from shared.platform.keys import KeyedHasher
 from shared.platform.redis import ride_together
 from tests.fixtures.clock import FakeClock
-from tests.shared.cache.support import SECRET, CountingRedis, Source, counting_redis, get
+from tests.shared.cache.support import (
+    SECRET,
+    CountingRedis,
+    Source,
+    counting_redis,
+    eventually,
+    get,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -132,6 +139,40 @@ async def test_an_invalidation_on_another_instance_is_seen_on_the_next_request(
     assert value == "v2"
     assert round_trips[0] == ("HGET", "GET")
     assert source.calls == 2
+
+
+async def test_an_entry_another_instance_stored_while_this_one_waited_is_kept_here(
+    cache: Cache, client: CountingRedis, redis_url: str, clock: FakeClock
+) -> None:
+    """A lookup that waited on another instance's load (its Redis lock) is served what that
+    instance stored, and keeps it like any entry it read: the next request needs no read."""
+    await as_request(screen(cache, client, ALICE_SESSION, "alice", Source()))  # session known
+    other_client = counting_redis(redis_url)
+    other = Cache(other_client, hasher=KeyedHasher(SECRET), clock=clock, name="t")
+    elsewhere, never = Source("orders from the other instance"), Source("loaded here")
+    elsewhere.hold()
+
+    async def orders() -> tuple[Any, list[tuple[str, ...]]]:
+        await session_read(cache, client, ALICE_SESSION, "alice")
+        before = len(client.round_trips)
+        result = await get(cache, cache.user_key("alice", "orders"), never)
+        return result.value, client.round_trips[before:]
+
+    try:
+        loading = asyncio.create_task(get(other, other.user_key("alice", "orders"), elsewhere))
+        await eventually(lambda: elsewhere.calls == 1)  # the other instance holds the lock
+        sent = len(client.round_trips)
+        waiting = asyncio.create_task(as_request(orders))
+        await eventually(lambda: any("SET" in trip for trip in client.round_trips[sent:]))
+        elsewhere.released.set()
+        assert (await waiting)[0] == "orders from the other instance"
+        await loading
+        await other.writes_done()
+    finally:
+        await other.aclose()
+        await other_client.aclose()
+    assert await as_request(orders) == ("orders from the other instance", [])
+    assert never.calls == 0
 
 
 async def test_one_users_generations_never_serve_another_users_entry(
