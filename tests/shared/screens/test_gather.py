@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import time
 from typing import Any
 
@@ -228,3 +229,181 @@ async def test_a_result_answers_only_for_its_own_parts() -> None:
 def test_parts_say_whether_they_are_required() -> None:
     assert Part("a", value(1)).required is True
     assert OptionalPart("b", value(1)).required is False
+
+
+# --- parts start eagerly: a part that never waits costs no task ----------------------------
+
+
+def immediate(result: Any) -> Any:
+    async def produce() -> Any:
+        return result
+
+    return produce
+
+
+def immediately_failing(error: Exception) -> Any:
+    async def fail() -> Any:
+        raise error
+
+    return fail
+
+
+class TaskCount:
+    """Counts the tasks the running loop creates while it is installed."""
+
+    def __init__(self) -> None:
+        self.tasks: list[asyncio.Task[Any]] = []
+
+    def __enter__(self) -> TaskCount:
+        loop = asyncio.get_running_loop()
+        self._previous = loop.get_task_factory()
+
+        def factory(loop: asyncio.AbstractEventLoop, coro: Any, **options: Any) -> Any:
+            task = asyncio.Task(coro, loop=loop, **options)
+            self.tasks.append(task)
+            return task
+
+        loop.set_task_factory(factory)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.get_running_loop().set_task_factory(self._previous)
+
+    @property
+    def names(self) -> list[str]:
+        return [task.get_name() for task in self.tasks]
+
+
+async def test_parts_that_never_wait_run_without_a_task() -> None:
+    """A cached screen's parts are level-1 hits: they finish in their first step."""
+    parts = [Part("a", immediate(1)), OptionalPart("b", immediate(2)), Part("c", immediate(3))]
+    with TaskCount() as tasks:
+        result = await gather_parts(parts, deadline=Deadline.after(2))
+    assert [result.of(part) for part in parts] == [1, 2, 3]
+    assert tasks.names == []
+
+
+async def test_only_the_parts_that_wait_go_on_in_tasks() -> None:
+    parts = [Part("hit", immediate(1)), Part("miss", value(2, delay=0.01))]
+    with TaskCount() as tasks:
+        result = await gather_parts(parts, deadline=Deadline.after(2))
+    assert [result.of(part) for part in parts] == [1, 2]
+    assert tasks.names == ["part:miss"]
+
+
+async def test_a_part_that_waits_still_runs_beside_the_others() -> None:
+    """The first part's wait does not hold back the second: both wait for each other."""
+    both_running = asyncio.Barrier(2)
+    order: list[str] = []
+
+    def meeting(name: str) -> Any:
+        async def meet() -> str:
+            order.append(f"{name} started")
+            await both_running.wait()
+            return name
+
+        return meet
+
+    parts = [Part("a", meeting("a")), Part("b", meeting("b"))]
+    result = await gather_parts(parts, deadline=Deadline.after(5))
+    assert (result.of(parts[0]), result.of(parts[1])) == ("a", "b")
+    assert order == ["a started", "b started"]
+
+
+async def test_a_required_part_failing_at_once_cancels_the_started_ones_and_skips_the_rest() -> (
+    None
+):
+    straggler = Straggler()
+    later_ran = False
+
+    async def later() -> int:
+        nonlocal later_ran
+        later_ran = True
+        return 1
+
+    error = CoreUnavailable("accounts")
+    parts = [
+        OptionalPart("slow", straggler),
+        Part("main", immediately_failing(error)),
+        OptionalPart("later", later),
+    ]
+    started = time.monotonic()
+    with pytest.raises(CoreUnavailable) as caught:
+        await gather_parts(parts, deadline=Deadline.after(10))
+    assert caught.value is error
+    assert time.monotonic() - started < 2.0
+    assert straggler.cancelled  # the cancellation reached the part, not only its task
+    assert not later_ran
+
+
+async def test_a_required_part_failing_at_once_alone_keeps_its_status() -> None:
+    parts = [Part("main", immediately_failing(CoreNotFound("catalog")))]
+    with pytest.raises(CoreNotFound):
+        await gather_parts(parts, deadline=Deadline.after(2))
+
+
+async def test_an_optional_part_failing_at_once_degrades() -> None:
+    parts = [Part("a", immediate(1)), OptionalPart("b", immediately_failing(KeyError("bug")))]
+    result = await gather_parts(parts, deadline=Deadline.after(2))
+    assert result.degraded == ["b"]
+
+
+async def test_a_part_that_waits_is_cut_at_the_deadline_from_its_task() -> None:
+    straggler = Straggler()
+    parts = [Part("a", immediate(1)), OptionalPart("slow", straggler)]
+    result = await gather_parts(parts, deadline=Deadline.after(0.2))
+    assert straggler.cancelled
+    assert result.degraded == ["slow"]
+
+
+async def test_what_a_part_sets_in_its_context_stays_in_its_own() -> None:
+    """As in a task: each part runs in a copy of the caller's context, from start to end."""
+    mark: contextvars.ContextVar[str] = contextvars.ContextVar("mark", default="unset")
+    mark.set("caller")
+    seen: dict[str, str] = {}
+
+    def marking(name: str, *, wait: bool) -> Any:
+        async def part() -> str:
+            seen[f"{name} at start"] = mark.get()
+            mark.set(name)
+            if wait:
+                await asyncio.sleep(0.01)
+            return mark.get()
+
+        return part
+
+    parts = [Part("a", marking("a", wait=False)), Part("b", marking("b", wait=True))]
+    result = await gather_parts(parts, deadline=Deadline.after(2))
+    assert (result.of(parts[0]), result.of(parts[1])) == ("a", "b")
+    assert seen == {"a at start": "caller", "b at start": "caller"}
+    assert mark.get() == "caller"
+
+
+async def test_a_part_entering_a_timeout_before_it_waits_fails_loudly() -> None:
+    """Its first step has no current task: a timeout there would bind the request's task (and
+    cancel the whole request when it fires), so it fails at once instead."""
+
+    async def timed() -> int:
+        async with asyncio.timeout(1):
+            await asyncio.sleep(0)
+        return 1
+
+    with pytest.raises(RuntimeError, match="inside a task"):
+        await gather_parts([Part("timed", timed)], deadline=Deadline.after(2))
+    assert asyncio.current_task() is not None  # the caller's task is current again
+
+
+async def test_a_timeout_after_the_first_wait_is_the_part_own() -> None:
+    async def timed() -> str:
+        await asyncio.sleep(0)
+        try:
+            async with asyncio.timeout(0.01):
+                await asyncio.sleep(5)
+        except TimeoutError:
+            return "timed out alone"
+        return "not cut"
+
+    parts = [Part("timed", timed), Part("other", value("o", delay=0.05))]
+    result = await gather_parts(parts, deadline=Deadline.after(2))
+    assert result.of(parts[0]) == "timed out alone"
+    assert result.of(parts[1]) == "o"
