@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ssl
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import httpx
 from httpx_aiohttp import AiohttpTransport
@@ -29,6 +30,17 @@ def default_transport(
     )
 
 
+def cookie_jar_keeping_nothing() -> CookieJar:
+    """The cookie jar of a client that every user's calls share: it keeps no cookie.
+
+    httpx keeps the cookies of each answer in its client and sends them with every later
+    request. A core service (or a load balancer in front of it) setting a cookie in its answer
+    to Alice's call would see that cookie again on Bob's. A gateway's call carries the user's
+    own credentials and nothing another call left behind.
+    """
+    return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+
+
 def build_http_client(
     base_url: str,
     policy: ServicePolicy,
@@ -41,6 +53,7 @@ def build_http_client(
     ``transport`` defaults to ``default_transport(policy, tls)``; tests pass an
     ``httpx.MockTransport``.
     ``trust_env=False``: core services are internal, a stray ``HTTP_PROXY`` must not reroute them.
+    No cookie is kept (``cookie_jar_keeping_nothing``).
     """
     return httpx.AsyncClient(
         base_url=base_url,
@@ -51,4 +64,5 @@ def build_http_client(
         headers={"Accept": "application/json"},
         follow_redirects=False,
         trust_env=False,
+        cookies=cookie_jar_keeping_nothing(),
     )

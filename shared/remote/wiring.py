@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import httpx
 from litestar import Litestar
 
+from core_clients.policy import ServicePolicy
+from core_clients.transport import cookie_jar_keeping_nothing
 from shared.identity.wiring import IDENTITY
 from shared.platform.metrics import record_breaker_state, record_breaker_transition
 from shared.platform.plugin import CLOCK, KEYS, SETTINGS, redis_client
@@ -36,6 +38,33 @@ class RemoteApis:
 REMOTE = StateSlot("remote", RemoteApis)
 
 
+def remote_http_client(
+    gateway: str,
+    policy: ServicePolicy,
+    tls: ssl.SSLContext,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> httpx.AsyncClient:
+    """The one long-lived client of a remote API, shared by every user's calls: no proxy from
+    the environment, no redirects followed, no cookie kept (``cookie_jar_keeping_nothing``).
+    ``transport`` is for tests."""
+    if transport is None:
+        transport = httpx.AsyncHTTPTransport(
+            verify=tls,
+            limits=httpx.Limits(
+                max_connections=policy.max_connections,
+                max_keepalive_connections=policy.max_connections,
+            ),
+            trust_env=False,
+        )
+    return httpx.AsyncClient(
+        transport=transport,
+        headers={"user-agent": f"bff-{gateway}"},
+        follow_redirects=False,
+        trust_env=False,
+        cookies=cookie_jar_keeping_nothing(),
+    )
+
+
 @asynccontextmanager
 async def remote_apis_resource(app: Litestar) -> AsyncIterator[None]:
     settings, clock = SETTINGS.get(app.state), CLOCK.get(app.state)
@@ -45,19 +74,7 @@ async def remote_apis_resource(app: Litestar) -> AsyncIterator[None]:
         apis: dict[str, RemoteApi] = {}
         for declared in settings.remote_apis:
             policy = policy_for(declared)
-            http = httpx.AsyncClient(
-                transport=httpx.AsyncHTTPTransport(
-                    verify=tls,
-                    limits=httpx.Limits(
-                        max_connections=policy.max_connections,
-                        max_keepalive_connections=policy.max_connections,
-                    ),
-                    trust_env=False,
-                ),
-                headers={"user-agent": f"bff-{settings.gateway}"},
-                follow_redirects=False,
-                trust_env=False,
-            )
+            http = remote_http_client(settings.gateway, policy, tls)
             stack.push_async_callback(http.aclose)
             api = RemoteApi(
                 declared, http, clock=clock, on_breaker_transition=record_breaker_transition

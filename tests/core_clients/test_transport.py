@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
 import pytest
 from httpx_aiohttp import AiohttpTransport
 
@@ -12,7 +13,7 @@ from core_clients.base import CallContext
 from core_clients.catalog import CatalogClient
 from core_clients.policy import ServicePolicy
 from core_clients.transport import build_http_client
-from shared.platform.errors import CoreTimeout, CoreUnavailable
+from shared.platform.errors import CoreNotFound, CoreTimeout, CoreUnavailable
 from tests.core_clients.support import FAST
 
 CTX = CallContext(access_token="user-token-123", request_id="req-0001")
@@ -72,3 +73,26 @@ async def test_reset_connection_is_unavailable_and_retried() -> None:
     # aiohttp itself resends an idempotent request once on a dropped connection (RFC 9112
     # section 9.3.1, the stale keep-alive race), so each of our 3 attempts may be 2 connections.
     assert 3 <= accepted <= 6
+
+
+@pytest.mark.anyio
+async def test_a_cookie_one_user_was_answered_never_reaches_another_user_call() -> None:
+    """The client is shared by every user: a cookie a service sets in Alice's answer (say, a
+    load balancer's sticky cookie naming her backend) must not ride along on Bob's call."""
+    cookies_sent: list[str | None] = []
+
+    def service(request: httpx.Request) -> httpx.Response:
+        cookies_sent.append(request.headers.get("cookie"))
+        return httpx.Response(404, json={}, headers={"set-cookie": "sticky=alice; Path=/"})
+
+    http = build_http_client(
+        "http://catalog.internal/catalog", FAST, transport=httpx.MockTransport(service)
+    )
+    async with http:
+        client = CatalogClient(http, FAST)
+        for user in ("alice", "bob"):
+            ctx = CallContext(access_token=f"{user}-token", request_id=f"req-{user}-0001")
+            with pytest.raises(CoreNotFound):
+                await client.get_product("7", ctx=ctx)
+    assert cookies_sent == [None, None]
+    assert len(http.cookies) == 0

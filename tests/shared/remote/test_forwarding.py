@@ -23,7 +23,8 @@ from shared.remote.errors import (
     RemoteApiTimeout,
     RemoteApiUnavailable,
 )
-from shared.remote.forwarding import OutgoingCall, RemoteApi
+from shared.remote.forwarding import OutgoingCall, RemoteApi, policy_for
+from shared.remote.wiring import remote_http_client
 from tests.fixtures.clock import FakeClock
 
 pytestmark = pytest.mark.anyio
@@ -307,3 +308,24 @@ async def test_the_breaker_opens_after_repeated_failures_and_then_sends_nothing(
     with pytest.raises(RemoteApiBreakerOpen):
         await api.forward(call())
     assert len(transport.requests) == sent
+
+
+async def test_a_cookie_the_upstream_set_for_one_call_never_rides_on_the_next() -> None:
+    """The remote API's client is shared by every user (``remote_http_client``): a cookie the
+    upstream sets in one user's answer must not be sent with another user's call."""
+    cookies_sent: list[str | None] = []
+
+    def upstream(request: httpx.Request) -> httpx.Response:
+        cookies_sent.append(request.headers.get("cookie"))
+        return httpx.Response(200, json={}, headers={"set-cookie": "session=alice; Path=/"})
+
+    settings = declared()
+    http = remote_http_client(
+        "web", policy_for(settings), ssl.create_default_context(), httpx.MockTransport(upstream)
+    )
+    api = RemoteApi(settings, http, clock=FakeClock())
+    for user in ("alice", "bob"):
+        answer = await api.forward(call(authorization=BoundToken(f"{user}-token", None, CLOCK)))
+        await answer.close()
+    await http.aclose()
+    assert cookies_sent == [None, None]
