@@ -29,7 +29,13 @@ import httpx
 import msgspec
 from httpx_aiohttp import AiohttpTransport
 
-from core_clients import CallContext, CatalogClient, ServicePolicy, build_http_client
+from core_clients import (
+    CallContext,
+    CatalogClient,
+    CoreHttpClient,
+    ServicePolicy,
+    build_http_client,
+)
 
 PRODUCT = msgspec.json.encode(
     {
@@ -120,7 +126,7 @@ def _raw_get(http: httpx.AsyncClient) -> Callable[[], Awaitable[object]]:
 
 
 def _get_product(
-    http: httpx.AsyncClient, policy: ServicePolicy, ctx: CallContext
+    http: CoreHttpClient, policy: ServicePolicy, ctx: CallContext
 ) -> Callable[[], Awaitable[object]]:
     catalog = CatalogClient(http, policy)
 

@@ -1,8 +1,8 @@
 """Typed async clients for the four core services (contract: ``docs/core-services.md``).
 
-One ``httpx.AsyncClient`` per service (``build_http_client``), opened and closed by the gateway
-lifespan; one client object per service wrapping it. Every method takes ``ctx=CallContext(...)``
-and raises only ``shared.platform.errors.CoreError`` subclasses.
+One ``CoreHttpClient`` (an ``httpx.AsyncClient``) per service (``build_http_client``), opened
+and closed by the gateway lifespan; one client object per service wrapping it. Every method
+takes ``ctx=CallContext(...)`` and raises only ``shared.platform.errors.CoreError`` subclasses.
 """
 
 from core_clients.accounts import Account, AccountsClient
@@ -12,7 +12,7 @@ from core_clients.catalog import CatalogClient, Image, Inventory, Product, Ratin
 from core_clients.orders import NewOrderLine, Order, OrderLine, OrderPage, OrdersClient
 from core_clients.policy import ServicePolicy
 from core_clients.recommendations import Recommendations, RecommendationsClient
-from core_clients.transport import build_http_client, default_transport
+from core_clients.transport import CoreHttpClient, build_http_client, default_transport
 from core_clients.wire import CallContext, Money
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "CatalogClient",
     "CircuitBreaker",
     "CoreClient",
+    "CoreHttpClient",
     "Image",
     "Inventory",
     "Money",

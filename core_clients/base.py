@@ -54,6 +54,7 @@ from opentelemetry.util.types import AttributeValue
 from core_clients.breaker import BreakerPermit, BreakerTransitionHook, CircuitBreaker
 from core_clients.policy import ServicePolicy
 from core_clients.retry import RetryBudget, full_jitter_backoff
+from core_clients.transport import CoreHttpClient
 from core_clients.wire import CallContext, Money, WireStruct, path_segment
 from shared.platform import metrics as bff_metrics
 from shared.platform.clock import SYSTEM_CLOCK, Clock
@@ -141,7 +142,7 @@ class CoreClient:
 
     def __init__(
         self,
-        http: httpx.AsyncClient,
+        http: CoreHttpClient,
         policy: ServicePolicy | None = None,
         *,
         on_breaker_transition: BreakerTransitionHook | None = None,
@@ -310,7 +311,7 @@ class CoreClient:
     async def _send(self, call: _Call, request: httpx.Request) -> httpx.Response:
         """Send; with a DPoP-bound token, keep the service's nonce, and answer its
         ``use_dpop_nonce`` challenge (a 401) once, with a new proof that carries it."""
-        response = await self.http.send(request)
+        response = await self.http.exchange(request)
         nonce = response.headers.get(_NONCE_HEADER)
         if call.ctx.authorization is None or not nonce:
             return response
@@ -320,7 +321,7 @@ class CoreClient:
         ):
             return response
         await response.aclose()
-        return await self.http.send(self._build(call))
+        return await self.http.exchange(self._build(call))
 
     def _record_attempt(
         self, span: Span, method: str, started: float, status: int | None, error_type: str | None

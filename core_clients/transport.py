@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ssl
 from http.cookiejar import CookieJar, DefaultCookiePolicy
+from typing import Any
 
 import httpx
 from httpx_aiohttp import AiohttpTransport
@@ -41,21 +42,54 @@ def cookie_jar_keeping_nothing() -> CookieJar:
     return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
 
 
+class CoreHttpClient(httpx.AsyncClient):
+    """httpx's client for a core service, which also sends a built request straight through its
+    transport (``exchange``).
+
+    ``AsyncClient.send`` wraps the transport in steps a core call has no use for: the auth flow
+    (the call sets its own ``Authorization``), redirects (never followed: a 3xx is outside the
+    contract), the cookie jar (``cookie_jar_keeping_nothing``), a log record and a timer per
+    request. Measured on loopback, those steps cost more CPU than the transport's own round
+    trip (``docs/transport.md``), and on a cold screen the second core call is sent only after
+    the first one's steps have run.
+    """
+
+    def __init__(self, *, transport: httpx.AsyncBaseTransport, **options: Any) -> None:
+        super().__init__(transport=transport, **options)
+        self.transport = transport
+
+    async def exchange(self, request: httpx.Request) -> httpx.Response:
+        """The answer to ``request`` from the transport, its body read (and the connection
+        given back); a transport error names the request, as ``send``'s do."""
+        try:
+            response = await self.transport.handle_async_request(request)
+        except httpx.RequestError as exc:
+            exc.request = request
+            raise
+        response.request = request
+        try:
+            await response.aread()
+        except BaseException:
+            await response.aclose()
+            raise
+        return response
+
+
 def build_http_client(
     base_url: str,
     policy: ServicePolicy,
     *,
     transport: httpx.AsyncBaseTransport | None = None,
     tls: ssl.SSLContext | None = None,
-) -> httpx.AsyncClient:
-    """The one long-lived ``httpx.AsyncClient`` for a core service; the lifespan closes it.
+) -> CoreHttpClient:
+    """The one long-lived client for a core service; the lifespan closes it.
 
     ``transport`` defaults to ``default_transport(policy, tls)``; tests pass an
     ``httpx.MockTransport``.
     ``trust_env=False``: core services are internal, a stray ``HTTP_PROXY`` must not reroute them.
     No cookie is kept (``cookie_jar_keeping_nothing``).
     """
-    return httpx.AsyncClient(
+    return CoreHttpClient(
         base_url=base_url,
         transport=transport if transport is not None else default_transport(policy, tls),
         timeout=httpx.Timeout(

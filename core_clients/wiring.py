@@ -1,8 +1,8 @@
 """The lifespan resource that opens the core-service clients and the cache for a gateway.
 
-One long-lived ``httpx.AsyncClient`` per service, each with the policy its settings describe;
-all of them closed when the gateway stops. The result fills the ``CORE`` state slot (a
-``CoreData``), which handlers receive as the ``core`` dependency.
+One long-lived ``CoreHttpClient`` (an ``httpx.AsyncClient``) per service, each with the policy
+its settings describe; all of them closed when the gateway stops. The result fills the
+``CORE`` state slot (a ``CoreData``), which handlers receive as the ``core`` dependency.
 Each breaker reports its state and transitions to the metrics (``bff.breaker.*``).
 Every ``https://`` service is verified against ``BFF_CORE_CA_FILE`` (or the system store), and
 shown the client certificate of ``BFF_CORE_CLIENT_CERT_FILE`` when one is configured.

@@ -96,3 +96,36 @@ async def test_a_cookie_one_user_was_answered_never_reaches_another_user_call() 
                 await client.get_product("7", ctx=ctx)
     assert cookies_sent == [None, None]
     assert len(http.cookies) == 0
+
+
+@pytest.mark.anyio
+async def test_a_transport_error_names_the_request_it_failed() -> None:
+    """Calls go straight through the transport (``exchange``), not ``AsyncClient.send``; its
+    errors still carry their request, as ``send``'s do, for whoever reads them."""
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused")
+
+    http = build_http_client(
+        "http://catalog.internal/catalog", FAST, transport=httpx.MockTransport(refuse)
+    )
+    async with http:
+        request = http.build_request("GET", "/v1/products/7")
+        with pytest.raises(httpx.ConnectError) as caught:
+            await http.exchange(request)
+    assert caught.value.request is request
+
+
+@pytest.mark.anyio
+async def test_an_exchange_answers_with_its_body_read() -> None:
+    http = build_http_client(
+        "http://catalog.internal/catalog",
+        FAST,
+        transport=httpx.MockTransport(lambda _: httpx.Response(200, json={"id": "7"})),
+    )
+    async with http:
+        request = http.build_request("GET", "/v1/products/7")
+        response = await http.exchange(request)
+    assert response.content == b'{"id":"7"}'
+    assert response.request is request
+    assert response.is_closed
