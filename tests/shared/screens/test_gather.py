@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import time
 from typing import Any
 
@@ -228,3 +229,41 @@ async def test_a_result_answers_only_for_its_own_parts() -> None:
 def test_parts_say_whether_they_are_required() -> None:
     assert Part("a", value(1)).required is True
     assert OptionalPart("b", value(1)).required is False
+
+
+async def test_what_a_part_sets_in_its_context_stays_in_its_own() -> None:
+    """Each part runs in a copy of the caller's context: what one sets, no other part and not
+    the caller sees."""
+    mark: contextvars.ContextVar[str] = contextvars.ContextVar("mark", default="unset")
+    mark.set("caller")
+    seen: dict[str, str] = {}
+
+    def marking(name: str) -> Any:
+        async def part() -> str:
+            seen[name] = mark.get()
+            mark.set(name)
+            await asyncio.sleep(0.01)
+            return mark.get()
+
+        return part
+
+    parts = [Part("a", marking("a")), Part("b", marking("b"))]
+    result = await gather_parts(parts, deadline=Deadline.after(2))
+    assert (result.of(parts[0]), result.of(parts[1])) == ("a", "b")
+    assert seen == {"a": "caller", "b": "caller"}
+    assert mark.get() == "caller"
+
+
+async def test_a_timeout_inside_a_part_cuts_that_part_alone() -> None:
+    async def timed() -> str:
+        try:
+            async with asyncio.timeout(0.01):
+                await asyncio.sleep(5)
+        except TimeoutError:
+            return "timed out alone"
+        return "not cut"
+
+    parts = [Part("timed", timed), Part("other", value("o", delay=0.05))]
+    result = await gather_parts(parts, deadline=Deadline.after(2))
+    assert result.of(parts[0]) == "timed out alone"
+    assert result.of(parts[1]) == "o"
