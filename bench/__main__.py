@@ -45,6 +45,8 @@ from bench.wrk import CONNECTIONS, THREADS, WrkOutputError
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 QUICK = Plan(seconds=2.0, warmup_s=1.0, cold_requests=100)
+BUSY_SAMPLE_S = 1.0
+"""How long the machine's CPU is watched before a run, to say how busy it was."""
 MEASUREMENT_ERRORS = (
     ScenarioError,
     StartError,
@@ -115,6 +117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.dry_run and shutil.which("wrk") is None:
         print("bench: wrk is needed: apt-get install wrk (or run 'make bench')", file=sys.stderr)
         return 2
+    busy = report.cpu_busy_share(BUSY_SAMPLE_S)
+    if busy is not None:
+        progress(f"the machine was {busy:.0%} busy before the run")
     records = {} if args.dry_run else measure(chosen, plan, args.output.parent / "logs")
     settings = {
         "quick": args.quick,
@@ -125,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "cold_requests": plan.cold_requests,
         "stampede_requests": plan.stampede_requests,
     }
-    document = report.document(records, settings, dry_run=args.dry_run)
+    document = report.document(records, settings, dry_run=args.dry_run, cpu_busy_before=busy)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(document, indent=2) + "\n")
     print(table.render(document, {s.name: s.title for s in SCENARIOS}))

@@ -13,6 +13,7 @@ import dataclasses
 import os
 import platform
 import subprocess
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -197,13 +198,37 @@ TARGETS = (
 # --- the document -----------------------------------------------------------------------------
 
 
-def machine() -> Record:
+def machine(cpu_busy_before: float | None = None) -> Record:
     return {
         "nproc": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "cpu_model": _cpu_model(),
         "python": platform.python_version(),
         "platform": platform.platform(),
+        "cpu_busy_before": cpu_busy_before,
     }
+
+
+def cpu_busy_share(seconds: float) -> float | None:
+    """The share of the machine's CPU time not idle over ``seconds`` (``/proc/stat``), taken
+    before a run: what else is running. A busy machine slows the bare-framework ceiling far
+    more than the gateway, so it moves every ratio (``docs/performance.md``, round 7). None
+    where ``/proc/stat`` cannot be read."""
+    first = _cpu_times()
+    time.sleep(seconds)
+    second = _cpu_times()
+    if first is None or second is None:
+        return None
+    total = sum(second) - sum(first)
+    idle = (second[3] + second[4]) - (first[3] + first[4])  # idle and iowait
+    return None if total <= 0 else round(1 - idle / total, 3)
+
+
+def _cpu_times() -> list[int] | None:
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()
+    except (OSError, IndexError):
+        return None
+    return [int(value) for value in fields[1:8]] if fields[:1] == ["cpu"] else None
 
 
 def _cpu_model() -> str:
@@ -228,23 +253,29 @@ def git_commit() -> Record:
     return {"commit": git("rev-parse", "HEAD") or None, "dirty": bool(changes)}
 
 
-def run_facts(*, dry_run: bool) -> Record:
+def run_facts(*, dry_run: bool, cpu_busy_before: float | None = None) -> Record:
     """What every results file says of its run (``bench.instructions`` too): when, which code,
-    which machine."""
+    which machine, and how busy it was before the run."""
     return {
         "dry_run": dry_run,
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "git": git_commit(),
-        "machine": machine(),
+        "machine": machine(cpu_busy_before),
     }
 
 
-def document(records: Records, settings: Record, *, dry_run: bool) -> Record:
+def document(
+    records: Records,
+    settings: Record,
+    *,
+    dry_run: bool,
+    cpu_busy_before: float | None = None,
+) -> Record:
     ratios = {target.name: target.check(records) for target in TARGETS}
     verdicts = [check["pass"] for check in ratios.values()]
     return {
         "schema": SCHEMA_VERSION,
-        **run_facts(dry_run=dry_run),
+        **run_facts(dry_run=dry_run, cpu_busy_before=cpu_busy_before),
         "settings": settings,
         "scenarios": {name: records.get(name, not_run(name)) for name in SHAPES},
         "ratios": ratios,

@@ -81,5 +81,22 @@ def render(document: Record, titles: Mapping[str, str]) -> str:
         f"{summary['passed']} passed, {summary['failed']} failed, "
         f"{summary['not_measured']} not measured"
         + (" (dry run: nothing was measured)" if document["dry_run"] else ""),
+        *busy_machine_lines(document["machine"].get("cpu_busy_before")),
     ]
     return "\n".join(line.rstrip() for line in lines)
+
+
+BUSY_WARNING = 0.10
+"""Above this share of CPU busy before a run, the table says its ratios are less comparable."""
+
+
+def busy_machine_lines(busy: float | None) -> list[str]:
+    if busy is None:
+        return []
+    line = f"the machine was {busy:.0%} busy before the run"
+    if busy <= BUSY_WARNING:
+        return [line]
+    return [
+        f"{line}: something else is running; a busy machine slows the ceiling more than the",
+        "gateway, so compare ratios only between runs on a quiet machine",
+    ]

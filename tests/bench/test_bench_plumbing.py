@@ -4,6 +4,7 @@ target in every run, and the targets judge the numbers they are given (never tim
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -57,6 +58,7 @@ def test_a_dry_run_writes_a_results_file_with_every_scenario_ratio_and_target(
         assert scenario["ran"] is False
         assert scenario.items() >= report.SHAPES[name].items()
     assert {"nproc", "cpu_model"} <= set(results["machine"])
+    assert 0.0 <= results["machine"]["cpu_busy_before"] <= 1.0  # read from /proc/stat
     assert len(results["git"]["commit"]) == 40
     assert results["date"]
     assert "web GET /api/products/7" in done.stdout  # the table was printed too
@@ -152,3 +154,29 @@ def test_the_table_shows_each_measured_part_and_each_verdict() -> None:
     assert "FAIL" in printed
     assert "pass" in printed
     assert "web_home" in printed  # not measured, named by its key where no title is given
+
+
+def test_the_share_of_cpu_busy_before_a_run_sees_another_process_working() -> None:
+    """A process spinning on each core keeps the machine well over half busy."""
+    cores = len(os.sched_getaffinity(0))
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(cores)]
+    try:
+        busy = report.cpu_busy_share(0.5)
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+    assert busy is not None
+    assert busy >= 0.6
+
+
+def test_the_table_says_when_the_machine_was_busy_before_the_run() -> None:
+    def printed(busy: float | None) -> str:
+        document = report.document(measured(), {}, dry_run=False, cpu_busy_before=busy)
+        return table.render(document, {})
+
+    assert "the machine was 3% busy before the run" in printed(0.03)
+    assert "compare ratios only" not in printed(0.03)
+    assert "the machine was 37% busy before the run: something else" in printed(0.37)
+    assert "compare ratios only between runs on a quiet machine" in printed(0.37)
+    assert "busy before the run" not in printed(None)
