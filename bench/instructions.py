@@ -15,6 +15,12 @@ stubs and the ``web`` and ``mobile`` gateways (used only to log in, and to give 
 bytes of the product screen) run as in ``make bench`` (``bench.stack``). The hash seed is fixed in
 the children, so dict and set layouts, and with them the counts, repeat from run to run.
 
+Beside the screens, ``web_session`` counts ``GET /bff/user``, which reads the cookie session and
+answers its claims: the session read alone, the part of every screen no cache can take (a
+session ended anywhere is refused everywhere on its next request). ``--telemetry off`` builds
+the gateways without the request-duration histogram, the server span and the access line, so
+two runs tell what an SRE's per-request records cost against the rest.
+
 The results go to ``bench/results/instructions.json`` unless ``--output``, and are printed as a
 table: instructions per request and each target's multiple of the ceiling's. Exit status: 0
 when every chosen target was measured, 1 when one was not, 2 when valgrind is missing.
@@ -62,7 +68,19 @@ MEASUREMENT_ERRORS = (
     subprocess.SubprocessError,
     OSError,
 )
-TITLES = {scenario.name: scenario.title for scenario in SCENARIOS}
+SESSION_ALONE = "/bff/user"
+"""A route that reads the cookie session (one script in Redis) and answers its claims: what a
+screen costs before its first part, without the API rate count that rides with a screen's read."""
+TITLES = {scenario.name: scenario.title for scenario in SCENARIOS} | {
+    "web_session": f"web GET {SESSION_ALONE} (session read alone)"
+}
+QUIET_TELEMETRY = {
+    "OTEL_METRICS_EXPORTER": "none",
+    "OTEL_TRACES_SAMPLER": "always_off",
+    "BFF_LOG_LEVEL": "warning",
+}
+"""``--telemetry off``: no request-duration histogram, no server span, no access line; what
+the gateways cost without what an SRE needs of every request (docs/performance.md, round 8)."""
 Record = dict[str, Any]
 
 
@@ -89,6 +107,7 @@ class Target:
 TARGETS = (
     Target("ceiling", None, CACHED_PRODUCT, logged_in=False),
     Target("health_live", "web", "/health/live", logged_in=False),
+    Target("web_session", "web", SESSION_ALONE),
     Target("web_product", "web", CACHED_PRODUCT),
     Target("web_home", "web", "/api/home"),
     Target("mobile_home", "mobile", MOBILE_HOME),
@@ -105,6 +124,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--only", type=names_of(NAMES), help=f"comma list of: {', '.join(NAMES)}")
     parser.add_argument("--requests", type=positive, default=REQUESTS, help="measured, each")
     parser.add_argument("--warmup", type=positive, default=WARMUP, help="before, each")
+    parser.add_argument(
+        "--telemetry",
+        choices=("on", "off"),
+        default="on",
+        help="off: the gateways without histogram, server span and access line (default on)",
+    )
     parser.add_argument("--dry-run", action="store_true", help="start nothing; results shape only")
     parser.add_argument("--output", type=Path, default=RESULTS, help=f"default {RESULTS}")
     return parser.parse_args(argv)
@@ -113,9 +138,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 class Measurement:
     """The running stack, the logged-in users, and where the children's files go."""
 
-    def __init__(self, run: Run, work_dir: Path, requests: int, warmup: int) -> None:
+    def __init__(
+        self, run: Run, work_dir: Path, requests: int, warmup: int, telemetry: str = "on"
+    ) -> None:
         self.run, self.work_dir = run, work_dir
         self.requests, self.warmup = requests, warmup
+        self.telemetry = telemetry
 
     def drive(self, target: Target) -> tuple[Drive, dict[str, str]]:
         """What the child sends, and the environment it builds its app with."""
@@ -130,6 +158,7 @@ class Measurement:
         else:
             stack = self.run.stack
             env |= stack.gateway_env(GATEWAYS[target.gateway], stack.url(target.gateway))
+            env |= telemetry_env(self.telemetry)
             factory = FACTORIES[target.gateway]
         drive = Drive(
             factory,
@@ -156,8 +185,13 @@ class Measurement:
         return body_file
 
 
+def telemetry_env(telemetry: str) -> dict[str, str]:
+    """What a gateway child is built with on top of the bench gateway's own settings."""
+    return dict(QUIET_TELEMETRY) if telemetry == "off" else {}
+
+
 def measure(
-    targets: Sequence[Target], requests: int, warmup: int, log_dir: Path
+    targets: Sequence[Target], requests: int, warmup: int, log_dir: Path, telemetry: str = "on"
 ) -> dict[str, Record]:
     """Starts the stack once, then one child a target, in order; a target that cannot be
     measured is recorded with its error and the others still run."""
@@ -170,7 +204,7 @@ def measure(
         except StartError as exc:
             progress(str(exc))
             return {target.name: {"error": str(exc)} for target in targets}
-        measurement = Measurement(Run(stack, Plan()), log_dir, requests, warmup)
+        measurement = Measurement(Run(stack, Plan()), log_dir, requests, warmup, telemetry)
         for target in targets:
             started = time.monotonic()
             try:
@@ -229,7 +263,9 @@ def render(document: Record) -> str:
     lines += [
         "",
         f"{settings['requests']} requests a target, one at a time, after {settings['warmup']} "
-        "unmeasured" + (" (dry run: nothing was measured)" if document["dry_run"] else ""),
+        "unmeasured"
+        + ("" if settings.get("telemetry", "on") == "on" else ", telemetry off")
+        + (" (dry run: nothing was measured)" if document["dry_run"] else ""),
     ]
     return "\n".join(line.rstrip() for line in lines)
 
@@ -248,11 +284,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
     log_dir = args.output.parent / "logs"
-    records = {} if args.dry_run else measure(chosen, args.requests, args.warmup, log_dir)
+    records = (
+        {} if args.dry_run else measure(chosen, args.requests, args.warmup, log_dir, args.telemetry)
+    )
     settings = {
         "only": args.only,
         "requests": args.requests,
         "warmup": args.warmup,
+        "telemetry": args.telemetry,
         "tool": "valgrind --tool=callgrind --instr-atstart=no",
         "valgrind": None if args.dry_run else valgrind_version(),
     }

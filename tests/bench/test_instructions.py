@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bench.callgrind import read_total
 from bench.inprocess import Drive
-from bench.instructions import NAMES
+from bench.instructions import NAMES, TITLES, telemetry_env
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -75,3 +75,28 @@ def test_the_total_is_read_from_a_callgrind_out_file(tmp_path: Path) -> None:
 def test_a_drive_goes_to_the_child_and_back_unchanged() -> None:
     drive = Drive("bff_web.app:create_app", "/api/home", {"X-CSRF": "1"}, revalidate=True)
     assert Drive.loads(drive.dumps()) == drive
+
+
+def test_a_dry_run_with_telemetry_off_says_so_in_the_results_and_the_table(
+    tmp_path: Path,
+) -> None:
+    output = tmp_path / "instructions.json"
+    done = instructions("--dry-run", "--telemetry", "off", "--output", str(output))
+    assert done.returncode == 0, done.stderr
+    results = json.loads(output.read_text())
+    assert results["settings"]["telemetry"] == "off"
+    assert "telemetry off" in done.stdout
+    assert "web GET /bff/user (session read alone)" in done.stdout
+
+
+def test_telemetry_off_turns_off_the_histogram_the_span_and_the_access_line() -> None:
+    assert telemetry_env("on") == {}
+    quiet = telemetry_env("off")
+    assert quiet["OTEL_METRICS_EXPORTER"] == "none"
+    assert quiet["OTEL_TRACES_SAMPLER"] == "always_off"
+    assert quiet["BFF_LOG_LEVEL"] == "warning"  # the access line is logged at info
+
+
+def test_the_session_alone_is_a_target_of_its_own() -> None:
+    assert "web_session" in NAMES
+    assert TITLES["web_session"].startswith("web GET /bff/user")
