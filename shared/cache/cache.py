@@ -17,10 +17,9 @@ when Redis fails the cache passes through to the loaders (``health``).
 Time comes from the injected ``Clock``: wall time for an entry's age (every instance reads
 it), monotonic time for level 1, retry pauses and the Redis back-off.
 
-Telemetry: each lookup is a ``cache.lookup {kind}`` span (``cache.hit``, ``cache.stale``,
-``cache.key_kind`` shared/user, ``cache.kind``; ``bff.cache.status`` for ``negative`` and
-``stale_error``; never the key, which may name a user). The loader's core calls hang under the
-span of the lookup that started the load. ``bff.cache.lookups`` counts outcomes per cache and
+Telemetry: each lookup is a ``cache.lookup {kind}`` span, or an event of that name when level 1
+answers it fresh (``lookup_trace``). The loader's core calls hang under the span of the lookup
+that started the load. ``bff.cache.lookups`` counts outcomes per cache and
 kind; Redis trouble shows in ``bff.cache.redis.errors`` and ``bff.cache.redis.available``.
 """
 
@@ -33,8 +32,6 @@ from functools import partial
 from typing import Any, Final, TypeVar
 
 import msgspec
-from opentelemetry import trace
-from opentelemetry.util.types import AttributeValue
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.lock import Lock
 
@@ -44,6 +41,12 @@ from shared.cache.generations import GenerationsRider, SessionUsers, known_gener
 from shared.cache.health import RedisHealth
 from shared.cache.keys import CacheKey, KeyPart, RedisNames, UserKeys, check_name
 from shared.cache.local import LocalEntries, Lru
+from shared.cache.lookup_trace import (
+    describe_outcome,
+    lookup_attributes,
+    lookup_name,
+    note_held_hit,
+)
 from shared.cache.redis_level import ReadUnderLock, RedisLevel
 from shared.cache.results import CacheResult, CacheStats, CacheStatus
 from shared.platform import metrics as bff_metrics
@@ -56,7 +59,6 @@ from shared.platform.telemetry import child_span
 T = TypeVar("T")
 
 _REFRESH_RETRY_S: Final = 1.0  # after a failed refresh, serve "stale_error" this long
-_STALE: Final = ("stale", "stale_error")
 
 _log = get_logger("bff.cache")
 
@@ -175,12 +177,40 @@ class Cache:
         if negative_exceptions is None:
             negative_exceptions = self._negative_exceptions
         freshness = Freshness.checked(ttl, stale_ttl, negative_ttl, negative_exceptions)
-        attributes = {
-            "cache.kind": key.kind,
-            "cache.key_kind": "user" if key.per_user else "shared",
-        }
-        with child_span(f"cache.lookup {key.kind}", attributes, answers=negative_exceptions):
+        held = self._held_here(key, freshness)
+        if held is not None:
+            try:
+                value: T = self._local.decode(held[0], held[1], type)
+            except msgspec.DecodeError:
+                pass  # written by an older version of the code: the lookup below reloads it
+            else:
+                return self._held_result(key, value)
+        with child_span(lookup_name(key), lookup_attributes(key), answers=negative_exceptions):
             return await self._lookup(key, loader, freshness, type)
+
+    def _held_here(self, key: CacheKey, freshness: Freshness) -> tuple[str, Envelope] | None:
+        """The name and entry when level 1 answers this lookup fresh, as ``_find`` would serve
+        it: a cached screen's every lookup, answered without a coroutine, a Redis read or a
+        span of its own (``_held_result``)."""
+        name = self._names.value(key)
+        local = self._local.get(name, self._clock.monotonic())
+        if local is None or local.error is not None:
+            return None
+        if self._redis is not None:
+            generation = "" if key.user_tag is None else known_generation(key)
+            if local.generation != generation:  # None (not read with the session) never equals
+                return None
+        if freshness.state(local, self._clock.time()) != "fresh":
+            return None
+        return name, local
+
+    def _held_result(self, key: CacheKey, value: T) -> CacheResult[T]:
+        """A level-1 hit: counted, and an event rather than a span (``lookup_trace``)."""
+        self._lookups.count(key.kind, "hit")
+        self.stats.count("hit")
+        degraded = self._degraded
+        note_held_hit(key, degraded=degraded)
+        return CacheResult(value, "hit", degraded=degraded)
 
     async def _lookup(
         self,
@@ -287,17 +317,7 @@ class Cache:
     def _note(self, key: CacheKey, status: str) -> None:
         """Count the outcome and describe it on the lookup's span (the current one)."""
         self._lookups.count(key.kind, status)
-        span = trace.get_current_span()
-        if span.is_recording():
-            attributes: dict[str, AttributeValue] = {
-                "cache.hit": status != "miss",
-                "cache.stale": status in _STALE,
-            }
-            if status in ("negative", "stale_error"):  # what hit/stale alone cannot say
-                attributes["bff.cache.status"] = status
-            if self._degraded:
-                attributes["bff.cache.degraded"] = True
-            span.set_attributes(attributes)
+        describe_outcome(status, degraded=self._degraded)
 
     def _result(self, key: CacheKey, value: T, status: CacheStatus) -> CacheResult[T]:
         self._note(key, status)

@@ -11,7 +11,8 @@ callers is untrusted data we would otherwise forward to every core service.
 The server span, ``traceresponse`` and ``http.server.request.duration`` are made by
 ``shared.platform.server_span.ServerSpanMiddleware``.
 
-``child_span`` makes the spans under it (session load, cache lookups, fan-out, core calls). It
+``child_span`` makes the spans under it (session load, cache lookups that leave the process,
+fan-out, core calls). It
 makes nothing when the current span is not recording: with every standard sampler a child of an
 unsampled span is unsampled too, so an unsampled request pays almost nothing for tracing.
 """
@@ -60,6 +61,7 @@ __all__ = [
     "child_span",
     "client_response_attributes",
     "configure_telemetry",
+    "current_part",
     "in_part",
     "mark_error",
     "prometheus_registry",
@@ -208,6 +210,11 @@ def in_part(name: str) -> Iterator[None]:
         yield
     finally:
         _part.reset(token)
+
+
+def current_part() -> str | None:
+    """The section of the screen the running code serves (``in_part``), if any."""
+    return _part.get()
 
 
 def mark_error(span: Span, error_type: str) -> None:

@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 import structlog
-from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
 from shared.platform.logging import shared_processors
@@ -95,6 +95,12 @@ class Traced:
 
     def client_spans(self) -> list[ReadableSpan]:
         return [s for s in self.spans if s.kind is SpanKind.CLIENT]
+
+
+def held_lookups(traced: Traced) -> list[Event]:
+    """The lookups level 1 answered: events on the fan-out span."""
+    (fan_out,) = traced.named("fan-out")
+    return [e for e in fan_out.events if e.name.startswith("cache.lookup ")]
 
 
 def attrs(span: ReadableSpan) -> dict[str, Any]:
@@ -184,9 +190,39 @@ def test_home_trace_shows_session_cache_and_each_core_call_under_the_server_span
         assert (trace_id, flags) == (home.trace_id, 1), service
         assert parent_id in span_ids, service
 
-    again = Traced(alice, spans, "/api/home")  # warm: answered from the cache, nothing sent
+    # Warm, nothing sent. A lookup that Redis answers is a span; one that level 1 answers is an
+    # event on the span it ran under (the fan-out), not a span of its own. The second request
+    # still reads the user's entries from Redis (this instance learns whose session it is from
+    # the first), the third finds every entry in level 1.
+    again = Traced(alice, spans, "/api/home")
     assert again.client_spans() == []
-    assert all(attrs(s)["cache.hit"] for s in again.spans if s.name.startswith("cache.lookup "))
+    from_redis = [s for s in again.spans if s.name.startswith("cache.lookup ")]
+    assert all(attrs(s)["cache.hit"] for s in from_redis)
+    held = held_lookups(again)
+    assert sorted([s.name for s in from_redis] + [e.name for e in held]) == sorted(
+        s.name for s in lookups
+    )
+    assert "cache.lookup products" in {e.name for e in held}  # shared: this instance loaded it
+
+    third = Traced(alice, spans, "/api/home")
+    assert third.client_spans() == []
+    assert [s.name for s in third.spans if s.name.startswith("cache.lookup ")] == []
+    held = held_lookups(third)
+    assert sorted(e.name for e in held) == sorted(s.name for s in lookups)
+    for event in held:
+        attributes = dict(event.attributes or {})
+        assert attributes == {
+            "cache.kind": event.name.removeprefix("cache.lookup "),
+            "cache.key_kind": "shared" if event.name == "cache.lookup products" else "user",
+            "cache.hit": True,
+            "cache.stale": False,
+            "bff.part": attributes["bff.part"],
+        }
+    assert {dict(e.attributes or {})["bff.part"] for e in held} == {
+        "account",
+        "orders",
+        "recommendations",
+    }
 
 
 def test_a_degraded_part_shows_which_part_failed_and_each_attempt(
