@@ -177,31 +177,29 @@ class Cache:
         if negative_exceptions is None:
             negative_exceptions = self._negative_exceptions
         freshness = Freshness.checked(ttl, stale_ttl, negative_ttl, negative_exceptions)
-        held = self._held_here(key, freshness)
-        if held is not None:
+        name, local = self._in_level_1(key)
+        if local is not None and freshness.state(local, self._clock.time()) == "fresh":
+            # Answered here, without the lookup's span and coroutines: every lookup of a cached
+            # screen (``_held_result``).
             try:
-                value: T = self._local.decode(held[0], held[1], type)
+                value: T = self._local.decode(name, local, type)
             except msgspec.DecodeError:
                 pass  # written by an older version of the code: the lookup below reloads it
             else:
                 return self._held_result(key, value)
         with child_span(lookup_name(key), lookup_attributes(key), answers=negative_exceptions):
-            return await self._lookup(key, loader, freshness, type)
+            return await self._lookup(key, loader, freshness, type, name, local)
 
-    def _held_here(self, key: CacheKey, freshness: Freshness) -> tuple[str, Envelope] | None:
-        """The name and entry when level 1 answers this lookup fresh, as ``_find`` would serve
-        it: a cached screen's every lookup, answered without a coroutine, a Redis read or a
-        span of its own (``_held_result``)."""
+    def _in_level_1(self, key: CacheKey) -> tuple[str, Envelope | None]:
+        """The key's name, and level 1's entry for it when this request may be served it: a
+        shared entry for up to local_ttl; a user's, only under the generation this request read
+        with its session (``generations``); any, without Redis (level 1 is the whole cache)."""
         name = self._names.value(key)
         local = self._local.get(name, self._clock.monotonic())
-        if local is None or local.error is not None:
-            return None
-        if self._redis is not None:
+        if local is not None and self._redis is not None:
             generation = "" if key.user_tag is None else known_generation(key)
             if local.generation != generation:  # None (not read with the session) never equals
-                return None
-        if freshness.state(local, self._clock.time()) != "fresh":
-            return None
+                local = None
         return name, local
 
     def _held_result(self, key: CacheKey, value: T) -> CacheResult[T]:
@@ -218,8 +216,10 @@ class Cache:
         loader: Callable[[], Awaitable[T]],
         freshness: Freshness,
         type: type[T],
+        name: str,
+        local: Envelope | None,
     ) -> CacheResult[T]:
-        found = await self._find(key, freshness)
+        found = await self._find(key, freshness, name, local)
         envelope = found.envelope
         if envelope is not None:
             state = freshness.state(envelope, self._clock.time())
@@ -284,21 +284,14 @@ class Cache:
 
     # --- reading --------------------------------------------------------------------------
 
-    async def _find(self, key: CacheKey, freshness: Freshness) -> _Found:
-        name = self._names.value(key)
-        local = self._local.get(name, self._clock.monotonic())
+    async def _find(
+        self, key: CacheKey, freshness: Freshness, name: str, local: Envelope | None
+    ) -> _Found:
+        """The entry to judge: level 1's (``_in_level_1``) when it needs no load, else Redis's."""
         if self._redis is None:
             return _Found(name, local, "")
-        # A shared entry in level 1 is served for up to local_ttl; a user's, only under the
-        # generation this request read with its session (``generations``).
-        generation = "" if key.user_tag is None else known_generation(key)
-        if (
-            local is not None
-            and generation is not None
-            and local.generation == generation
-            and freshness.servable_without_load(local, self._clock.time())
-        ):
-            return _Found(name, local, generation)
+        if local is not None and freshness.servable_without_load(local, self._clock.time()):
+            return _Found(name, local, local.generation)
         read = await self._redis.read(key, name)
         if read is None:
             return _Found(name, None, None)
